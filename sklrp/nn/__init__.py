@@ -1,0 +1,53 @@
+"""Layers with forward, gradient and relevance passes, and a Sequential stack."""
+
+from ._base import Layer, LinearLayer, LinearOp
+from ._layers import (
+    LAYER_TYPES,
+    AvgPool1D,
+    AvgPool2D,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalMaxPool1D,
+    MaxPool1D,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    SumPool1D,
+    SumPool2D,
+    Tanh,
+)
+from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
+from ._sequential import BACKWARD_METHODS, METHODS, Sequential
+
+__all__ = [
+    "Layer",
+    "LinearLayer",
+    "LinearOp",
+    "Dense",
+    "Conv1D",
+    "Conv2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "SumPool1D",
+    "SumPool2D",
+    "GlobalMaxPool1D",
+    "Flatten",
+    "Reshape",
+    "ReLU",
+    "Tanh",
+    "Dropout",
+    "LAYER_TYPES",
+    "Sequential",
+    "METHODS",
+    "BACKWARD_METHODS",
+    "SGD",
+    "Adam",
+    "OPTIMIZERS",
+    "softmax",
+    "softmax_cross_entropy",
+]

@@ -1,0 +1,585 @@
+"""The layers: Dense, Conv1D/2D, pooling, Flatten, ReLU, Tanh, Dropout.
+
+Data layout is channel-first: ``(N, features)`` for dense layers,
+``(N, C, L)`` for 1-D signals and ``(N, C, H, W)`` for images.  Convolutions
+and pooling are vectorised with strided window views and one BLAS matrix
+product (im2col); the only Python loops run over kernel offsets.
+"""
+
+import math
+
+import numpy as np
+
+from .._backend import get_namespace, sliding_windows, to_device
+from ._base import Layer, LinearLayer
+
+__all__ = [
+    "Dense",
+    "Conv1D",
+    "Conv2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "SumPool1D",
+    "SumPool2D",
+    "GlobalMaxPool1D",
+    "Flatten",
+    "ReLU",
+    "Tanh",
+    "Dropout",
+    "LAYER_TYPES",
+]
+
+
+def _tuple(v, nd, name):
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * nd
+    v = tuple(int(a) for a in v)
+    if len(v) != nd:
+        raise ValueError(f"{name} must be an int or a tuple of {nd} ints; got {v!r}.")
+    return v
+
+
+def _col2im(dwin, padded_shape, window, strides):
+    """Adjoint of :func:`sliding_windows`: scatter-add window values back.
+
+    ``dwin`` has shape ``(N, C, *out, *window)``; the result has
+    ``padded_shape``.  The loop runs over kernel offsets only.
+    """
+    xp = get_namespace(dwin)
+    nd = len(window)
+    out = dwin.shape[2 : 2 + nd]
+    dx = xp.zeros(padded_shape, dtype=dwin.dtype)
+    for offset in np.ndindex(*window):
+        sl = tuple(
+            slice(o, o + st * (n - 1) + 1, st) for o, st, n in zip(offset, strides, out)
+        )
+        dx[(slice(None), slice(None)) + sl] += dwin[(Ellipsis,) + offset]
+    return dx
+
+
+# --------------------------------------------------------------------------
+# Dense
+# --------------------------------------------------------------------------
+class Dense(LinearLayer):
+    """Fully connected layer ``z = x @ W + b``.
+
+    Parameters
+    ----------
+    units : int
+        Number of outputs.
+    use_bias : bool, default=True
+        Whether the layer has a bias.
+    """
+
+    kind = "dense"
+
+    def __init__(self, units, use_bias=True):
+        super().__init__()
+        self.units = int(units)
+        self.use_bias = bool(use_bias)
+
+    def config(self):
+        return {"units": self.units, "use_bias": self.use_bias}
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects flat inputs; got input shape {tuple(input_shape)} "
+                "(add a Flatten layer first)."
+            )
+        n_in = int(input_shape[0])
+        limit = math.sqrt(6.0 / n_in)  # He-uniform, suited to ReLU nets
+        self.params = {"weight": rng.uniform(-limit, limit, (n_in, self.units)).astype(dtype)}
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.units, dtype=dtype)
+        self.input_shape = (n_in,)
+        self.output_shape = (self.units,)
+        return self.output_shape
+
+    def linear(self, x, weight, bias=None, cache=None):
+        z = x @ weight
+        if bias is not None:
+            z = z + bias
+        return z
+
+    def linear_transpose(self, s, weight, cache=None):
+        return s @ weight.T
+
+    def param_grads(self, grad, cache):
+        grads = {"weight": cache["x"].T @ grad}
+        if self.use_bias:
+            grads["bias"] = grad.sum(axis=0)
+        return grads
+
+
+# --------------------------------------------------------------------------
+# Convolutions
+# --------------------------------------------------------------------------
+class _ConvND(LinearLayer):
+    kind = "conv"
+    nd = None
+
+    def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True):
+        super().__init__()
+        self.filters = int(filters)
+        self.kernel_size = _tuple(kernel_size, self.nd, "kernel_size")
+        self.stride = _tuple(stride, self.nd, "stride")
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(
+                    f"padding must be 'valid', 'same', an int or a tuple of ints; got {padding!r}."
+                )
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' needs stride 1; give explicit padding instead.")
+            self.padding = padding
+        else:
+            self.padding = _tuple(padding, self.nd, "padding")
+        self.use_bias = bool(use_bias)
+
+    def config(self):
+        pad = self.padding if isinstance(self.padding, str) else list(self.padding)
+        return {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": pad,
+            "use_bias": self.use_bias,
+        }
+
+    def _pads(self):
+        if self.padding == "valid":
+            return tuple((0, 0) for _ in range(self.nd))
+        if self.padding == "same":
+            return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in self.kernel_size)
+        return tuple((p, p) for p in self.padding)
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != self.nd + 1:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape (channels, {'length' if self.nd == 1 else 'height, width'}); "
+                f"got {tuple(input_shape)}."
+            )
+        c = int(input_shape[0])
+        spatial = tuple(int(s) for s in input_shape[1:])
+        pads = self._pads()
+        out = []
+        for s, k, st, (p0, p1) in zip(spatial, self.kernel_size, self.stride, pads):
+            n = (s + p0 + p1 - k) // st + 1
+            if n < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: kernel {self.kernel_size} does not fit the input "
+                    f"{tuple(input_shape)} with padding {self.padding!r}."
+                )
+            out.append(n)
+        fan_in = c * int(np.prod(self.kernel_size))
+        limit = math.sqrt(6.0 / fan_in)
+        shape = (self.filters, c) + self.kernel_size
+        self.params = {"weight": rng.uniform(-limit, limit, shape).astype(dtype)}
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.filters, dtype=dtype)
+        self.input_shape = (c,) + spatial
+        self.output_shape = (self.filters,) + tuple(out)
+        return self.output_shape
+
+    # im2col: (N, C, *S) -> (N * P, C * K) with P output positions
+    def _pad(self, x):
+        pads = self._pads()
+        if not any(p0 or p1 for p0, p1 in pads):
+            return x
+        xp = get_namespace(x)
+        return xp.pad(x, ((0, 0), (0, 0)) + pads)
+
+    def _cols(self, x):
+        win = sliding_windows(self._pad(x), self.kernel_size, self.stride)
+        n, c = win.shape[:2]
+        out = win.shape[2 : 2 + self.nd]
+        # (N, C, *out, *K) -> (N, *out, C, *K)
+        perm = (0,) + tuple(range(2, 2 + self.nd)) + (1,) + tuple(range(2 + self.nd, 2 + 2 * self.nd))
+        cols = win.transpose(perm).reshape(n * int(np.prod(out)), -1)
+        return cols, out
+
+    def linear(self, x, weight, bias=None, cache=None):
+        if cache is not None and x is cache["x"]:
+            if "cols" not in cache:
+                cache["cols"], cache["out"] = self._cols(x)
+            cols, out = cache["cols"], cache["out"]
+        else:
+            cols, out = self._cols(x)
+        n = x.shape[0]
+        z = cols @ weight.reshape(weight.shape[0], -1).T  # (N*P, F)
+        z = z.reshape((n,) + tuple(out) + (weight.shape[0],))
+        if bias is not None:
+            z = z + bias
+        # channel-first view: (N, F, *out)
+        return z.transpose((0, self.nd + 1) + tuple(range(1, self.nd + 1)))
+
+    def linear_transpose(self, s, weight, cache):
+        x = cache["x"]
+        xp = get_namespace(s)
+        n, f = s.shape[:2]
+        out = s.shape[2:]
+        s2 = s.transpose((0,) + tuple(range(2, 2 + self.nd)) + (1,)).reshape(-1, f)
+        dcols = s2 @ weight.reshape(f, -1)  # (N*P, C*K)
+        c = weight.shape[1]
+        dcols = dcols.reshape((n,) + tuple(out) + (c,) + self.kernel_size)
+        # -> (N, C, *out, *K)
+        perm = (0, self.nd + 1) + tuple(range(1, self.nd + 1)) + tuple(range(self.nd + 2, 2 * self.nd + 2))
+        dwin = dcols.transpose(perm)
+        pads = self._pads()
+        padded = x.shape[:2] + tuple(s_ + p0 + p1 for s_, (p0, p1) in zip(x.shape[2:], pads))
+        dx = _col2im(dwin, padded, self.kernel_size, self.stride)
+        crop = tuple(slice(p0, p0 + s_) for s_, (p0, _) in zip(x.shape[2:], pads))
+        return dx[(slice(None), slice(None)) + crop]
+
+    def param_grads(self, grad, cache):
+        if "cols" not in cache:
+            cache["cols"], cache["out"] = self._cols(cache["x"])
+        f = grad.shape[1]
+        g2 = grad.transpose((0,) + tuple(range(2, 2 + self.nd)) + (1,)).reshape(-1, f)
+        grads = {"weight": (g2.T @ cache["cols"]).reshape(self.params["weight"].shape)}
+        if self.use_bias:
+            grads["bias"] = g2.sum(axis=0)
+        return grads
+
+
+class Conv1D(_ConvND):
+    """1-D convolution over ``(N, C, L)`` inputs (cross-correlation).
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels.
+    kernel_size : int
+        Window length.
+    stride : int, default=1
+    padding : {"valid", "same"} or int, default="valid"
+    use_bias : bool, default=True
+    """
+
+    nd = 1
+
+
+class Conv2D(_ConvND):
+    """2-D convolution over ``(N, C, H, W)`` inputs (cross-correlation).
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels.
+    kernel_size : int or tuple of 2 ints
+    stride : int or tuple of 2 ints, default=1
+    padding : {"valid", "same"}, int or tuple of 2 ints, default="valid"
+    use_bias : bool, default=True
+    """
+
+    nd = 2
+
+
+# --------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------
+class _PoolND(Layer):
+    nd = None
+
+    def __init__(self, pool_size=2, stride=None):
+        super().__init__()
+        self.pool_size = _tuple(pool_size, self.nd, "pool_size")
+        self.stride = self.pool_size if stride is None else _tuple(stride, self.nd, "stride")
+
+    def config(self):
+        return {"pool_size": list(self.pool_size), "stride": list(self.stride)}
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != self.nd + 1:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs with {self.nd} spatial axes; got {tuple(input_shape)}."
+            )
+        out = tuple((s - k) // st + 1 for s, k, st in zip(input_shape[1:], self.pool_size, self.stride))
+        if any(o < 1 for o in out):
+            raise ValueError(
+                f"{type(self).__name__}: pool size {self.pool_size} is larger than the input {tuple(input_shape)}."
+            )
+        self.input_shape = tuple(input_shape)
+        self.output_shape = (input_shape[0],) + out
+        self._init_params(dtype)
+        return self.output_shape
+
+    def _init_params(self, dtype):
+        pass
+
+
+class _MaxPoolND(_PoolND):
+    """Max pooling; gradient and relevance go to the arg-max (winner-take-all)."""
+
+    def forward(self, x, training=False, rng=None):
+        xp = get_namespace(x)
+        win = sliding_windows(x, self.pool_size, self.stride)
+        flat = win.reshape(win.shape[: 2 + self.nd] + (-1,))
+        idx = xp.argmax(flat, axis=-1)
+        out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        return out, {"x_shape": x.shape, "idx": idx, "x": x}
+
+    def _route(self, g, cache):
+        xp = get_namespace(g)
+        k = int(np.prod(self.pool_size))
+        onehot = (cache["idx"][..., None] == xp.arange(k)).astype(g.dtype)
+        dwin = (onehot * g[..., None]).reshape(g.shape + self.pool_size)
+        return _col2im(dwin, cache["x_shape"], self.pool_size, self.stride)
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return self._route(grad, cache), {}
+
+    def relevance(self, R, cache):
+        return self._route(R, cache)
+
+
+class MaxPool1D(_MaxPoolND):
+    """1-D max pooling over ``(N, C, L)`` (winner-take-all relevance)."""
+
+    nd = 1
+
+
+class MaxPool2D(_MaxPoolND):
+    """2-D max pooling over ``(N, C, H, W)`` (winner-take-all relevance)."""
+
+    nd = 2
+
+
+class _LinearPoolND(_PoolND, LinearLayer):
+    """Sum pooling scaled by ``weight`` (a scalar parameter); a linear layer."""
+
+    kind = "pool"
+    _scale = None
+
+    def __init__(self, pool_size=2, stride=None, scale=None):
+        _PoolND.__init__(self, pool_size, stride)
+        self.scale = scale
+
+    def config(self):
+        cfg = _PoolND.config(self)
+        cfg["scale"] = self.scale
+        return cfg
+
+    def _init_params(self, dtype):
+        scale = self.scale if self.scale is not None else self._default_scale()
+        self.params = {"weight": np.asarray(scale, dtype=dtype)}
+
+    def _default_scale(self):
+        return 1.0
+
+    def linear(self, x, weight, bias=None, cache=None):
+        win = sliding_windows(x, self.pool_size, self.stride)
+        axes = tuple(range(-self.nd, 0))
+        z = win.sum(axis=axes) * weight
+        if bias is not None:
+            z = z + bias
+        return z
+
+    def linear_transpose(self, s, weight, cache):
+        xp = get_namespace(s)
+        dwin = xp.broadcast_to((s * weight)[(Ellipsis,) + (None,) * self.nd], s.shape + self.pool_size)
+        return _col2im(dwin, cache["x"].shape, self.pool_size, self.stride)
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return self.linear_transpose(grad, self.params["weight"], cache), {}
+
+
+class SumPool1D(_LinearPoolND):
+    """1-D sum pooling (window sum times ``scale``, default 1); linear for LRP."""
+
+    nd = 1
+
+
+class SumPool2D(_LinearPoolND):
+    """2-D sum pooling (window sum times ``scale``, default 1); linear for LRP.
+
+    The LRP toolbox's SumPool is ``scale = 1 / sqrt(h * w)``.
+    """
+
+    nd = 2
+
+
+class AvgPool1D(_LinearPoolND):
+    """1-D average pooling; linear for LRP."""
+
+    nd = 1
+
+    def _default_scale(self):
+        return 1.0 / self.pool_size[0]
+
+
+class AvgPool2D(_LinearPoolND):
+    """2-D average pooling; linear for LRP."""
+
+    nd = 2
+
+    def _default_scale(self):
+        return 1.0 / (self.pool_size[0] * self.pool_size[1])
+
+
+class GlobalMaxPool1D(Layer):
+    """Max over the whole time axis: ``(N, C, L) -> (N, C)``; winner-take-all."""
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 2:
+            raise ValueError(f"GlobalMaxPool1D expects (channels, length) inputs; got {tuple(input_shape)}.")
+        self.input_shape = tuple(input_shape)
+        self.output_shape = (input_shape[0],)
+        return self.output_shape
+
+    def forward(self, x, training=False, rng=None):
+        xp = get_namespace(x)
+        idx = xp.argmax(x, axis=-1)
+        out = xp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+        return out, {"idx": idx, "x_shape": x.shape}
+
+    def _route(self, g, cache):
+        xp = get_namespace(g)
+        L = cache["x_shape"][-1]
+        return (cache["idx"][..., None] == xp.arange(L)).astype(g.dtype) * g[..., None]
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return self._route(grad, cache), {}
+
+    def relevance(self, R, cache):
+        return self._route(R, cache)
+
+
+# --------------------------------------------------------------------------
+# Shape and element-wise layers
+# --------------------------------------------------------------------------
+class Flatten(Layer):
+    """Flatten all non-batch axes."""
+
+    def build(self, input_shape, rng, dtype):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = (int(np.prod(input_shape)),)
+        return self.output_shape
+
+    def forward(self, x, training=False, rng=None):
+        return x.reshape(x.shape[0], -1), {"x_shape": x.shape}
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return grad.reshape(cache["x_shape"]), {}
+
+    def relevance(self, R, cache):
+        return R.reshape(cache["x_shape"])
+
+
+class Reshape(Layer):
+    """Reshape the non-batch axes to ``target_shape``."""
+
+    def __init__(self, target_shape):
+        super().__init__()
+        self.target_shape = tuple(int(s) for s in target_shape)
+
+    def config(self):
+        return {"target_shape": list(self.target_shape)}
+
+    def build(self, input_shape, rng, dtype):
+        if int(np.prod(input_shape)) != int(np.prod(self.target_shape)):
+            raise ValueError(f"Cannot reshape {tuple(input_shape)} to {self.target_shape}.")
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.target_shape
+        return self.output_shape
+
+    def forward(self, x, training=False, rng=None):
+        return x.reshape((x.shape[0],) + self.target_shape), {"x_shape": x.shape}
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return grad.reshape(cache["x_shape"]), {}
+
+    def relevance(self, R, cache):
+        return R.reshape(cache["x_shape"])
+
+
+class ReLU(Layer):
+    """Rectified linear unit.
+
+    Backward modes: ``"gradient"`` (mask by the forward input),
+    ``"deconvnet"`` (rectify the backward signal only) and
+    ``"guided_backprop"`` (both).  LRP passes relevance through unchanged.
+    """
+
+    def forward(self, x, training=False, rng=None):
+        xp = get_namespace(x)
+        return xp.maximum(x, 0), {"x": x}
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        xp = get_namespace(grad)
+        if mode == "gradient":
+            return grad * (cache["x"] > 0), {}
+        if mode == "deconvnet":
+            return xp.maximum(grad, 0), {}
+        if mode == "guided_backprop":
+            return xp.maximum(grad, 0) * (cache["x"] > 0), {}
+        raise ValueError(f"Unknown backward mode {mode!r}.")
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent; LRP passes relevance through unchanged."""
+
+    def forward(self, x, training=False, rng=None):
+        xp = get_namespace(x)
+        y = xp.tanh(x)
+        return y, {"y": y}
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        return grad * (1 - cache["y"] ** 2), {}
+
+
+class Dropout(Layer):
+    """Inverted dropout, active during training only.
+
+    Masks are drawn with the host random generator (so CPU and GPU training
+    draw the same numbers) and moved to the data's device explicitly.
+    """
+
+    def __init__(self, rate=0.5):
+        super().__init__()
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1); got {rate!r}.")
+        self.rate = float(rate)
+
+    def config(self):
+        return {"rate": self.rate}
+
+    def forward(self, x, training=False, rng=None):
+        if not training or self.rate == 0.0:
+            return x, {"mask": None}
+        if rng is None:
+            raise ValueError("Dropout needs a random generator in training mode.")
+        keep = 1.0 - self.rate
+        mask = (rng.random_sample(x.shape) < keep).astype(x.dtype) / keep
+        device = "cuda" if get_namespace(x) is not np else "cpu"
+        mask = to_device(mask, device)
+        return x * mask, {"mask": mask}
+
+    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        if cache["mask"] is None:
+            return grad, {}
+        return grad * cache["mask"], {}
+
+
+LAYER_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        Dense,
+        Conv1D,
+        Conv2D,
+        MaxPool1D,
+        MaxPool2D,
+        AvgPool1D,
+        AvgPool2D,
+        SumPool1D,
+        SumPool2D,
+        GlobalMaxPool1D,
+        Flatten,
+        Reshape,
+        ReLU,
+        Tanh,
+        Dropout,
+    )
+}

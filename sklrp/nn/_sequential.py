@@ -1,0 +1,173 @@
+"""A stack of layers with forward, gradient, and relevance passes."""
+
+import numpy as np
+
+from .._backend import get_namespace
+from ..rules import get_composite
+from ._base import LinearLayer
+from ._layers import LAYER_TYPES
+
+__all__ = ["Sequential", "BACKWARD_METHODS", "METHODS"]
+
+#: explanation methods that reuse the gradient machinery, with their backward mode
+BACKWARD_METHODS = {
+    "sensitivity": "gradient",
+    "gradient": "gradient",
+    "gradient_x_input": "gradient",
+    "deconvnet": "deconvnet",
+    "guided_backprop": "guided_backprop",
+}
+METHODS = ("lrp",) + tuple(BACKWARD_METHODS)
+
+
+class Sequential:
+    """A feed-forward stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+
+    Notes
+    -----
+    The stack holds parameters only; each pass returns the caches that the
+    matching backward or relevance pass needs.
+    """
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape, rng, dtype):
+        """Create the parameters for inputs of ``input_shape`` (no batch axis)."""
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.build(shape, rng, dtype)
+        self.input_shape = tuple(input_shape)
+        self.output_shape = shape
+        return shape
+
+    def to(self, device):
+        """Copy of the stack with all parameters on ``device``."""
+        new = Sequential([layer.to(device) for layer in self.layers])
+        new.input_shape, new.output_shape = self.input_shape, self.output_shape
+        return new
+
+    # ----------------------------------------------------------------- passes
+    def forward(self, x, training=False, rng=None):
+        """Run the stack; return the output and the list of per-layer caches."""
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x, training=training, rng=rng)
+            caches.append(cache)
+        return x, caches
+
+    def predict(self, x):
+        """Forward pass without keeping caches beyond each layer."""
+        for layer in self.layers:
+            x, _ = layer.forward(x)
+        return x
+
+    def backward(self, grad, caches, mode="gradient", need_param_grads=True):
+        """Backpropagate ``grad`` (gradient of the loss w.r.t. the output).
+
+        Returns the gradient w.r.t. the input and a list of per-layer
+        parameter-gradient dicts.
+        """
+        grads = [None] * len(self.layers)
+        for i in range(len(self.layers) - 1, -1, -1):
+            grad, grads[i] = self.layers[i].backward(
+                grad, caches[i], mode=mode, need_param_grads=need_param_grads
+            )
+        return grad, grads
+
+    def relevance(self, R, caches, composite):
+        """Propagate output relevance ``R`` to the input with ``composite``."""
+        composite = get_composite(composite)
+        linear = [i for i, layer in enumerate(self.layers) if isinstance(layer, LinearLayer)]
+        first, last = (linear[0], linear[-1]) if linear else (-1, -1)
+        n = len(self.layers)
+        for i in range(n - 1, -1, -1):
+            layer = self.layers[i]
+            if isinstance(layer, LinearLayer):
+                rule = composite.rule_for(layer, i, n, i == first, i == last)
+                R = rule(layer.linear_op(caches[i]), R)
+            else:
+                R = layer.relevance(R, caches[i])
+        return R
+
+    def explain(self, x, seed, method="lrp", composite="epsilon", scale_by_output=True):
+        """Explain the outputs selected by ``seed``.
+
+        Parameters
+        ----------
+        x : array of shape (N, *input_shape)
+        seed : array of shape (N, n_outputs)
+            Weights of the outputs to explain: for LRP the output relevance is
+            ``seed * f(x)`` (``scale_by_output=True``, the raw scores of the
+            selected outputs) or ``seed`` itself; for gradient methods the
+            gradient of ``sum(seed * f(x))`` is taken.
+        method : str
+            ``"lrp"`` or one of :data:`BACKWARD_METHODS`.
+        composite : see :func:`sklrp.rules.get_composite`
+        """
+        out, caches = self.forward(x)
+        if method == "lrp":
+            R = seed * out if scale_by_output else seed
+            return self.relevance(R, caches, composite)
+        if method not in BACKWARD_METHODS:
+            raise ValueError(f"Unknown explanation method {method!r}; expected one of {list(METHODS)}.")
+        g, _ = self.backward(seed, caches, mode=BACKWARD_METHODS[method], need_param_grads=False)
+        if method == "sensitivity":
+            return g**2
+        if method == "gradient_x_input":
+            return g * x
+        return g
+
+    # ------------------------------------------------------------- save/load
+    def get_config(self):
+        """JSON-serialisable description of the layers."""
+        return [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
+
+    def get_arrays(self):
+        """Parameters as ``{"<layer index>.<name>": host array}``."""
+        from .._backend import to_host
+
+        return {f"{i}.{k}": to_host(v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @classmethod
+    def from_config(cls, config, arrays, input_shape):
+        """Rebuild a stack from :meth:`get_config` and :meth:`get_arrays`."""
+        layers = []
+        for spec in config:
+            if spec["type"] not in LAYER_TYPES:
+                raise ValueError(f"Unknown layer type {spec['type']!r} in saved model.")
+            kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["config"].items()}
+            layers.append(LAYER_TYPES[spec["type"]](**kwargs))
+        net = cls(layers)
+        dtype = None
+        for v in arrays.values():
+            dtype = v.dtype
+            break
+        net.build(input_shape, np.random.RandomState(0), dtype or np.float64)
+        for i, layer in enumerate(net.layers):
+            for k in list(layer.params):
+                key = f"{i}.{k}"
+                if key not in arrays:
+                    raise ValueError(f"Saved model lacks parameter {key!r}.")
+                if arrays[key].shape != layer.params[k].shape:
+                    raise ValueError(
+                        f"Saved parameter {key!r} has shape {arrays[key].shape}, expected {layer.params[k].shape}."
+                    )
+                layer.params[k] = np.asarray(arrays[key])
+        return net
+
+    @property
+    def xp(self):
+        for layer in self.layers:
+            for v in layer.params.values():
+                return get_namespace(v)
+        return np
+
+    def __repr__(self):
+        inner = ",\n    ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n    {inner}\n])"

@@ -1,0 +1,383 @@
+"""LRP rules: how one linear map redistributes relevance onto its input.
+
+Every rule is a callable ``rule(op, R) -> R_in`` over the
+:class:`~sklrp.nn.LinearOp` interface (``op.x``, ``op.weight``, ``op.bias``,
+``op.output``, ``op.forward(x, W, b)``, ``op.transpose(s, W)``), so the same
+rule serves dense layers, convolutions and sum/average pooling.
+
+Notation: the layer computes ``z_j = sum_i x_i w_ij + b_j``; ``R_j`` is the
+relevance of output ``j`` and ``R_i`` that of input ``i``.  Stabilisers use
+``sign(0) = +1``.  A denominator that is exactly zero passes no relevance
+(the message is set to zero instead of producing inf/NaN).
+"""
+
+import numbers
+
+__all__ = [
+    "Rule",
+    "Zero",
+    "Epsilon",
+    "Gamma",
+    "AlphaBeta",
+    "ZPlus",
+    "ZBox",
+    "WSquare",
+    "Flat",
+    "RULES",
+    "make_rule",
+]
+
+
+def _sign0(xp, z):
+    """sign with sign(0) = +1."""
+    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
+
+
+def _safe_div(xp, R, z):
+    """``R / z`` with 0 where ``z == 0``."""
+    zero = z == 0
+    return xp.where(zero, 0, R / xp.where(zero, 1, z))
+
+
+def _pos(xp, a):
+    return xp.maximum(a, 0)
+
+
+def _neg(xp, a):
+    return xp.minimum(a, 0)
+
+
+def _check_real(name, value, low=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number; got {value!r}.")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value!r}.")
+    return float(value)
+
+
+class Rule:
+    """Base class: a rule maps ``(op, R)`` to the input relevance."""
+
+    name = None
+
+    def __call__(self, op, R):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _params(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._params() == other._params()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self._params().items()))))
+
+
+class Epsilon(Rule):
+    r"""LRP-epsilon.
+
+    .. math:: R_i = \sum_j \frac{x_i w_{ij}}{z_j + \epsilon\,\mathrm{sign}(z_j)} R_j,
+              \qquad z_j = \sum_i x_i w_{ij} + b_j
+
+    The bias and the stabiliser absorb part of the relevance; with
+    ``epsilon=0`` and no bias the layer conserves relevance exactly.
+
+    Parameters
+    ----------
+    epsilon : float, default=1e-6
+        Stabiliser (``sign(0) = +1``).
+
+    References
+    ----------
+    Bach et al., "On pixel-wise explanations for non-linear classifier
+    decisions by layer-wise relevance propagation", PLoS ONE 10(7), 2015.
+    """
+
+    name = "epsilon"
+
+    def __init__(self, epsilon=1e-6):
+        self.epsilon = _check_real("epsilon", epsilon, low=0.0)
+
+    def _params(self):
+        return {"epsilon": self.epsilon}
+
+    def __call__(self, op, R):
+        xp = op.xp
+        z = op.output
+        if self.epsilon:
+            z = z + self.epsilon * _sign0(xp, z)
+        s = _safe_div(xp, R, z)
+        return op.x * op.transpose(s, op.weight)
+
+
+class Zero(Epsilon):
+    r"""LRP-0: :class:`Epsilon` with ``epsilon = 0``.
+
+    .. math:: R_i = \sum_j \frac{x_i w_{ij}}{z_j} R_j
+
+    The bias (inside ``z_j``) absorbs ``R_j b_j / z_j``.
+
+    References
+    ----------
+    Bach et al., PLoS ONE 10(7), 2015.
+    """
+
+    name = "zero"
+
+    def __init__(self):
+        self.epsilon = 0.0
+
+    def _params(self):
+        return {}
+
+
+class Gamma(Rule):
+    r"""LRP-gamma: favour positive contributions.
+
+    .. math:: R_i = \sum_j \frac{x_i (w_{ij} + \gamma w_{ij}^+)}
+              {\epsilon\,\mathrm{sign}(z_j) + \sum_{i'} x_{i'} (w_{i'j} + \gamma w_{i'j}^+) + b_j + \gamma b_j^+} R_j
+
+    Meant for layers whose inputs are non-negative (after a ReLU).
+
+    Parameters
+    ----------
+    gamma : float, default=0.25
+    epsilon : float, default=0.0
+        Optional stabiliser.
+
+    References
+    ----------
+    Montavon et al., "Layer-wise relevance propagation: an overview", in
+    Explainable AI, LNCS 11700, Springer, 2019.
+    """
+
+    name = "gamma"
+
+    def __init__(self, gamma=0.25, epsilon=0.0):
+        self.gamma = _check_real("gamma", gamma, low=0.0)
+        self.epsilon = _check_real("epsilon", epsilon, low=0.0)
+
+    def _params(self):
+        return {"gamma": self.gamma, "epsilon": self.epsilon}
+
+    def __call__(self, op, R):
+        xp = op.xp
+        w = op.weight + self.gamma * _pos(xp, op.weight)
+        b = None if op.bias is None else op.bias + self.gamma * _pos(xp, op.bias)
+        z = op.forward(op.x, w, b)
+        if self.epsilon:
+            z = z + self.epsilon * _sign0(xp, z)
+        s = _safe_div(xp, R, z)
+        return op.x * op.transpose(s, w)
+
+
+class AlphaBeta(Rule):
+    r"""LRP-alpha-beta with :math:`\alpha - \beta = 1`, :math:`\alpha, \beta \ge 0`.
+
+    .. math:: R_i = \sum_j \left(\alpha \frac{(x_i w_{ij})^+}{\sum_{i'} (x_{i'} w_{i'j})^+}
+              - \beta \frac{(x_i w_{ij})^-}{\sum_{i'} (x_{i'} w_{i'j})^-}\right) R_j
+
+    The bias is not part of the rule (DSP'18 formulation), so every layer
+    conserves relevance when both sums are non-zero.  ``alpha=1, beta=0`` is
+    the z+ rule on non-negative inputs; ``alpha=2, beta=1`` the balanced one.
+    Values in the LRP-toolbox convention (``alpha + beta = 1``) convert by
+    flipping the sign of beta.
+
+    Parameters
+    ----------
+    alpha : float, default=2.0
+    beta : float, default=1.0
+
+    References
+    ----------
+    Bach et al., PLoS ONE 10(7), 2015; Montavon, Samek, Müller, "Methods for
+    interpreting and understanding deep neural networks", DSP 73, 2018.
+    """
+
+    name = "alpha_beta"
+
+    def __init__(self, alpha=2.0, beta=1.0):
+        alpha = _check_real("alpha", alpha, low=0.0)
+        beta = _check_real("beta", beta, low=0.0)
+        if abs(alpha - beta - 1.0) > 1e-9:
+            raise ValueError(
+                f"alpha and beta must satisfy alpha - beta = 1 (alpha, beta >= 0); "
+                f"got alpha={alpha!r}, beta={beta!r}. LRP-toolbox values (alpha + beta = 1) "
+                "convert by flipping the sign of beta."
+            )
+        self.alpha, self.beta = alpha, beta
+
+    def _params(self):
+        return {"alpha": self.alpha, "beta": self.beta}
+
+    def __call__(self, op, R):
+        xp = op.xp
+        xp_, xn = _pos(xp, op.x), _neg(xp, op.x)
+        wp, wn = _pos(xp, op.weight), _neg(xp, op.weight)
+        fwd, T = op.forward, op.transpose
+        # positive contributions: x+ w+ and x- w-; negative: x+ w- and x- w+
+        zp = fwd(xp_, wp) + fwd(xn, wn)
+        sp = _safe_div(xp, R, zp)
+        Rp = xp_ * T(sp, wp) + xn * T(sp, wn)
+        if self.beta == 0:
+            return self.alpha * Rp
+        zn = fwd(xp_, wn) + fwd(xn, wp)
+        sn = _safe_div(xp, R, zn)
+        Rn = xp_ * T(sn, wn) + xn * T(sn, wp)
+        return self.alpha * Rp - self.beta * Rn
+
+
+class ZPlus(Rule):
+    r"""The z+ rule of deep Taylor decomposition (inputs ``x >= 0``).
+
+    .. math:: R_i = \sum_j \frac{x_i w_{ij}^+}{\sum_{i'} x_{i'} w_{i'j}^+} R_j
+
+    The bias is not used.  For inputs that may be negative use
+    ``AlphaBeta(1, 0)``, which equals this rule on non-negative inputs.
+
+    References
+    ----------
+    Montavon et al., "Explaining nonlinear classification decisions with
+    deep Taylor decomposition", Pattern Recognition 65, 2017.
+    """
+
+    name = "zplus"
+
+    def __call__(self, op, R):
+        xp = op.xp
+        w = _pos(xp, op.weight)
+        s = _safe_div(xp, R, op.forward(op.x, w))
+        return op.x * op.transpose(s, w)
+
+
+class ZBox(Rule):
+    r"""The z^B rule for inputs bounded by ``low <= x <= high``.
+
+    .. math:: R_i = \sum_j \frac{x_i w_{ij} - l_i w_{ij}^+ - h_i w_{ij}^-}
+              {\sum_{i'} x_{i'} w_{i'j} - l_{i'} w_{i'j}^+ - h_{i'} w_{i'j}^-} R_j
+
+    The bias is not used.  With ``low = high = 0`` this is LRP-0 without bias.
+
+    Parameters
+    ----------
+    low, high : float or array broadcastable to the layer input
+        The input bounds.
+
+    References
+    ----------
+    Montavon et al., Pattern Recognition 65, 2017.
+    """
+
+    name = "zbox"
+
+    def __init__(self, low=-1.0, high=1.0):
+        self.low, self.high = low, high
+
+    def _params(self):
+        def conv(v):
+            return float(v) if isinstance(v, numbers.Real) else tuple(map(float, getattr(v, "ravel", lambda: v)()))
+
+        return {"low": conv(self.low), "high": conv(self.high)}
+
+    def __call__(self, op, R):
+        xp = op.xp
+        x = op.x
+        low = xp.broadcast_to(xp.asarray(self.low, dtype=x.dtype), x.shape)
+        high = xp.broadcast_to(xp.asarray(self.high, dtype=x.dtype), x.shape)
+        w = op.weight
+        wp, wn = _pos(xp, w), _neg(xp, w)
+        fwd, T = op.forward, op.transpose
+        z = fwd(x, w) - fwd(low, wp) - fwd(high, wn)
+        s = _safe_div(xp, R, z)
+        return x * T(s, w) - low * T(s, wp) - high * T(s, wn)
+
+
+class WSquare(Rule):
+    r"""The w^2 rule (unbounded real inputs); input values do not enter.
+
+    .. math:: R_i = \sum_j \frac{w_{ij}^2}{\sum_{i'} w_{i'j}^2} R_j
+
+    The bias is not used.
+
+    References
+    ----------
+    Montavon et al., Pattern Recognition 65, 2017.
+    """
+
+    name = "w2"
+
+    def __call__(self, op, R):
+        xp = op.xp
+        w = op.weight**2
+        ones = xp.ones_like(op.x)
+        s = _safe_div(xp, R, op.forward(ones, w))
+        return op.transpose(s, w)
+
+
+class Flat(Rule):
+    r"""The flat rule: relevance spread uniformly over the receptive field.
+
+    .. math:: R_i = \sum_j \frac{1}{|\{i' : i' \to j\}|} R_j
+
+    (all weights set to one, bias ignored).
+
+    References
+    ----------
+    Lapuschkin et al., "Unmasking Clever Hans predictors and assessing what
+    machines really learn", Nature Communications 10, 2019.
+    """
+
+    name = "flat"
+
+    def __call__(self, op, R):
+        xp = op.xp
+        w = xp.ones_like(op.weight)
+        ones = xp.ones_like(op.x)
+        s = _safe_div(xp, R, op.forward(ones, w))
+        return op.transpose(s, w)
+
+
+RULES = {
+    "zero": Zero,
+    "lrp0": Zero,
+    "epsilon": Epsilon,
+    "gamma": Gamma,
+    "alpha_beta": AlphaBeta,
+    "zplus": ZPlus,
+    "zbox": ZBox,
+    "w2": WSquare,
+    "wsquare": WSquare,
+    "flat": Flat,
+}
+
+
+def make_rule(rule, **params):
+    """Return a :class:`Rule` from a rule instance or a rule name.
+
+    Parameters
+    ----------
+    rule : Rule or str
+        A rule, or one of the names in :data:`RULES` (``"zero"``,
+        ``"epsilon"``, ``"gamma"``, ``"alpha_beta"``, ``"zplus"``, ``"zbox"``,
+        ``"w2"``, ``"flat"``).
+    **params
+        Parameters for a named rule; those the rule does not take are
+        ignored (``epsilon``, ``gamma``, ``alpha``, ``beta``, ``low``,
+        ``high``).
+    """
+    if isinstance(rule, Rule):
+        return rule
+    if not isinstance(rule, str) or rule not in RULES:
+        raise ValueError(f"Unknown LRP rule {rule!r}; expected a Rule instance or one of {sorted(RULES)}.")
+    cls = RULES[rule]
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in params.items() if k in accepted and v is not None}
+    return cls(**kwargs)
