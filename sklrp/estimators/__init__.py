@@ -2,5 +2,16 @@
 
 from ._explain import explain
 from ._linear import LinearRelevanceClassifier
+from ._io import load_lrp_toolbox_model, load_model, save_model
+from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
 
-__all__ = ["explain", "LinearRelevanceClassifier"]
+__all__ = [
+    "explain",
+    "LinearRelevanceClassifier",
+    "BaseNetClassifier",
+    "DenseNetClassifier",
+    "ConvNetClassifier",
+    "save_model",
+    "load_model",
+    "load_lrp_toolbox_model",
+]
