@@ -1,0 +1,5 @@
+"""Data loaders that go through the ecosystem's caches (no implicit downloads)."""
+
+from ._mnist import get_data_home, load_mnist, lrp_toolbox_preprocess
+
+__all__ = ["get_data_home", "load_mnist", "lrp_toolbox_preprocess"]

@@ -199,7 +199,7 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
             i += 1
         elif name == "SumPool":
             h, w, s0, s1 = map(int, tok[1:5])
-            layers.append(SumPool2D((h, w), stride=(s0, s1), scale=1.0 / np.sqrt(h * w)))
+            layers.append(SumPool2D((h, w), stride=(s0, s1), scale=float(1.0 / np.sqrt(h * w))))
             i += 1
         elif name == "Flatten":
             layers.append(Flatten())
