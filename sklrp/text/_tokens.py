@@ -1,0 +1,242 @@
+"""Feature relevances back onto the token occurrences of raw text."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..estimators._explain import explain as _explain
+from ._vocab import text_feature_map
+
+__all__ = ["TokenRelevances", "token_relevances"]
+
+
+@dataclass
+class TokenRelevances:
+    """Relevance of every token occurrence of one document.
+
+    Attributes
+    ----------
+    text : str
+        The document as the vectorizer read it (after ``decode``).
+    tokens : list of str
+        Tokens in order of occurrence, as the vectorizer's tokenizer returns
+        them (after its preprocessor, e.g. lower-cased). Stop words and
+        out-of-vocabulary tokens are included, with relevance 0.
+    spans : list of (int, int) or None
+        Character span ``text[start:end]`` of each token; ``None`` when a
+        custom tokenizer or preprocessor produced a token that could not be
+        located in the text.
+    relevance : ndarray of shape (n_tokens,)
+        Relevance of each occurrence (see :func:`token_relevances`).
+    known : ndarray of bool, shape (n_tokens,)
+        Whether the token takes part in at least one feature of the model.
+    label : object or None
+        The class whose score is explained (``None`` for an explicit
+        output-relevance target).
+    """
+
+    text: str
+    tokens: list
+    spans: list
+    relevance: np.ndarray
+    known: np.ndarray
+    label: object = None
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def total(self):
+        """Sum of the token relevances."""
+        return float(np.sum(self.relevance))
+
+    def _repr_html_(self):
+        from ._highlight import highlight_html
+
+        return highlight_html(self, full_page=False)
+
+
+def _offset_map(preprocess, text, pre):
+    """Index in ``text`` of every character of ``pre``, or None when unknown."""
+    if len(pre) == len(text):
+        return None  # identity
+    pieces = [preprocess(ch) for ch in text]
+    if "".join(pieces) != pre:
+        return False
+    offs = np.empty(len(pre) + 1, dtype=np.intp)
+    k = 0
+    for i, piece in enumerate(pieces):
+        offs[k:k + len(piece)] = i
+        k += len(piece)
+    offs[len(pre)] = len(text)
+    return offs
+
+
+def _locate(tokens, pre, text, offs):
+    """Character spans of tokens in ``text`` (sequential search)."""
+    spans = []
+    if offs is False:  # preprocessor not character-wise: search case-insensitively
+        hay, cursor = text.lower(), 0
+        for tok in tokens:
+            p = hay.find(tok.lower(), cursor)
+            if p < 0:
+                spans.append(None)
+            else:
+                spans.append((p, p + len(tok)))
+                cursor = p + len(tok)
+        return spans
+    cursor = 0
+    for tok in tokens:
+        p = pre.find(tok, cursor) if tok else -1
+        if p < 0:
+            spans.append(None)
+            continue
+        e = p + len(tok)
+        cursor = e
+        if offs is None:
+            spans.append((p, e))
+        else:
+            spans.append((int(offs[p]), int(offs[e - 1]) + 1))
+    return spans
+
+
+class _DocumentAnalyzer:
+    """Re-runs a word vectorizer's analysis while keeping token positions."""
+
+    def __init__(self, fmap):
+        vec = fmap.vectorizer
+        self.vec = vec
+        self.preprocess = vec.build_preprocessor()
+        self.tokenize = vec.build_tokenizer()
+        self.stop = vec.get_stop_words() or frozenset()
+        self.ngram_range = tuple(vec.ngram_range)
+        self.column_of_term = fmap.column_of_term
+
+    def __call__(self, doc):
+        text = self.vec.decode(doc)
+        if not isinstance(text, str):
+            raise ValueError(
+                f"Documents must be strings (or bytes the vectorizer decodes); got {type(doc).__name__}."
+            )
+        pre = self.preprocess(text)
+        tokens = list(self.tokenize(pre))
+        spans = _locate(tokens, pre, text, _offset_map(self.preprocess, text, pre))
+        kept = [i for i, t in enumerate(tokens) if t not in self.stop]
+        kept_tok = [tokens[i] for i in kept]
+        occ = []  # (column, token positions)
+        min_n, max_n = self.ngram_range
+        col_of = self.column_of_term
+        for n in range(min_n, max_n + 1):
+            for i in range(len(kept) - n + 1):
+                term = kept_tok[i] if n == 1 else " ".join(kept_tok[i:i + n])
+                col = col_of.get(term)
+                if col is not None:
+                    occ.append((col, kept[i:i + n]))
+        return text, tokens, spans, occ
+
+
+def token_relevances(estimator, raw_documents, target=None, *, method=None, relevance=None,
+                     vectorizer=None, occurrences="split"):
+    """Map feature relevances of a text Pipeline onto the tokens of raw documents.
+
+    The Pipeline is explained with :func:`sklrp.explain` in the space of its
+    last step's input (one relevance per vocabulary term and document); each
+    term's relevance is then handed to the token occurrences that produced it,
+    found by re-running the vectorizer's own ``decode``, preprocessor
+    (``lowercase``, ``strip_accents``), tokenizer (``token_pattern`` or a
+    callable), stop-word list and ``ngram_range``.
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        Fitted Pipeline: a ``CountVectorizer`` / ``TfidfVectorizer`` first,
+        optionally column-keeping or selecting transformers, and an
+        explainable last step (e.g. :class:`sklrp.LinearRelevanceClassifier`).
+    raw_documents : iterable of str
+        Documents in the form the Pipeline's ``predict`` takes.
+    target : None, label, array-like, default=None
+        Which class to explain; see the last step's ``explain`` (``None`` is
+        the predicted class).
+    method : str, default=None
+        Explanation method passed to ``explain`` (e.g. ``"sensitivity"``).
+    relevance : array-like or sparse matrix of shape (n_documents, n_columns), default=None
+        Precomputed relevances in the last step's input space; when given,
+        ``estimator`` is used for the vocabulary only and ``target``/``method``
+        are ignored (the label is then ``None``).
+    vectorizer : CountVectorizer or TfidfVectorizer, default=None
+        A fitted vectorizer to use instead of the Pipeline's first step.
+    occurrences : {"split", "each"}, default="split"
+        How a term's relevance ``R_f`` reaches its occurrences. ``"split"``:
+        each of the ``n_f`` occurrences gets ``R_f / n_f``, so token relevances
+        sum to the document's total relevance (with ``bias="distribute"``, to
+        the class score). ``"each"``: every occurrence shows ``R_f`` (the
+        heatmap convention of Arras et al. 2017; sums are then not conserved).
+        Either way an n-gram's share is divided equally among its ``n``
+        tokens, and a token collects the shares of all n-grams it belongs to.
+
+    Returns
+    -------
+    list of TokenRelevances
+        One per document. Empty documents give an empty token list;
+        documents with no known word have all relevances zero and ``known``
+        all ``False``.
+
+    Raises
+    ------
+    ValueError
+        If the features cannot be mapped back to tokens (see
+        :func:`sklrp.text.text_feature_map`), or ``relevance`` has the wrong
+        shape.
+    """
+    if occurrences not in ("split", "each"):
+        raise ValueError(f"occurrences must be 'split' or 'each'; got {occurrences!r}.")
+    if isinstance(raw_documents, str):
+        raise ValueError("raw_documents must be an iterable of documents, not one string.")
+    docs = list(raw_documents)
+    fmap = text_feature_map(estimator, vectorizer=vectorizer)
+    labels = [None] * len(docs)
+    if relevance is None:
+        R = _explain(estimator, docs, target=target, method=method)
+        labels = _target_labels(estimator, docs, target)
+    else:
+        R = relevance
+    R = sp.csr_matrix(R) if not sp.issparse(R) else R.tocsr()
+    if R.shape != (len(docs), fmap.n_columns):
+        raise ValueError(
+            f"relevance has shape {R.shape}; expected (n_documents, n_columns) = "
+            f"{(len(docs), fmap.n_columns)}."
+        )
+    analyze = _DocumentAnalyzer(fmap)
+    out = []
+    for i, doc in enumerate(docs):
+        text, tokens, spans, occ = analyze(doc)
+        rel = np.zeros(len(tokens), dtype=np.float64)
+        known = np.zeros(len(tokens), dtype=bool)
+        row = R.getrow(i)
+        row_vals = dict(zip(row.indices.tolist(), row.data.tolist()))
+        if occ:
+            counts = {}
+            for col, _ in occ:
+                counts[col] = counts.get(col, 0) + 1
+            for col, pos in occ:
+                value = row_vals.get(col, 0.0)
+                if occurrences == "split":
+                    value = value / counts[col]
+                share = value / len(pos)
+                for p in pos:
+                    rel[p] += share
+                    known[p] = True
+        out.append(TokenRelevances(text, tokens, spans, rel, known, labels[i]))
+    return out
+
+
+def _target_labels(estimator, docs, target):
+    if target is None:
+        return list(estimator.predict(docs))
+    arr = np.asarray(target)
+    if arr.ndim == 0:
+        return [arr.item()] * len(docs)
+    if arr.ndim == 1:
+        return arr.tolist()
+    return [None] * len(docs)

@@ -1,0 +1,70 @@
+"""Most relevant words per class over a corpus."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..estimators._explain import explain as _explain
+from ..estimators._explain import final_estimator
+from ._vocab import text_feature_map
+
+__all__ = ["top_words_per_class"]
+
+
+def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=None,
+                        aggregate="sum", vectorizer=None):
+    """Rank the vocabulary terms by relevance for each class over a corpus.
+
+    Each document is explained for its target class (the predicted class by
+    default); the relevance of each term is then aggregated over the
+    documents explained for the same class, as in the per-class word lists
+    of Arras et al. (PLoS ONE 2017).
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        Fitted text Pipeline (see :func:`sklrp.text.token_relevances`).
+    raw_documents : iterable of str
+    target : None or array-like of labels, default=None
+        ``None`` explains each document's predicted class; an array gives one
+        class label per document (e.g. the true classes).
+    k : int, default=10
+        Number of terms per class.
+    method : str, default=None
+        Explanation method (e.g. ``"sensitivity"``).
+    aggregate : {"sum", "mean"}, default="sum"
+        Sum of the relevances over the class's documents, or their mean
+        (sum divided by the number of documents of that class).
+    vectorizer : CountVectorizer or TfidfVectorizer, default=None
+        Fitted vectorizer to use instead of the Pipeline's first step.
+
+    Returns
+    -------
+    dict
+        Class label -> list of ``(term, value)``, most relevant first; classes
+        with no document get an empty list.
+    """
+    if aggregate not in ("sum", "mean"):
+        raise ValueError(f"aggregate must be 'sum' or 'mean'; got {aggregate!r}.")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    docs = list(raw_documents)
+    fmap = text_feature_map(estimator, vectorizer=vectorizer)
+    labels = np.asarray(estimator.predict(docs) if target is None else target)
+    if labels.ndim != 1 or labels.shape[0] != len(docs):
+        raise ValueError("target must be None or one label per document.")
+    R = sp.csr_matrix(_explain(estimator, docs, target=labels, method=method))
+    classes = final_estimator(estimator).classes_
+    result = {}
+    for c in np.asarray(classes).tolist():
+        rows = np.flatnonzero(labels == c)
+        if rows.size == 0:
+            result[c] = []
+            continue
+        tot = np.asarray(R[rows].sum(axis=0)).ravel()
+        if aggregate == "mean":
+            tot = tot / rows.size
+        present = np.flatnonzero(R[rows].getnnz(axis=0))
+        kk = min(int(k), present.size)
+        best = present[np.argsort(-tot[present], kind="stable")[:kk]]
+        result[c] = [(str(fmap.terms[j]), float(tot[j])) for j in best]
+    return result
