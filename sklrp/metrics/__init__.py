@@ -1,0 +1,10 @@
+"""Evaluation of explanations: perturbation curves, AOPC and text metrics."""
+
+from ._scorer import make_explanation_scorer
+from ._text import explanatory_power_score, word_deletion_curve
+
+__all__ = [
+    "explanatory_power_score",
+    "word_deletion_curve",
+    "make_explanation_scorer",
+]
