@@ -183,22 +183,40 @@ class _ConvND(LinearLayer):
         self.output_shape = (self.filters,) + tuple(out)
         return self.output_shape
 
-    # im2col: (N, C, *S) -> (N * P, C * K) with P output positions
-    def _pad(self, x):
-        pads = self._pads()
-        if not any(p0 or p1 for p0, p1 in pads):
-            return x
+    # im2col in channel-last layout: (N, C, *S) -> (N * P, K * C), P output
+    # positions, K kernel offsets; the channel axis stays innermost so every
+    # copy and scatter below moves contiguous runs of C values.
+    def _channels_last_padded(self, x):
         xp = get_namespace(x)
-        return xp.pad(x, ((0, 0), (0, 0)) + pads)
+        xcl = xp.moveaxis(x, 1, -1)
+        pads = self._pads()
+        if any(p0 or p1 for p0, p1 in pads):
+            return xp.pad(xcl, ((0, 0),) + pads + ((0, 0),))
+        return xp.ascontiguousarray(xcl)
 
     def _cols(self, x):
-        win = sliding_windows(self._pad(x), self.kernel_size, self.stride)
-        n, c = win.shape[:2]
-        out = win.shape[2 : 2 + self.nd]
-        # (N, C, *out, *K) -> (N, *out, C, *K)
-        perm = (0,) + tuple(range(2, 2 + self.nd)) + (1,) + tuple(range(2 + self.nd, 2 + 2 * self.nd))
-        cols = win.transpose(perm).reshape(n * int(np.prod(out)), -1)
+        xp = get_namespace(x)
+        xcl = self._channels_last_padded(x)  # (N, *Sp, C)
+        nd = self.nd
+        spatial = xcl.shape[1 : 1 + nd]
+        out = tuple((s_ - k) // st + 1 for s_, k, st in zip(spatial, self.kernel_size, self.stride))
+        st = xcl.strides
+        shape = (xcl.shape[0],) + out + self.kernel_size + (xcl.shape[-1],)
+        strides = (
+            (st[0],)
+            + tuple(st[1 + i] * self.stride[i] for i in range(nd))
+            + tuple(st[1 + i] for i in range(nd))
+            + (st[-1],)
+        )
+        win = xp.lib.stride_tricks.as_strided(xcl, shape=shape, strides=strides)
+        cols = win.reshape(xcl.shape[0] * int(np.prod(out)), -1)  # copy: (N*P, K*C)
         return cols, out
+
+    def _wmat(self, weight):
+        """(F, C, *K) -> (F, K*C), matching the column layout of :meth:`_cols`."""
+        get_namespace(weight)
+        perm = (0,) + tuple(range(2, 2 + self.nd)) + (1,)
+        return weight.transpose(perm).reshape(weight.shape[0], -1)
 
     def linear(self, x, weight, bias=None, cache=None):
         if cache is not None and x is cache["x"]:
@@ -208,11 +226,11 @@ class _ConvND(LinearLayer):
         else:
             cols, out = self._cols(x)
         n = x.shape[0]
-        z = cols @ weight.reshape(weight.shape[0], -1).T  # (N*P, F)
-        z = z.reshape((n,) + tuple(out) + (weight.shape[0],))
+        z = cols @ self._wmat(weight).T  # (N*P, F)
         if bias is not None:
-            z = z + bias
-        # channel-first view: (N, F, *out)
+            z += bias
+        z = z.reshape((n,) + tuple(out) + (weight.shape[0],))
+        # channel-first view of channel-last memory: (N, F, *out)
         return z.transpose((0, self.nd + 1) + tuple(range(1, self.nd + 1)))
 
     def linear_transpose(self, s, weight, cache):
@@ -220,25 +238,30 @@ class _ConvND(LinearLayer):
         xp = get_namespace(s)
         n, f = s.shape[:2]
         out = s.shape[2:]
-        s2 = s.transpose((0,) + tuple(range(2, 2 + self.nd)) + (1,)).reshape(-1, f)
-        dcols = s2 @ weight.reshape(f, -1)  # (N*P, C*K)
         c = weight.shape[1]
-        dcols = dcols.reshape((n,) + tuple(out) + (c,) + self.kernel_size)
-        # -> (N, C, *out, *K)
-        perm = (0, self.nd + 1) + tuple(range(1, self.nd + 1)) + tuple(range(self.nd + 2, 2 * self.nd + 2))
-        dwin = dcols.transpose(perm)
+        s2 = xp.moveaxis(s, 1, -1).reshape(-1, f)  # (N*P, F)
+        dcols = (s2 @ self._wmat(weight)).reshape((n,) + tuple(out) + self.kernel_size + (c,))
         pads = self._pads()
-        padded = x.shape[:2] + tuple(s_ + p0 + p1 for s_, (p0, p1) in zip(x.shape[2:], pads))
-        dx = _col2im(dwin, padded, self.kernel_size, self.stride)
+        padded = tuple(s_ + p0 + p1 for s_, (p0, p1) in zip(x.shape[2:], pads))
+        dx = xp.zeros((n,) + padded + (c,), dtype=dcols.dtype)
+        nd = self.nd
+        for offset in np.ndindex(*self.kernel_size):
+            sl = tuple(slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, self.stride, out))
+            dx[(slice(None),) + sl] += dcols[(slice(None),) * (1 + nd) + offset]
         crop = tuple(slice(p0, p0 + s_) for s_, (p0, _) in zip(x.shape[2:], pads))
-        return dx[(slice(None), slice(None)) + crop]
+        dx = dx[(slice(None),) + crop]
+        return xp.moveaxis(dx, -1, 1)
 
     def param_grads(self, grad, cache):
+        xp = get_namespace(grad)
         if "cols" not in cache:
             cache["cols"], cache["out"] = self._cols(cache["x"])
         f = grad.shape[1]
-        g2 = grad.transpose((0,) + tuple(range(2, 2 + self.nd)) + (1,)).reshape(-1, f)
-        grads = {"weight": (g2.T @ cache["cols"]).reshape(self.params["weight"].shape)}
+        g2 = xp.moveaxis(grad, 1, -1).reshape(-1, f)
+        gw = g2.T @ cache["cols"]  # (F, K*C)
+        c = self.params["weight"].shape[1]
+        gw = gw.reshape((f,) + self.kernel_size + (c,))
+        grads = {"weight": xp.moveaxis(gw, -1, 1)}
         if self.use_bias:
             grads["bias"] = g2.sum(axis=0)
         return grads
