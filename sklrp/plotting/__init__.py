@@ -1,0 +1,12 @@
+"""Plots of explanations: relevance heatmaps and perturbation curves.
+
+The Display objects follow scikit-learn's visualisation API
+(``from_estimator`` / ``from_relevance`` / ``from_curves`` create and plot,
+``plot(ax=None)`` redraws).  matplotlib is imported only when a plot is
+drawn.
+"""
+
+from ._heatmap import RelevanceHeatmapDisplay
+from ._perturbation import PerturbationCurveDisplay
+
+__all__ = ["RelevanceHeatmapDisplay", "PerturbationCurveDisplay"]
