@@ -38,7 +38,7 @@ def test_script_document_is_inert(pipe):
     assert "<script" not in out.lower()
     assert "<img" not in out.lower() and "<b>" not in out
     assert "&lt;script&gt;" in out and out.count("&lt;") >= 4  # title + 3 tags in the text
-    assert "&amp;" in out and "&quot;bad&quot;" in out
+    assert "&amp;" in out and out.count("&quot;") >= 2
     # text is preserved: unescaping the visible text gives back the document
     body = re.search(r'<div class="sklrp-doc">(.*?)</div>', out, re.S).group(1)
     import html
