@@ -34,12 +34,15 @@ def test_gpu_matches_cpu(cp, variant):
         d_c, i_c = cpu.kneighbors(Q, n_neighbors=10, weights=w, group_weights=[1.0, 0.5])
         d_g, i_g = gpu.kneighbors(cp.asarray(Q), n_neighbors=10, weights=w, group_weights=[1.0, 0.5])
         assert isinstance(i_g, cp.ndarray)
-        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i_c, cp.asnumpy(i_g))])
-        assert overlap > 0.95, (w, overlap)
         # exact path: identical neighbours
         _, e_c = cpu.kneighbors(Q, n_neighbors=10, weights=w, n_candidates=10**6)
         _, e_g = gpu.kneighbors(cp.asarray(Q), n_neighbors=10, weights=w, n_candidates=10**6)
         np.testing.assert_array_equal(cp.asnumpy(e_g), e_c)
+        # approximate path: same codes, so the same recall up to tie-breaking
+        # among equal code scores
+        rec_c = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i_c, e_c)])
+        rec_g = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(cp.asnumpy(i_g), e_c)])
+        assert rec_g >= rec_c - 0.05, (w, rec_c, rec_g)
     # NumPy queries against a GPU index come back as NumPy
     _, ind = gpu.kneighbors(Q[:3])
     assert isinstance(ind, np.ndarray)
