@@ -161,3 +161,16 @@ def test_real_glove_file():
     sims = e.vectors @ v / (np.linalg.norm(e.vectors, axis=1) * np.linalg.norm(v))
     top = [e.words[i] for i in np.argsort(-sims)[:5]]
     assert "queen" in top
+
+
+def test_train_word2vec_if_gensim_installed():
+    pytest.importorskip("gensim", reason="gensim (extra 'text') not installed")
+    from sklrp.feature_extraction import train_word2vec
+
+    docs = TRAIN * 20
+    e = train_word2vec(docs, vector_size=6, min_count=2, epochs=2, random_state=0)
+    assert e.dim == 6 and {"rocket", "puck", "orbit"} <= set(e.words)
+    assert np.all(np.isfinite(e.vectors))
+    pipe = make_pipeline(TfidfVectorizer(), LinearRelevanceClassifier(LinearSVC())).fit(TRAIN, Y)
+    V = RelevanceDocumentVectorizer(pipe, e).transform(["rocket orbit", "puck"])
+    assert V.shape == (2, 6)
