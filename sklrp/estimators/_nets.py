@@ -194,6 +194,8 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _fit(self, X, y, incremental, classes=None):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         first = not hasattr(self, "net_") or not (self.warm_start or incremental)
         X, y = self._check_X(X, reset=first, y=y)
         check_classification_targets(y)
@@ -297,7 +299,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
                 xb, yb = X[idx], Y[idx]
                 out, caches = self.net_.forward(xb, training=True, rng=rng)
                 loss, grad = self._loss(out, yb)
-                _, grads = self.net_.backward(grad, caches)
+                _, grads = self.net_.backward(grad, caches, need_input_grad=False)
                 self._optimizer.step(layers, grads, self.weight_decay)
                 total = total + loss * xb.shape[0]
             epoch_loss = float(total) / n  # one device sync per epoch

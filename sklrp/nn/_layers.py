@@ -90,10 +90,11 @@ class Dense(LinearLayer):
                 "(add a Flatten layer first)."
             )
         n_in = int(input_shape[0])
-        limit = math.sqrt(6.0 / n_in)  # He-uniform, suited to ReLU nets
+        # Glorot-uniform weights and biases (the initialisation of scikit-learn's MLP)
+        limit = math.sqrt(6.0 / (n_in + self.units))
         self.params = {"weight": rng.uniform(-limit, limit, (n_in, self.units)).astype(dtype)}
         if self.use_bias:
-            self.params["bias"] = np.zeros(self.units, dtype=dtype)
+            self.params["bias"] = rng.uniform(-limit, limit, self.units).astype(dtype)
         self.input_shape = (n_in,)
         self.output_shape = (self.units,)
         return self.output_shape

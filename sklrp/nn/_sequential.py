@@ -67,17 +67,21 @@ class Sequential:
             x, _ = layer.forward(x)
         return x
 
-    def backward(self, grad, caches, mode="gradient", need_param_grads=True):
+    def backward(self, grad, caches, mode="gradient", need_param_grads=True, need_input_grad=True):
         """Backpropagate ``grad`` (gradient of the loss w.r.t. the output).
 
-        Returns the gradient w.r.t. the input and a list of per-layer
-        parameter-gradient dicts.
+        Returns the gradient w.r.t. the input (None when
+        ``need_input_grad=False``, which saves the first linear layer's
+        transpose during training) and a list of per-layer parameter-gradient
+        dicts.
         """
         grads = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
-            grad, grads[i] = self.layers[i].backward(
-                grad, caches[i], mode=mode, need_param_grads=need_param_grads
-            )
+            layer = self.layers[i]
+            if i == 0 and not need_input_grad and isinstance(layer, LinearLayer):
+                grads[i] = layer.param_grads(grad, caches[i]) if need_param_grads else {}
+                return None, grads
+            grad, grads[i] = layer.backward(grad, caches[i], mode=mode, need_param_grads=need_param_grads)
         return grad, grads
 
     def relevance(self, R, caches, composite):
