@@ -1,0 +1,48 @@
+"""Tests of the sklrp command line."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from sklrp.cli import main
+
+pytest.importorskip("matplotlib")
+
+
+def test_demo_quick(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--quick", "--output", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    for name in ("heatmaps.png", "perturbation_curves.png"):
+        path = out_dir / name
+        assert path.exists()
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    acc = float(re.search(r"test accuracy: (\d\.\d+)", text).group(1))
+    assert 0.5 < acc <= 1.0
+    aopc = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s*AOPC (.+?): (-?\d+\.\d+)$", text, re.M)}
+    assert len(aopc) == 4
+    assert any(k.startswith("LRP") for k in aopc)
+    assert {"sensitivity", "gradient x input"} <= set(aopc)
+    random = next(v for k, v in aopc.items() if k.startswith("random"))
+    # every explanation beats perturbing in random order, even after a quick fit
+    assert all(v > random for k, v in aopc.items() if not k.startswith("random"))
+
+
+def test_reproduce_unknown_lists_available(capsys):
+    assert main(["reproduce", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment 'nonsense'" in err
+    assert "available experiments: none yet" in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_python_m_sklrp_help():
+    out = subprocess.run([sys.executable, "-m", "sklrp", "demo", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "--quick" in out.stdout
