@@ -1,0 +1,76 @@
+"""The LRP toolbox's pretrained LeNet-5 imported as a fitted ConvNetClassifier."""
+
+import numpy as np
+import pytest
+
+import sklrp
+from sklrp.datasets import load_mnist
+from sklrp.nn import Conv2D, Flatten, ReLU, SumPool2D
+
+
+@pytest.fixture(scope="module")
+def lenet(data_dir):
+    path = data_dir / "lrp_toolbox" / "models" / "MNIST" / "LeNet-5.txt"
+    if not path.exists():
+        pytest.skip(f"LeNet-5 model file not found at {path}")
+    return sklrp.load_lrp_toolbox_model(path)
+
+
+@pytest.fixture(scope="module")
+def mnist_test(data_dir):
+    return load_mnist("test", data_home=data_dir, return_X_y=True, lrp_toolbox_format=True)
+
+
+def test_architecture(lenet):
+    kinds = [type(layer) for layer in lenet.net_.layers]
+    assert kinds == [Conv2D, ReLU, SumPool2D, Conv2D, ReLU, SumPool2D, Conv2D, ReLU, SumPool2D, Conv2D, Flatten]
+    assert lenet.input_shape_ == (1, 32, 32)
+    assert lenet.n_features_in_ == 1024
+    # toolbox SumPool = window sum / sqrt(h * w)
+    assert float(lenet.net_.layers[2].params["weight"]) == pytest.approx(0.5)
+    np.testing.assert_array_equal(lenet.classes_, np.arange(10))
+
+
+def test_accuracy_on_mnist_test_set(lenet, mnist_test):
+    X, y = mnist_test
+    assert X.shape == (10000, 1024)
+    acc = lenet.score(X, y)
+    assert abs(acc - 0.992) <= 0.0005 + 1e-12, acc
+
+
+def test_explanations_conserve_and_match_shapes(lenet, mnist_test):
+    X, _ = mnist_test
+    Xs = X[:16]
+    lenet.set_params(composite="zero")
+    R = lenet.explain(Xs)
+    assert R.shape == Xs.shape
+    scores = lenet.decision_function(Xs)
+    top = scores.max(axis=1)
+    # LRP-0 conserves up to what the biases absorb: the relevance sums track the scores
+    assert np.corrcoef(R.sum(axis=1), top)[0, 1] > 0.9
+    for comp in ("epsilon_plus_flat", "deep_taylor", "epsilon_gamma_box"):
+        lenet.set_params(composite=comp)
+        Rc = lenet.explain(Xs)
+        assert Rc.shape == Xs.shape and np.isfinite(Rc).all()
+
+
+def test_safe_save_load_roundtrip(lenet, mnist_test, tmp_path):
+    X, _ = mnist_test
+    lenet.set_params(composite="epsilon_plus_flat")
+    path = tmp_path / "lenet.npz"
+    lenet.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        assert "config" in data.files
+    loaded = sklrp.load_model(path)
+    np.testing.assert_allclose(loaded.decision_function(X[:8]), lenet.decision_function(X[:8]))
+    np.testing.assert_allclose(loaded.explain(X[:8]), lenet.explain(X[:8]))
+
+
+def test_bad_model_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Convolution 5 5 1 10 1 1\n0.1 0.2\n0\n")
+    with pytest.raises(ValueError):
+        sklrp.load_lrp_toolbox_model(bad)
+    bad.write_text("Softmax\n")
+    with pytest.raises(ValueError, match="Unsupported layer 'Softmax'"):
+        sklrp.load_lrp_toolbox_model(bad)
