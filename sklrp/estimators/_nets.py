@@ -429,7 +429,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
             input_bounds=bounds,
         )
 
-    def _target_seed(self, target, n, xp, dtype, z_fn):
+    def _target_seed(self, target, n, xp, dtype, z_fn, gradient=False):
         """Return the output seed (n, n_outputs) and whether it is explicit relevance."""
         n_classes = len(self.classes_)
         binary = n_classes == 2
@@ -448,7 +448,13 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     )
                 if not np.all(np.isfinite(t)):
                     raise ValueError("The output relevance given as target contains NaN or infinity.")
-                seed = t[:, 1:2] - t[:, 0:1] if binary else t
+                if binary:
+                    # the one output f carries both class scores (f for classes_[1], -f for
+                    # classes_[0]): relevance on either score flows back to f whole (LRP),
+                    # while a gradient of the class scores becomes g1 - g0 on f
+                    seed = t[:, 1:2] - t[:, 0:1] if gradient else t[:, 1:2] + t[:, 0:1]
+                else:
+                    seed = t
                 return to_device(seed.astype(dtype), "cuda" if xp is not np else "cpu"), True
             if t.ndim == 0:
                 t = np.repeat(t[None], n)
@@ -494,7 +500,10 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         Notes
         -----
         For two classes the network has one output ``f`` (the score of
-        ``classes_[1]``); the score of ``classes_[0]`` is ``-f``.
+        ``classes_[1]``); the score of ``classes_[0]`` is ``-f``.  A 2-D
+        target ``(n_samples, 2)`` then starts LRP from ``R_0 + R_1`` on ``f``
+        (relevance on either score flows back to ``f`` whole) and gradient
+        methods from ``g_1 - g_0``.
         """
         check_is_fitted(self)
         method = self.method if method is None else method
@@ -508,7 +517,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         def run(net, x, start):
             xp = get_namespace(x)
             if "seed" not in target_info:
-                target_info["seed"] = self._target_seed(target, n, xp, x.dtype, None)
+                target_info["seed"] = self._target_seed(target, n, xp, x.dtype, None, gradient=method != "lrp")
             seed, explicit = target_info["seed"]
             stop = start + x.shape[0]
             if explicit:
