@@ -34,7 +34,13 @@ source_suffix = ".rst"
 master_doc = "index"
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    # scikit-learn's generated metadata-routing setters; documented upstream
+    "exclude-members": "set_fit_request,set_partial_fit_request,set_predict_request,set_score_request,"
+    "set_transform_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
