@@ -60,7 +60,6 @@ def run_demo(output="sklrp_demo_output", quick=False, n_heatmaps=None, stream=No
         and ``seconds``.
     """
     _require_matplotlib()
-    import numpy as np
     from matplotlib.figure import Figure
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
