@@ -363,7 +363,8 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         return out, in_gpu
 
     def _return(self, arr, in_gpu):
-        return arr if in_gpu else to_host(arr)
+        # results follow X's array type, also when ``device`` moved the work elsewhere
+        return to_device(arr, "cuda") if in_gpu else to_host(arr)
 
     def decision_function(self, X):
         """Raw (pre-softmax) class scores.
