@@ -362,10 +362,26 @@ def test_plain_run_records_loss_and_warns_when_not_converged(data3):
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_verbose_progress_bar(kind, data3, capsys):
     X, y = data3
-    fitted(kind, X, y, verbose=True, max_iter=3, early_stopping=True)
+    est = fitted(kind, X, y, verbose=True, max_iter=3, early_stopping=True)
     err = capsys.readouterr().err
-    assert type(dense()).__name__[:5] in err or "ConvNetClassifier" in err
-    assert "epoch" in err
+    assert type(est).__name__ in err and "epoch" in err and "val_acc" in err
+    fitted(kind, X, y, verbose=False, max_iter=3)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_explain_in_chunks_equals_one_pass(kind, data3):
+    X, y = data3
+    est = fitted(kind, X, y)
+    per = np.arange(len(X)) % 3
+    scores = est.decision_function(X)
+    whole = [est.explain(X), est.explain(X, target=per), est.explain(X, target=np.eye(3)[per] * scores),
+             est.explain(X, target=per, method="sensitivity"), est.predict_proba(X)]
+    est._chunk_size = 7  # 150 samples -> 22 chunks, the last one short
+    chunked = [est.explain(X), est.explain(X, target=per), est.explain(X, target=np.eye(3)[per] * scores),
+               est.explain(X, target=per, method="sensitivity"), est.predict_proba(X)]
+    for a, b in zip(whole, chunked):
+        assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("pool", ["max", "avg", "sum"])

@@ -331,3 +331,19 @@ def test_rule_parameters_are_validated():
         Epsilon(float("nan"))
     assert make_rule("epsilon", epsilon=0.5, gamma=3.0) == Epsilon(0.5)
     assert make_rule("alpha_beta", alpha=3.0, beta=2.0) == AlphaBeta(3.0, 2.0)
+
+
+def test_max_pool_winner_take_all_with_ties():
+    """All relevance of a window goes to one arg-max input, also when inputs tie."""
+    layer = MaxPool2D(2)
+    layer.build((1, 4, 4), np.random.RandomState(0), np.float64)
+    x = np.ones((1, 1, 4, 4))
+    x[0, 0, 2:, 2:] = [[1.0, 3.0], [3.0, 2.0]]
+    _, cache = layer.forward(x)
+    R = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    R_in = layer.relevance(R, cache)
+    assert_allclose(sum_per_sample(R_in), [10.0])
+    for (i, j), r in zip([(0, 0), (0, 1), (1, 0), (1, 1)], [1.0, 2.0, 3.0, 4.0]):
+        window = R_in[0, 0, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+        assert np.count_nonzero(window) == 1 and window.sum() == r
+    assert R_in[0, 0, 2, 3] == 4.0  # first of the tied maxima (row-major)
