@@ -30,6 +30,8 @@ _VARIANTS = ("sa", "ca", "cc")
 _FORMAT_VERSION = 1
 _MAX_PAIRS = 1 << 22  # pairs (query, candidate) scored at once
 _MAX_DENSE = 1 << 24  # floats in one exhaustive distance block
+_MAX_GATHER = 1 << 20  # candidate features gathered at once for re-ranking
+_NORM_RANGES = 4  # norm ranges (quantiles) inside each hash bucket
 
 
 def _check_nonneg_weights(values, name, received):
@@ -101,9 +103,10 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Search runs in three stages: bucketed hash tables (sign random
     projections of the unit group vectors, multi-probe with ``n_probes``
-    buckets per table) give a sub-linear candidate pool, the pool is ranked
-    by the mp-LSH codes with the query's weights, and the best
-    ``n_candidates`` are re-ranked exactly.  With ``n_candidates`` at least
+    buckets per table, norm-ranged for inner products) give a sub-linear
+    candidate pool, the pool is ranked by the mp-LSH codes with the query's
+    weights (by default the cosine codes plus the exact norms, see
+    ``code_ranking``), and the best ``n_candidates`` are re-ranked exactly.  With ``n_candidates`` at least
     the number of indexed points the search is exact (brute force).
 
     Read more in the :ref:`mp-LSH user guide <neighbors>`.
@@ -152,7 +155,24 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         between 4 and 20, and at most the bits of a block.
     n_probes : int, default=16
         Buckets probed per table (query-directed multi-probe: the buckets
-        reached by flipping the least confident key bits).
+        reached by flipping the least confident key bits).  Inside every
+        bucket the points are ordered by norm range (quartiles of the group
+        norm); when the inner-product weight is non-zero, ``3 * n_probes``
+        further buckets are probed for their top-quartile points only
+        (norm-ranging: large-norm points reach a given inner product at larger
+        angles), at about the cost of ``n_probes`` more whole buckets.
+    code_ranking : {"auto", "norms", "blocks"}, default="auto"
+        How the candidate pool is ranked before exact re-ranking.
+        ``"norms"``: per feature group, ``cos(q_g, x_g)`` is estimated from
+        the group's cosine-block code (``"cc"``: ``cos(pi H / T)``; ``"ca"``:
+        the asymmetric estimate) and combined with the exact stored norms
+        into the whole mixture, ``<q_g, x_g> ~ |q_g| |x_g| cos`` and
+        ``|q_g - x_g|^2 ~ |q_g|^2 + |x_g|^2 - 2 <q_g, x_g>``.  ``"blocks"``:
+        the variant's own estimate from all its blocks (the paper's
+        construction; the Neyshabur-Srebro L2/IP blocks).  ``"auto"``:
+        ``"norms"`` for ``"ca"`` and ``"cc"``, ``"blocks"`` for ``"sa"``
+        (whose single code has no per-group cosine block).  Read at query
+        time: no re-hashing.
     mode : {"distance", "connectivity"}, default="distance"
         Graph type returned by :meth:`transform`, as in
         :class:`~sklearn.neighbors.KNeighborsTransformer`.
@@ -245,6 +265,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "n_tables": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "key_bits": [Interval(Integral, 1, 30, closed="both"), StrOptions({"auto"})],
         "n_probes": [Interval(Integral, 1, None, closed="left")],
+        "code_ranking": [StrOptions({"auto", "norms", "blocks"})],
         "mode": [StrOptions({"distance", "connectivity"})],
         "device": [StrOptions({"cpu", "cuda"}), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -264,6 +285,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_tables="auto",
         key_bits="auto",
         n_probes=16,
+        code_ranking="auto",
         mode="distance",
         device=None,
         batch_size=256,
@@ -279,6 +301,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_tables = n_tables
         self.key_bits = key_bits
         self.n_probes = n_probes
+        self.code_ranking = code_ranking
         self.mode = mode
         self.device = device
         self.batch_size = batch_size
@@ -351,6 +374,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # defaults are validated here so that a bad constructor value fails early
         _parse_weights(self.weights)
         self._parse_group_weights(self.group_weights)
+        self._norm_ranking()  # code_ranking="norms" with variant="sa" fails here
 
         variant = self.variant
         n_hashed = 1 if variant == "sa" else 2 * self.n_groups_
@@ -457,19 +481,29 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             for c in self._group_cols
         ]
         self._table_order = self._table_offsets = None
+        self._n_ranges = 1
         if n_tables == 0:
             return
         chunk = max(1, (1 << 22) // max(1, n_tables * k + X.shape[1]))
         orders, offsets = [], []
+        R = _NORM_RANGES if n >= _NORM_RANGES else 1
+        self._n_ranges = R
         for g, cols in enumerate(self._group_cols):
             A = self.table_projections_[g]
             keys = xp.concatenate(
                 [self._table_keys(X[i : i + chunk, cols], A) for i in range(0, n, chunk)]
             )
+            # norm ranges (quantiles of the group norm), highest first inside
+            # each bucket, so that a probe can read only the top range
+            gsq = self.sq_norms_[:, g]
+            order = xp.argsort(gsq)
+            rank = xp.empty(n, dtype=xp.int64)
+            rank[order] = xp.arange(n, dtype=xp.int64)
+            top_first = (R - 1) - (rank * R) // n  # 0 = highest norm range
             for j in range(n_tables):
-                kj = keys[:, j]
+                kj = keys[:, j] * R + top_first
                 orders.append(xp.argsort(kj).astype(xp.int32))
-                counts = xp.bincount(kj, minlength=1 << k)
+                counts = xp.bincount(kj, minlength=R << k)
                 offsets.append(
                     xp.concatenate([xp.zeros(1, dtype=xp.int64), xp.cumsum(counts)])
                 )
@@ -507,10 +541,89 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Q[:, cols] @ A if gw[g] > 0 else None
             for g, (cols, A) in enumerate(zip(self._group_cols, self.table_projections_))
         ]
-        return {"mags": mags, "projs": projs, "active": active, "xp": xp, "tprojs": tprojs}
+        state = {"mags": mags, "projs": projs, "active": active, "xp": xp, "tprojs": tprojs,
+                 "alpha": alpha, "gw": gw}
+        if self._norm_ranking():
+            # per group: the query's unit direction projected on the cos block,
+            # independent of the weights (the weights enter the estimate below)
+            qsq = H.group_sq_norms(Q, H.group_masks(self.group_index_, self.n_groups_, xp, Q.dtype))
+            state["qsq"] = qsq
+            state["cos_projs"] = [
+                H.unit_rows(Q[:, cols])[0] @ self.projections_[2 * g + 1] if gw[g] > 0 else None
+                for g, cols in enumerate(self._group_cols)
+            ]
+        return state
+
+    def _norm_ranking(self):
+        """Whether candidates are ranked by cos-block codes plus exact norms."""
+        mode = getattr(self, "code_ranking", "auto")
+        if mode == "auto":
+            return self.variant != "sa"
+        if mode == "norms" and self.variant == "sa":
+            raise ValueError(
+                "code_ranking='norms' needs per-group cosine codes, which variant='sa' "
+                "does not have; use code_ranking='auto' or 'blocks' with variant='sa', "
+                "or variant='ca' / 'cc'; got code_ranking='norms', variant='sa'."
+            )
+        return mode == "norms"
+
+    def _cos_estimate(self, state, g, qid, cand):
+        """Estimate of ``cos(q_g, x_g)`` per pair from group ``g``'s cos block."""
+        xp = state["xp"]
+        b = 2 * g + 1
+        w0 = int(self._word_start[b])
+        nw = int((self.block_bits_[b] + 63) // 64)
+        t = int(self.block_bits_[b])
+        proj = state["cos_projs"][g]
+        codes = self.codes_
+        if self.variant == "ca":
+            lut = state.setdefault(("cos_lut", g), self._byte_lut(proj, nw))
+            acc = xp.zeros(qid.shape[0], dtype=lut.dtype)
+            for j in range(8 * nw):
+                byte = (codes[cand, w0 + j // 8] >> np.uint64(8 * (j % 8))) & np.uint64(255)
+                acc += lut[qid, j, byte.astype(xp.int64)]
+            return xp.clip(acc * (math.sqrt(math.pi / 2.0) / t), -1.0, 1.0)
+        qcode = state.setdefault(("cos_qcode", g), H.pack_bits(proj >= 0, nw))
+        ham = H.popcount64(codes[cand, w0] ^ qcode[qid, 0]).astype(xp.int32)
+        for w in range(1, nw):
+            ham += H.popcount64(codes[cand, w0 + w] ^ qcode[qid, w])
+        return xp.cos((math.pi / t) * ham.astype(proj.dtype))
+
+    def _norm_scores(self, state, qid, cand):
+        """Minus the plug-in estimate of the mixture dissimilarity ``D``.
+
+        Per group, ``c = cos(q_g, x_g)`` is estimated from the cos-block code
+        and the exact norms do the rest: ``<q_g, x_g> = |q_g| |x_g| c`` and
+        ``|q_g - x_g|^2 = |q_g|^2 + |x_g|^2 - 2 <q_g, x_g>``.
+        """
+        xp = state["xp"]
+        alpha, gw = state["alpha"], state["gw"]
+        dtype = state["projs"][0].dtype
+        D = xp.zeros(qid.shape[0], dtype=dtype)
+        for g in range(self.n_groups_):
+            if not gw[g] > 0:
+                continue
+            c = self._cos_estimate(state, g, qid, cand)
+            xsq = self.sq_norms_[cand, g]
+            qsq = state["qsq"][qid, g]
+            xn, qn = xp.sqrt(xsq), xp.sqrt(qsq)
+            c = xp.where((xn > 0) & (qn > 0), c, 0.0)
+            term = xp.zeros_like(D)
+            if alpha["l2"] > 0 or alpha["ip"] > 0:
+                ip = qn * xn * c
+                if alpha["l2"] > 0:
+                    term += alpha["l2"] * (qsq + xsq - 2.0 * ip)
+                if alpha["ip"] > 0:
+                    term += alpha["ip"] * (qn * float(self.group_max_norm_[g]) - ip)
+            if alpha["cosine"] > 0:
+                term += alpha["cosine"] * (1.0 - c)
+            D += float(gw[g]) * term
+        return -D
 
     def _pair_scores(self, state, qid, cand):
         """Code similarity of (query, candidate) pairs; larger is closer."""
+        if "cos_projs" in state:
+            return self._norm_scores(state, qid, cand)
         xp = state["xp"]
         codes = self.codes_
         score = xp.zeros(qid.shape[0], dtype=state["projs"][0].dtype)
@@ -556,8 +669,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         signs = xp.asarray(signs.astype(proj.dtype))  # (256, 8)
         return padded.reshape(nq, 8 * n_words, 8) @ signs.T  # (nq, nbytes, 256)
 
-    def _probe_keys(self, proj, bit_start, n_probes):
-        """Query-directed multi-probe keys ``(nq, n_probes)`` of one table."""
+    def _probe_keys(self, proj, bit_start, n_probes, n_enum=None):
+        """Query-directed multi-probe keys ``(nq, n_probes)`` of one table.
+
+        The probes are the cheapest flips of the least confident key bits; how
+        many bits are enumerated depends on ``n_enum`` (default ``n_probes``)
+        only, so calls with the same ``n_enum`` return prefixes of one list.
+        """
         xp = get_namespace(proj)
         k = self.key_bits_
         r = proj[:, bit_start : bit_start + k]
@@ -565,16 +683,29 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_probes = min(n_probes, 1 << k)
         if n_probes == 1:
             return base[:, None]
-        m = min(k, int(math.ceil(math.log2(n_probes))) + 3, 12)
-        order = xp.argsort(xp.abs(r), axis=1)[:, :m]  # least confident bits
+        n_enum = max(n_probes, n_probes if n_enum is None else n_enum)
+        m = min(k, int(math.ceil(math.log2(n_enum))) + 2, 12)
+        # the m least confident bits (any order: every subset is enumerated)
+        order = xp.argpartition(xp.abs(r), m - 1, axis=1)[:, :m] if m < k else (
+            xp.broadcast_to(xp.arange(k, dtype=xp.int64)[None], r.shape)
+        )
         cost = xp.take_along_axis(r * r, order, axis=1)  # (nq, m)
         subsets = ((np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1).astype(
             np.float64
         )
-        sub = xp.asarray(subsets.astype(proj.dtype))
-        total = cost @ sub.T  # (nq, 2^m)
-        best = xp.argsort(total, axis=1)[:, :n_probes]
-        flips = (xp.asarray(subsets.astype(np.int64))[best] << order[:, None, :]).sum(axis=2)
+        total = cost @ xp.asarray(subsets.astype(proj.dtype)).T  # (nq, 2^m)
+        if n_probes < (1 << m):
+            best = xp.argpartition(total, n_probes - 1, axis=1)[:, :n_probes]
+        else:
+            best = xp.broadcast_to(xp.arange(1 << m, dtype=xp.int64)[None], total.shape)
+        # cheapest first: the first probes are the most likely buckets
+        best = xp.take_along_axis(
+            best, xp.argsort(xp.take_along_axis(total, best, axis=1), axis=1), axis=1
+        )
+        # the key mask of every subset, exact in float64 (keys have <= 30 bits)
+        masks = (xp.ones_like(order) << order).astype(xp.float64)  # (nq, m)
+        flips = xp.take_along_axis(masks @ xp.asarray(subsets).T, best, axis=1)
+        flips = flips.astype(xp.int64)
         return base[:, None] ^ flips
 
     def _table_pool(self, state, n_probes):
@@ -582,17 +713,39 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         xp = state["xp"]
         n = self.n_samples_fit_
         k = self.key_bits_
+        R = getattr(self, "_n_ranges", 1)
+        # norm-ranging for inner products: large-norm points reach a given
+        # <q, x> at larger angles, so the top norm range (1/R of the points)
+        # is probed (R - 1) times deeper, at about the cost of n_probes
+        # more whole buckets
+        extra = (R - 1) * n_probes if (R > 1 and state["alpha"]["ip"] > 0) else 0
         starts, lens = [], []
         for g, tproj in enumerate(state["tprojs"]):
             if tproj is None:
                 continue
+            nq = tproj.shape[0]
+            # the probes of every table at once: one row per (query, table)
+            all_keys = self._probe_keys(
+                tproj.reshape(nq * self.n_tables_, k), 0, n_probes + extra,
+                n_enum=R * n_probes,  # the same probe order with and without IP
+            ).reshape(nq, self.n_tables_, -1)
             for j in range(self.n_tables_):
                 t = g * self.n_tables_ + j
-                keys = self._probe_keys(tproj, j * k, n_probes)
                 off = self._table_offsets[t]
+                if not extra:
+                    keys = all_keys[:, j] * R
+                    s = off[keys]
+                    starts.append(s + t * n)
+                    lens.append(off[keys + R] - s)
+                    continue
+                keys = all_keys[:, j] * R
                 s = off[keys]
+                # the first n_probes buckets whole, the next ones top range only
+                end = xp.concatenate(
+                    [off[keys[:, :n_probes] + R], off[keys[:, n_probes:] + 1]], axis=1
+                )
                 starts.append(s + t * n)
-                lens.append(off[keys + 1] - s)
+                lens.append(end - s)
         starts = xp.concatenate(starts, axis=1)
         lens = xp.concatenate(lens, axis=1)
         nq = starts.shape[0]
@@ -602,17 +755,28 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if total == 0:
             e = xp.zeros(0, dtype=xp.int64)
             return e, e
-        pos = xp.arange(total, dtype=xp.int64)
-        seg = xp.searchsorted(cum, pos, side="right")
-        first = cum - lens_f
-        elem = starts.reshape(-1)[seg] + (pos - first[seg])
-        cand = self._table_order[elem].astype(xp.int64)
-        qid = seg // starts.shape[1]
-        u = xp.sort(qid * n + cand)  # sorted by query, then candidate
+        if xp is np:
+            # element i of segment s sits at starts[s] + i: one repeat of the
+            # per-segment shift instead of a search per element
+            shift = starts.reshape(-1) - (cum - lens_f)
+            elem = np.arange(total, dtype=np.int64)
+            elem += np.repeat(shift, lens_f)
+            qid = np.repeat(np.arange(nq, dtype=np.int64), lens.sum(axis=1))
+        else:
+            pos = xp.arange(total, dtype=xp.int64)
+            seg = xp.searchsorted(cum, pos, side="right")
+            first = cum - lens_f
+            elem = starts.reshape(-1)[seg] + (pos - first[seg])
+            qid = seg // starts.shape[1]
+        cand = self._table_order[elem]
+        # deduplicate (query, candidate) pairs with one sort of a combined key
+        # (32-bit when it fits: the sort is then about twice as fast)
+        kdt = xp.int32 if nq * n < 2**31 else xp.int64
+        u = xp.sort(qid.astype(kdt) * kdt(n) + cand.astype(kdt))
         keep = xp.concatenate([xp.ones(1, dtype=bool), u[1:] != u[:-1]])
         u = u[keep]
-        del nq
-        return u // n, u % n
+        q = u // kdt(n)
+        return q.astype(xp.int64), (u - q * kdt(n)).astype(xp.int64)
 
     def _top_candidates(self, qid, cand, score, nq, n_cand):
         """Best ``n_cand`` candidates per query from pairs sorted by query."""
@@ -650,6 +814,18 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _rerank(self, Q, ids, k, alpha, gw, self_ids):
         """Exact distances of candidates ``ids`` (``-1`` = none); top ``k``."""
         xp = get_namespace(Q)
+        # a few MB of gathered rows at a time: large temporaries cost page
+        # faults on every allocation
+        step = max(1, _MAX_GATHER // max(1, ids.shape[1] * Q.shape[1]))
+        if Q.shape[0] > step:
+            parts = [
+                self._rerank(
+                    Q[i : i + step], ids[i : i + step], k, alpha, gw,
+                    None if self_ids is None else self_ids[i : i + step],
+                )
+                for i in range(0, Q.shape[0], step)
+            ]
+            return xp.concatenate([a for a, _ in parts]), xp.concatenate([b for _, b in parts])
         onehot = H.group_masks(self.group_index_, self.n_groups_, xp, Q.dtype)
         valid = ids >= 0
         safe = xp.where(valid, ids, 0)
@@ -959,6 +1135,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "n_features_in": int(self.n_features_in_),
             "n_tables": int(self.n_tables_),
             "key_bits": int(self.key_bits_),
+            "norm_ranges": int(self._n_ranges),
         }
         arrays = {
             "config": np.array(json.dumps(config)),
@@ -1044,4 +1221,5 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         est.sq_norms_ = H.group_sq_norms(est.X_, onehot)
         est.key_bits_ = config["key_bits"]
         est.n_tables_ = config["n_tables"]
+        est._n_ranges = int(config.get("norm_ranges", 1))
         return est

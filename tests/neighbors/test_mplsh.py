@@ -291,6 +291,7 @@ def test_save_load_roundtrip(data, tmp_path, variant):
         assert "codes" in f
     loaded = MultiPurposeLSH.load(path)
     np.testing.assert_array_equal(loaded.codes_, index.codes_)
+    assert loaded._n_ranges == index._n_ranges == 4
     for w in ("l2", {"ip": 1, "cosine": 1}):
         d1, i1 = index.kneighbors(Q, weights=w, group_weights=[1.0, 0.3])
         d2, i2 = loaded.kneighbors(Q, weights=w, group_weights=[1.0, 0.3])
@@ -410,3 +411,94 @@ def test_unfitted(data):
 @parametrize_with_checks([MultiPurposeLSH(n_bits=32, random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------- ranking by codes plus exact norms
+def test_norm_ranking_estimate_converges_to_dissimilarity(data):
+    """code_ranking="norms": per group, cos(q_g, x_g) from the cos-block code and
+    the exact norms give -D(q, x); with many bits the estimate is close to D."""
+    X, Q, _ = data
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    T = 6 * 4000  # 4000 bits per block
+    index = MultiPurposeLSH(n_bits=T, variant="cc", feature_groups=groups, n_tables=0,
+                            random_state=0).fit(X)
+    assert index._norm_ranking()
+    gw = np.array([1.0, 0.5, 2.0])
+    for weights in MIXTURES:
+        alpha = {m: float(weights.get(m, 0.0)) for m in H.METRICS}
+        state = index._query_state(Q[:4], alpha, gw)
+        qid = np.repeat(np.arange(4), len(X))
+        cand = np.tile(np.arange(len(X)), 4)
+        est = -index._pair_scores(state, qid, cand).reshape(4, len(X))
+        D, ind = brute(X, Q[:4], weights, groups, gw, len(X))
+        if set(k for k, v in weights.items() if v > 0) == {"l2"}:
+            D = D**2
+        Dfull = np.zeros_like(est)
+        np.put_along_axis(Dfull, ind, D, axis=1)
+        # angle error of 4000 bits is about pi * 0.5 / sqrt(4000) = 0.025 rad
+        scale = np.abs(Dfull).max(axis=1, keepdims=True)
+        assert np.max(np.abs(est - Dfull) / scale) < 0.05, weights
+        assert np.corrcoef(est.ravel(), Dfull.ravel())[0, 1] > 0.99, weights
+
+
+@pytest.mark.parametrize("variant", ["ca", "cc"])
+@pytest.mark.parametrize("weights", [{"l2": 1.0}, {"ip": 1.0}])
+def test_norm_ranking_beats_augmented_blocks(data, variant, weights):
+    """The intended change: with the exact norms, the cos-block codes rank L2 and
+    IP candidates better than the Neyshabur-Srebro lin blocks (whose extra
+    coordinates dilute the angles)."""
+    X, Q, _ = data
+    rec = {}
+    for ranking in ("norms", "blocks"):
+        index = MultiPurposeLSH(n_bits=128, variant=variant, n_candidates=20, n_tables=0,
+                                code_ranking=ranking, random_state=2).fit(X)
+        _, ind = index.kneighbors(Q, n_neighbors=10, weights=weights)
+        _, rind = brute(X, Q, weights, np.zeros(8, int), [1.0], 10)
+        rec[ranking] = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, rind)])
+    assert rec["norms"] > rec["blocks"], rec
+
+
+def test_code_ranking_options(data):
+    X, Q, _ = data
+    assert not MultiPurposeLSH(variant="sa", n_bits=32).fit(X)._norm_ranking()
+    assert MultiPurposeLSH(variant="ca", n_bits=32).fit(X)._norm_ranking()
+    assert not MultiPurposeLSH(variant="cc", n_bits=32, code_ranking="blocks").fit(X)._norm_ranking()
+    with pytest.raises(ValueError, match=r"code_ranking='norms'.*variant='sa'"):
+        MultiPurposeLSH(variant="sa", n_bits=32, code_ranking="norms").fit(X)
+    with pytest.raises(ValueError, match="code_ranking"):
+        MultiPurposeLSH(code_ranking="exact").fit(X)
+    # read at query time: set_params switches the ranking without refitting
+    index = MultiPurposeLSH(n_bits=64, n_candidates=30, n_tables=0, random_state=0).fit(X)
+    codes = index.codes_.copy()
+    a = index.kneighbors(Q, weights="l2", return_distance=False)
+    index.set_params(code_ranking="blocks")
+    b = index.kneighbors(Q, weights="l2", return_distance=False)
+    np.testing.assert_array_equal(index.codes_, codes)
+    assert not np.array_equal(a, b)
+
+
+def test_norm_ranging_pool_for_inner_product():
+    """IP queries probe the top norm range deeper: their pool contains the pool of
+    the same query without IP, and every extra candidate is in the top range."""
+    rng = np.random.RandomState(4)
+    centers = rng.normal(size=(40, 12))
+    X = centers[rng.randint(0, 40, 20000)] + 0.4 * rng.normal(size=(20000, 12))
+    X *= np.exp(0.3 * rng.normal(size=(20000, 1)))
+    Q = centers[rng.randint(0, 40, 30)] + 0.4 * rng.normal(size=(30, 12))
+    index = MultiPurposeLSH(n_bits=64, random_state=0).fit(X)
+    assert index.n_tables_ > 0 and index._n_ranges == 4
+    base = index._table_pool(index._query_state(Q, {"l2": 1.0, "ip": 0.0, "cosine": 0.0},
+                                                np.ones(1)), 8)
+    ip = index._table_pool(index._query_state(Q, {"l2": 0.0, "ip": 1.0, "cosine": 0.0},
+                                              np.ones(1)), 8)
+    base_pairs = set(zip(*(a.tolist() for a in base)))
+    ip_pairs = set(zip(*(a.tolist() for a in ip)))
+    assert base_pairs < ip_pairs
+    norms = np.linalg.norm(X, axis=1)
+    top = norms >= np.quantile(norms, 0.75) - 1e-12
+    extra = np.array([c for _, c in ip_pairs - base_pairs])
+    assert len(extra) > 0 and np.all(top[extra])
+    # and the IP recall does not get worse for it
+    _, ind = index.kneighbors(Q, n_neighbors=10, weights="ip", n_candidates=200, n_probes=8)
+    _, rind = index.kneighbors(Q, n_neighbors=10, weights="ip", n_candidates=len(X))
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, rind)]) >= 0.9
