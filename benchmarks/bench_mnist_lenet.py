@@ -50,7 +50,6 @@ def main():
     print(json.dumps({"bench": "lenet5_mnist", "n_test": len(y), "accuracy": round(acc, 4),
                       "predict_s": round(time.perf_counter() - t0, 2)}), flush=True)
 
-    # the first n test digits the model classifies correctly
     Xs = X[: args.n_samples]
     methods = {
         "lrp:epsilon_plus_flat": dict(method="lrp", composite="epsilon_plus_flat"),
