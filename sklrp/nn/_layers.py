@@ -347,10 +347,33 @@ class _MaxPoolND(_PoolND):
 
     def _route(self, g, cache):
         xp = get_namespace(g)
+        x_shape = cache["x_shape"]
+        if self.stride == self.pool_size:
+            # non-overlapping windows: every window's winner is a distinct
+            # input, so one scatter writes all of them
+            idx = cache["idx"]
+            nd = self.nd
+            out = g.shape[2:]
+            spatial = x_shape[2:]
+            flat = xp.zeros(idx.shape, dtype=xp.int64)
+            rem = idx
+            for a in range(nd):
+                inner = int(np.prod(self.pool_size[a + 1 :]))
+                k_a = rem // inner
+                rem = rem - k_a * inner
+                pos = xp.arange(out[a], dtype=xp.int64).reshape((-1,) + (1,) * (nd - 1 - a)) * self.stride[a]
+                flat = flat * spatial[a] + pos + k_a
+            plane = int(np.prod(spatial))
+            flat = flat + (xp.arange(x_shape[0] * x_shape[1], dtype=xp.int64) * plane).reshape(
+                x_shape[:2] + (1,) * nd
+            )
+            dx = xp.zeros(int(np.prod(x_shape)), dtype=g.dtype)
+            dx[flat.ravel()] = g.ravel()
+            return dx.reshape(x_shape)
         k = int(np.prod(self.pool_size))
         onehot = (cache["idx"][..., None] == xp.arange(k)).astype(g.dtype)
         dwin = (onehot * g[..., None]).reshape(g.shape + self.pool_size)
-        return _col2im(dwin, cache["x_shape"], self.pool_size, self.stride)
+        return _col2im(dwin, x_shape, self.pool_size, self.stride)
 
     def backward(self, grad, cache, mode="gradient", need_param_grads=True):
         return self._route(grad, cache), {}

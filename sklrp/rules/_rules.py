@@ -13,6 +13,8 @@ relevance of output ``j`` and ``R_i`` that of input ``i``.  Stabilisers use
 
 import numbers
 
+from .._backend import stabilized_divide
+
 __all__ = [
     "Rule",
     "Zero",
@@ -28,15 +30,9 @@ __all__ = [
 ]
 
 
-def _sign0(xp, z):
-    """sign with sign(0) = +1."""
-    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
-
-
 def _safe_div(xp, R, z):
     """``R / z`` with 0 where ``z == 0``."""
-    zero = z == 0
-    return xp.where(zero, 0, R / xp.where(zero, 1, z))
+    return stabilized_divide(R, z, 0.0)
 
 
 def _pos(xp, a):
@@ -108,11 +104,7 @@ class Epsilon(Rule):
         return {"epsilon": self.epsilon}
 
     def __call__(self, op, R):
-        xp = op.xp
-        z = op.output
-        if self.epsilon:
-            z = z + self.epsilon * _sign0(xp, z)
-        s = _safe_div(xp, R, z)
+        s = stabilized_divide(R, op.output, self.epsilon)
         return op.x * op.transpose(s, op.weight)
 
 
@@ -170,10 +162,7 @@ class Gamma(Rule):
         xp = op.xp
         w = op.weight + self.gamma * _pos(xp, op.weight)
         b = None if op.bias is None else op.bias + self.gamma * _pos(xp, op.bias)
-        z = op.forward(op.x, w, b)
-        if self.epsilon:
-            z = z + self.epsilon * _sign0(xp, z)
-        s = _safe_div(xp, R, z)
+        s = stabilized_divide(R, op.forward(op.x, w, b), self.epsilon)
         return op.x * op.transpose(s, w)
 
 
