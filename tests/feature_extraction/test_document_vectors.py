@@ -149,13 +149,11 @@ def test_gensim_keyedvectors_if_installed(tmp_path):
     np.testing.assert_allclose(e["y"], [0, 1, 0])
 
 
-GLOVE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "glove" / "glove.6B.50d.top5k.txt"
-
-
-def test_real_glove_file():
-    if not GLOVE.exists():
-        pytest.skip(f"GloVe subset not available at {GLOVE}")
-    e = load_embeddings(GLOVE)
+def test_real_glove_file(data_dir):
+    glove = Path(data_dir) / "glove" / "glove.6B.50d.top5k.txt"
+    if not glove.exists():
+        pytest.skip(f"GloVe subset not available at {glove}")
+    e = load_embeddings(glove)
     assert (len(e), e.dim) == (5050, 50)
     v = e["king"] - e["man"] + e["woman"]
     sims = e.vectors @ v / (np.linalg.norm(e.vectors, axis=1) * np.linalg.norm(v))
