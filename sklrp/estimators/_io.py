@@ -110,13 +110,20 @@ def load_model(path):
             params[k] = tuple(v)
     est = classes_map[config["class"]](**params)
     input_shape = tuple(config["input_shape_"])
-    est.net_ = Sequential.from_config(config["layers"], arrays, input_shape)
+    net = Sequential.from_config(config["layers"], arrays, input_shape)
+    return _set_fitted(est, net, classes, input_shape, tuple(config["input_bounds_"]),
+                       config["n_iter_"], config["history_"])
+
+
+def _set_fitted(est, net, classes, input_shape, input_bounds, n_iter=0, history=None):
+    """Give ``est`` the fitted state of a network built outside ``fit`` (on the host)."""
+    est.net_ = net
     est.classes_ = classes
-    est.input_shape_ = input_shape
-    est.n_features_in_ = config["n_features_in_"]
-    est.input_bounds_ = tuple(config["input_bounds_"])
-    est.n_iter_ = config["n_iter_"]
-    est.history_ = config["history_"]
+    est.input_shape_ = tuple(input_shape)
+    est.n_features_in_ = int(np.prod(input_shape))
+    est.input_bounds_ = tuple(input_bounds)
+    est.n_iter_ = int(n_iter)
+    est.history_ = history or {"loss": [], "val_loss": [], "val_score": []}
     est.loss_ = est.history_["loss"][-1] if est.history_.get("loss") else None
     est._device = "cpu"
     est._device_cache = {}
@@ -224,20 +231,8 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
         raise ValueError(f"classes has {len(classes)} labels but the model has {n_out} outputs.")
     est = ConvNetClassifier(input_shape=input_shape, layers=[_template(layer) for layer in layers],
                             composite=composite, **params)
-    est.net_ = net
-    est.classes_ = classes
-    est.input_shape_ = input_shape
-    est.n_features_in_ = int(np.prod(input_shape))
-    est.input_bounds_ = (-1.0, 1.0)
-    est.n_iter_ = 0
-    est.history_ = {"loss": [], "val_loss": [], "val_score": []}
-    est.loss_ = None
-    est._device = "cpu"
-    est._device_cache = {}
-    est._optimizer = None
-    est._rng = np.random.RandomState(0)
-    est._best_loss, est._no_improve = np.inf, 0
-    return est
+    bounds = params.get("input_bounds") or (-1.0, 1.0)
+    return _set_fitted(est, net, classes, input_shape, bounds)
 
 
 def _template(layer):

@@ -534,25 +534,11 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     s = (2 * idx.astype(x.dtype) - 1)[:, None]
                 else:
                     s = (idx[:, None] == xp.arange(out.shape[1])).astype(x.dtype)
-            return self._explain_from(net, x, out, caches, s, explicit, method, composite)
+            return net.explain_from(x, out, caches, s, method, composite, scale_by_output=not explicit)
 
         R, in_gpu = self._forward_chunks(X, run)
         R = R.reshape(R.shape[0], -1)
         return self._return(R, in_gpu)
-
-    @staticmethod
-    def _explain_from(net, x, out, caches, seed, explicit, method, composite):
-        from ..nn import BACKWARD_METHODS
-
-        if method == "lrp":
-            R = seed if explicit else seed * out
-            return net.relevance(R, caches, composite)
-        g, _ = net.backward(seed, caches, mode=BACKWARD_METHODS[method], need_param_grads=False)
-        if method == "sensitivity":
-            return g**2
-        if method == "gradient_x_input":
-            return g * x
-        return g
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):

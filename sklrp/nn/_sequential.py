@@ -115,6 +115,14 @@ class Sequential:
         composite : see :func:`sklrp.rules.get_composite`
         """
         out, caches = self.forward(x)
+        return self.explain_from(x, out, caches, seed, method, composite, scale_by_output)
+
+    def explain_from(self, x, out, caches, seed, method="lrp", composite="epsilon", scale_by_output=True):
+        """Explain from a forward pass already run (``out, caches = forward(x)``).
+
+        Parameters are those of :meth:`explain`; ``out`` and ``caches`` are
+        the forward pass's output and caches.
+        """
         if method == "lrp":
             R = seed * out if scale_by_output else seed
             return self.relevance(R, caches, composite)
