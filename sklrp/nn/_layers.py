@@ -340,9 +340,24 @@ class _MaxPoolND(_PoolND):
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         win = sliding_windows(x, self.pool_size, self.stride)
-        flat = win.reshape(win.shape[: 2 + self.nd] + (-1,))
-        idx = xp.argmax(flat, axis=-1)
-        out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        if int(np.prod(self.pool_size)) <= 16:
+            # small windows: a running maximum over the window offsets works on
+            # whole feature maps (argmax over many tiny rows is slow); the
+            # strict comparison keeps the first maximum, as argmax does
+            out = None
+            for k, offset in enumerate(np.ndindex(*self.pool_size)):
+                v = win[(Ellipsis,) + offset]
+                if out is None:
+                    out = v.copy()
+                    idx = xp.zeros(v.shape, dtype=xp.int64)
+                    continue
+                better = v > out
+                out = xp.where(better, v, out)
+                idx = xp.where(better, k, idx)
+        else:
+            flat = win.reshape(win.shape[: 2 + self.nd] + (-1,))
+            idx = xp.argmax(flat, axis=-1)
+            out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
         return out, {"x_shape": x.shape, "idx": idx, "x": x}
 
     def _route(self, g, cache):
