@@ -2,7 +2,7 @@
 # GPU checks in one go (for a CUDA machine with CuPy): the `gpu`-marked tests,
 # the explain throughput benchmark (FP32, then TF32 matrix products), a
 # per-layer profile of the CNN and the LeNet-5 benchmark on CuPy arrays.
-# Usage: OUT=out_dir SKLRP_DATA=path/to/data bash benchmarks/run_gpu.sh [--no-tests] [--no-lenet]
+# Usage: OUT=out_dir SKLRP_DATA=path/to/data bash benchmarks/run_gpu.sh [--no-tests] [--no-tf32] [--no-lenet]
 # Wheels of missing pure-Python dependencies may be put in .whl/ beforehand.
 set -u
 OUT=${OUT:-gpu_out}
@@ -17,7 +17,9 @@ case " $* " in *" --no-tests "*) ;; *)
   python3 -m pytest -q -m gpu tests -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15 ;;
 esac
 python3 benchmarks/bench_explain.py --device cuda 2>&1 | tee "$OUT/bench_explain_gpu.jsonl"
-CUPY_TF32=1 python3 benchmarks/bench_explain.py --device cuda 2>&1 | tee "$OUT/bench_explain_gpu_tf32.jsonl"
+case " $* " in *" --no-tf32 "*) ;; *)
+  CUPY_TF32=1 python3 benchmarks/bench_explain.py --device cuda 2>&1 | tee "$OUT/bench_explain_gpu_tf32.jsonl" ;;
+esac
 (cd benchmarks && PYTHONPATH="..:$PYTHONPATH" python3 profile_layers.py --device cuda 2>&1 | tee "$OUT/profile_layers_gpu.jsonl")
 case " $* " in *" --no-lenet "*) ;; *)
   python3 benchmarks/bench_mnist_lenet.py --device cuda --n-samples 2000 2>&1 | tee "$OUT/bench_lenet_gpu.jsonl" ;;

@@ -19,6 +19,8 @@ __all__ = [
     "array_device",
     "sliding_windows",
     "stabilized_divide",
+    "col2im_channels_last",
+    "max_pool_route",
 ]
 
 _VALID_DEVICES = (None, "cpu", "cuda")
@@ -181,3 +183,168 @@ def stabilized_divide(R, z, epsilon=0.0):
     if zero.any():
         return np.where(zero, 0, R / np.where(zero, 1, z))
     return R / z
+
+
+_COL2IM_KERNEL = None
+
+_COL2IM_BODY = """
+int c = i % C;
+long long t = i / C;
+int w = t % W; t /= W;
+int h = t % H;
+long long n = t / H;
+int hp = h + PH, wp = w + PW;
+T acc = 0;
+for (int kh = 0; kh < KH; ++kh) {
+    int a = hp - kh;
+    if (a < 0 || a % SH != 0) continue;
+    int oh = a / SH;
+    if (oh >= OH) continue;
+    for (int kw = 0; kw < KW; ++kw) {
+        int b = wp - kw;
+        if (b < 0 || b % SW != 0) continue;
+        int ow = b / SW;
+        if (ow >= OW) continue;
+        acc += dcols[((((n * OH + oh) * OW + ow) * KH + kh) * KW + kw) * C + c];
+    }
+}
+dx = acc;
+"""
+
+
+def _cupy_col2im_kernel():
+    global _COL2IM_KERNEL
+    if _COL2IM_KERNEL is None:
+        _COL2IM_KERNEL = _cupy().ElementwiseKernel(
+            "raw T dcols, int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, "
+            "int32 SH, int32 SW, int32 PH, int32 PW",
+            "T dx",
+            _COL2IM_BODY,
+            "sklrp_col2im_channels_last",
+        )
+    return _COL2IM_KERNEL
+
+
+def col2im_channels_last(dcols, spatial, kernel, stride, pads):
+    """Scatter-add convolution columns back onto a channel-last input.
+
+    The adjoint of the channel-last im2col of sklrp's convolutions.
+
+    Parameters
+    ----------
+    dcols : array of shape (N, *out, *kernel, C), C-contiguous
+        One value per output position, kernel offset and channel.
+    spatial : tuple of int
+        Spatial shape of the (unpadded) input.
+    kernel, stride : tuple of int
+        Kernel size and stride per spatial axis.
+    pads : tuple of (int, int)
+        Padding before / after per spatial axis.
+
+    Returns
+    -------
+    dx : array of shape (N, *spatial, C)
+        On the GPU one fused gather kernel; on the CPU a loop over kernel
+        offsets of strided additions.
+    """
+    xp = get_namespace(dcols)
+    nd = len(kernel)
+    n, c = dcols.shape[0], dcols.shape[-1]
+    out = dcols.shape[1 : 1 + nd]
+    if xp is not np:
+        if nd == 1:
+            spatial2, out2, kernel2 = (1, spatial[0]), (1, out[0]), (1, kernel[0])
+            stride2, pads2 = (1, stride[0]), ((0, 0), pads[0])
+        else:
+            spatial2, out2, kernel2, stride2, pads2 = spatial, out, kernel, stride, pads
+        dcols = xp.ascontiguousarray(dcols)
+        dx = xp.empty((n,) + tuple(spatial2) + (c,), dtype=dcols.dtype)
+        _cupy_col2im_kernel()(
+            dcols, spatial2[0], spatial2[1], c, out2[0], out2[1], kernel2[0], kernel2[1],
+            stride2[0], stride2[1], pads2[0][0], pads2[1][0], dx,
+        )
+        return dx.reshape((n,) + tuple(spatial) + (c,))
+    padded = tuple(s + p0 + p1 for s, (p0, p1) in zip(spatial, pads))
+    dx = np.zeros((n,) + padded + (c,), dtype=dcols.dtype)
+    for offset in np.ndindex(*kernel):
+        sl = tuple(slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, stride, out))
+        dx[(slice(None),) + sl] += dcols[(slice(None),) * (1 + nd) + offset]
+    crop = tuple(slice(p0, p0 + s) for s, (p0, _) in zip(spatial, pads))
+    return dx[(slice(None),) + crop]
+
+
+_POOL_ROUTE_KERNEL = None
+
+_POOL_ROUTE_BODY = """
+long long t = i;
+int w = t % W; t /= W;
+int h = t % H;
+long long nc = t / H;
+int oh = h / KH, kh = h % KH, ow = w / KW, kw = w % KW;
+if (oh >= OH || ow >= OW) {
+    dx = 0;
+} else {
+    long long j = (nc * OH + oh) * OW + ow;
+    dx = (idx[j] == kh * KW + kw) ? g[j] : (T)0;
+}
+"""
+
+
+def _cupy_pool_route_kernel():
+    global _POOL_ROUTE_KERNEL
+    if _POOL_ROUTE_KERNEL is None:
+        _POOL_ROUTE_KERNEL = _cupy().ElementwiseKernel(
+            "raw T g, raw int64 idx, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW",
+            "T dx",
+            _POOL_ROUTE_BODY,
+            "sklrp_max_pool_route",
+        )
+    return _POOL_ROUTE_KERNEL
+
+
+def max_pool_route(g, idx, x_shape, pool_size):
+    """Send each window's value to its arg-max input (non-overlapping windows).
+
+    Parameters
+    ----------
+    g : array of shape (N, C, *out)
+        Gradient or relevance of the pooled outputs.
+    idx : integer array of shape (N, C, *out)
+        Flat (C-order) position of each window's maximum inside the window.
+    x_shape : tuple
+        Shape ``(N, C, *spatial)`` of the pooling input.
+    pool_size : tuple of int
+        Window size, equal to the stride.
+
+    Returns
+    -------
+    dx : array of shape ``x_shape`` (zero except at the winners)
+    """
+    xp = get_namespace(g)
+    nd = len(pool_size)
+    out = g.shape[2:]
+    spatial = tuple(x_shape[2:])
+    if xp is not np:
+        if nd == 1:
+            spatial2, out2, pool2 = (1,) + spatial, (1,) + tuple(out), (1,) + tuple(pool_size)
+        else:
+            spatial2, out2, pool2 = spatial, tuple(out), tuple(pool_size)
+        dx = xp.empty(tuple(x_shape), dtype=g.dtype)
+        _cupy_pool_route_kernel()(
+            xp.ascontiguousarray(g), xp.ascontiguousarray(idx.astype(xp.int64, copy=False)),
+            spatial2[0], spatial2[1], out2[0], out2[1], pool2[0], pool2[1], dx,
+        )
+        return dx
+    flat = np.zeros(idx.shape, dtype=np.int64)
+    rem = idx
+    for a in range(nd):
+        inner = int(np.prod(pool_size[a + 1 :]))
+        k_a = rem // inner
+        rem = rem - k_a * inner
+        pos = np.arange(out[a], dtype=np.int64).reshape((-1,) + (1,) * (nd - 1 - a)) * pool_size[a]
+        flat = flat * spatial[a] + pos + k_a
+    plane = int(np.prod(spatial))
+    flat = flat + (np.arange(x_shape[0] * x_shape[1], dtype=np.int64) * plane).reshape(tuple(x_shape[:2]) + (1,) * nd)
+    dx = np.zeros(int(np.prod(x_shape)), dtype=g.dtype)
+    dx[flat.ravel()] = g.ravel()
+    return dx.reshape(x_shape)

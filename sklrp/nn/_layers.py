@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_namespace, sliding_windows, to_device
+from .._backend import col2im_channels_last, get_namespace, max_pool_route, sliding_windows, to_device
 from ._base import Layer, LinearLayer
 
 __all__ = [
@@ -242,15 +242,7 @@ class _ConvND(LinearLayer):
         c = weight.shape[1]
         s2 = xp.moveaxis(s, 1, -1).reshape(-1, f)  # (N*P, F)
         dcols = (s2 @ self._wmat(weight)).reshape((n,) + tuple(out) + self.kernel_size + (c,))
-        pads = self._pads()
-        padded = tuple(s_ + p0 + p1 for s_, (p0, p1) in zip(x.shape[2:], pads))
-        dx = xp.zeros((n,) + padded + (c,), dtype=dcols.dtype)
-        nd = self.nd
-        for offset in np.ndindex(*self.kernel_size):
-            sl = tuple(slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, self.stride, out))
-            dx[(slice(None),) + sl] += dcols[(slice(None),) * (1 + nd) + offset]
-        crop = tuple(slice(p0, p0 + s_) for s_, (p0, _) in zip(x.shape[2:], pads))
-        dx = dx[(slice(None),) + crop]
+        dx = col2im_channels_last(dcols, x.shape[2:], self.kernel_size, self.stride, self._pads())
         return xp.moveaxis(dx, -1, 1)
 
     def param_grads(self, grad, cache):
@@ -364,27 +356,8 @@ class _MaxPoolND(_PoolND):
         xp = get_namespace(g)
         x_shape = cache["x_shape"]
         if self.stride == self.pool_size:
-            # non-overlapping windows: every window's winner is a distinct
-            # input, so one scatter writes all of them
-            idx = cache["idx"]
-            nd = self.nd
-            out = g.shape[2:]
-            spatial = x_shape[2:]
-            flat = xp.zeros(idx.shape, dtype=xp.int64)
-            rem = idx
-            for a in range(nd):
-                inner = int(np.prod(self.pool_size[a + 1 :]))
-                k_a = rem // inner
-                rem = rem - k_a * inner
-                pos = xp.arange(out[a], dtype=xp.int64).reshape((-1,) + (1,) * (nd - 1 - a)) * self.stride[a]
-                flat = flat * spatial[a] + pos + k_a
-            plane = int(np.prod(spatial))
-            flat = flat + (xp.arange(x_shape[0] * x_shape[1], dtype=xp.int64) * plane).reshape(
-                x_shape[:2] + (1,) * nd
-            )
-            dx = xp.zeros(int(np.prod(x_shape)), dtype=g.dtype)
-            dx[flat.ravel()] = g.ravel()
-            return dx.reshape(x_shape)
+            # non-overlapping windows: every window's winner is a distinct input
+            return max_pool_route(g, cache["idx"], x_shape, self.pool_size)
         k = int(np.prod(self.pool_size))
         onehot = (cache["idx"][..., None] == xp.arange(k)).astype(g.dtype)
         dwin = (onehot * g[..., None]).reshape(g.shape + self.pool_size)
