@@ -10,7 +10,14 @@ import math
 
 import numpy as np
 
-from .._backend import col2im_channels_last, get_namespace, max_pool_route, sliding_windows, to_device
+from .._backend import (
+    col2im_channels_last,
+    get_namespace,
+    im2col_channels_last,
+    max_pool_route,
+    sliding_windows,
+    to_device,
+)
 from ._base import Layer, LinearLayer
 
 __all__ = [
@@ -187,31 +194,8 @@ class _ConvND(LinearLayer):
     # im2col in channel-last layout: (N, C, *S) -> (N * P, K * C), P output
     # positions, K kernel offsets; the channel axis stays innermost so every
     # copy and scatter below moves contiguous runs of C values.
-    def _channels_last_padded(self, x):
-        xp = get_namespace(x)
-        xcl = xp.moveaxis(x, 1, -1)
-        pads = self._pads()
-        if any(p0 or p1 for p0, p1 in pads):
-            return xp.pad(xcl, ((0, 0),) + pads + ((0, 0),))
-        return xp.ascontiguousarray(xcl)
-
     def _cols(self, x):
-        xp = get_namespace(x)
-        xcl = self._channels_last_padded(x)  # (N, *Sp, C)
-        nd = self.nd
-        spatial = xcl.shape[1 : 1 + nd]
-        out = tuple((s_ - k) // st + 1 for s_, k, st in zip(spatial, self.kernel_size, self.stride))
-        st = xcl.strides
-        shape = (xcl.shape[0],) + out + self.kernel_size + (xcl.shape[-1],)
-        strides = (
-            (st[0],)
-            + tuple(st[1 + i] * self.stride[i] for i in range(nd))
-            + tuple(st[1 + i] for i in range(nd))
-            + (st[-1],)
-        )
-        win = xp.lib.stride_tricks.as_strided(xcl, shape=shape, strides=strides)
-        cols = win.reshape(xcl.shape[0] * int(np.prod(out)), -1)  # copy: (N*P, K*C)
-        return cols, out
+        return im2col_channels_last(x, self.kernel_size, self.stride, self._pads())
 
     def _wmat(self, weight):
         """(F, C, *K) -> (F, K*C), matching the column layout of :meth:`_cols`."""
