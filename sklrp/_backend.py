@@ -351,35 +351,6 @@ def max_pool_route(g, idx, x_shape, pool_size):
     return dx.reshape(x_shape)
 
 
-_IM2COL_KERNEL = None
-
-_IM2COL_BODY = """
-int c = i % C;
-long long t = i / C;
-int kw = t % KW; t /= KW;
-int kh = t % KH; t /= KH;
-int ow = t % OW; t /= OW;
-int oh = t % OH;
-long long n = t / OH;
-int h = oh * SH + kh - PH;
-int w = ow * SW + kw - PW;
-cols = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * H + h) * W + w) * C + c] : (T)0;
-"""
-
-
-def _cupy_im2col_kernel():
-    global _IM2COL_KERNEL
-    if _IM2COL_KERNEL is None:
-        _IM2COL_KERNEL = _cupy().ElementwiseKernel(
-            "raw T x, int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, "
-            "int32 SH, int32 SW, int32 PH, int32 PW",
-            "T cols",
-            _IM2COL_BODY,
-            "sklrp_im2col_channels_last",
-        )
-    return _IM2COL_KERNEL
-
-
 def im2col_channels_last(x, kernel, stride, pads):
     """Columns of a channel-first input, laid out channel-last.
 
@@ -405,23 +376,14 @@ def im2col_channels_last(x, kernel, stride, pads):
     out = tuple((s + p0 + p1 - k) // st + 1 for s, k, st, (p0, p1) in zip(spatial, kernel, stride, pads))
     P, K = int(np.prod(out)), int(np.prod(kernel))
     xcl = xp.moveaxis(x, 1, -1)
-    if xp is not np:
-        if nd == 1:
-            sp2, out2, k2, st2, pd2 = (1,) + tuple(spatial), (1,) + out, (1,) + tuple(kernel), (1,) + tuple(stride), (0, pads[0][0])
-        else:
-            sp2, out2, k2, st2, pd2 = tuple(spatial), out, tuple(kernel), tuple(stride), (pads[0][0], pads[1][0])
-        cols = xp.empty((n * P, K * c), dtype=x.dtype)
-        _cupy_im2col_kernel()(
-            xp.ascontiguousarray(xcl), sp2[0], sp2[1], c, out2[0], out2[1], k2[0], k2[1],
-            st2[0], st2[1], pd2[0], pd2[1], cols,
-        )
-        return cols, out
     if any(p0 or p1 for p0, p1 in pads):
-        xcl = np.pad(xcl, ((0, 0),) + tuple(pads) + ((0, 0),))
+        xcl = xp.pad(xcl, ((0, 0),) + tuple(pads) + ((0, 0),))
     else:
-        xcl = np.ascontiguousarray(xcl)
+        xcl = xp.ascontiguousarray(xcl)
     st = xcl.strides
     shape = (n,) + out + tuple(kernel) + (c,)
     strides = (st[0],) + tuple(st[1 + i] * stride[i] for i in range(nd)) + tuple(st[1 + i] for i in range(nd)) + (st[-1],)
-    win = np.lib.stride_tricks.as_strided(xcl, shape=shape, strides=strides)
+    # a strided view of the windows, copied once into the column matrix (a
+    # hand-written gather kernel measured no faster on an H200)
+    win = xp.lib.stride_tricks.as_strided(xcl, shape=shape, strides=strides)
     return win.reshape(n * P, K * c), out
