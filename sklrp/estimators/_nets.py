@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
+from .._backend import array_device, get_namespace, is_gpu_array, resolve_device, to_device, to_host
 from ..nn import (
     LAYER_TYPES,
     METHODS,
@@ -238,9 +238,8 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer = None
         else:
             self._device_cache = {}
-        if self.net_.layers[0].params:
-            dtype = next(iter(self.net_.layers[0].params.values())).dtype
-            X = X.astype(dtype, copy=False)
+        if self.net_.dtype is not None:
+            X = X.astype(self.net_.dtype, copy=False)
         X = X.reshape((-1,) + self.input_shape_)
         # targets on the device: indices -> one-hot (or 0/1 column for binary)
         y_idx = np.searchsorted(self.classes_, y)
@@ -354,8 +353,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         device = self._compute_device(X)
         net = self._net_for(device)
         Xd = to_device(X, device)
-        dtype = next(iter(net.layers[0].params.values())).dtype if net.layers[0].params else Xd.dtype
-        Xd = Xd.astype(dtype, copy=False)
+        Xd = Xd.astype(net.dtype or Xd.dtype, copy=False)
         xp = get_namespace(Xd)
         shape = (-1,) + self.input_shape_
         outs = [fn(net, Xd[s : s + self._chunk_size].reshape(shape), s) for s in range(0, Xd.shape[0], self._chunk_size)]
@@ -430,8 +428,13 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
             input_bounds=bounds,
         )
 
-    def _target_seed(self, target, n, xp, dtype, z_fn, gradient=False):
-        """Return the output seed (n, n_outputs) and whether it is explicit relevance."""
+    def _target_seed(self, target, n, gradient=False):
+        """Resolve ``target`` on the host.
+
+        Returns ``(seed, explicit)``: class indices (or None for the predicted
+        class) and False, or an explicit output seed of shape
+        ``(n, n_outputs)`` and True.
+        """
         n_classes = len(self.classes_)
         binary = n_classes == 2
         if target is None:
@@ -456,7 +459,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
                     seed = t[:, 1:2] - t[:, 0:1] if gradient else t[:, 1:2] + t[:, 0:1]
                 else:
                     seed = t
-                return to_device(seed.astype(dtype), "cuda" if xp is not np else "cpu"), True
+                return seed, True
             if t.ndim == 0:
                 t = np.repeat(t[None], n)
             if t.ndim != 1 or t.shape[0] != n:
@@ -513,23 +516,20 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         composite = self.get_composite() if method == "lrp" else None
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         binary = len(self.classes_) == 2
-        target_info = {}
+        seed, explicit = self._target_seed(target, n, gradient=method != "lrp")
 
         def run(net, x, start):
             xp = get_namespace(x)
-            if "seed" not in target_info:
-                target_info["seed"] = self._target_seed(target, n, xp, x.dtype, None, gradient=method != "lrp")
-            seed, explicit = target_info["seed"]
+            device = array_device(x)
+            out, caches = net.forward(x)
             stop = start + x.shape[0]
             if explicit:
-                s = seed[start:stop]
-                out, caches = net.forward(x)
+                s = to_device(seed[start:stop].astype(x.dtype), device)
             else:
-                out, caches = net.forward(x)
                 if seed is None:
                     idx = (out[:, 0] > 0).astype(xp.int64) if binary else xp.argmax(out, axis=1)
                 else:
-                    idx = to_device(seed[start:stop], "cuda" if xp is not np else "cpu")
+                    idx = to_device(seed[start:stop], device)
                 if binary:
                     s = (2 * idx.astype(x.dtype) - 1)[:, None]
                 else:

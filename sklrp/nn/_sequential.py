@@ -174,6 +174,14 @@ class Sequential:
         return net
 
     @property
+    def dtype(self):
+        """dtype of the parameters (None for a stack without parameters)."""
+        for layer in self.layers:
+            for v in layer.params.values():
+                return v.dtype
+        return None
+
+    @property
     def xp(self):
         for layer in self.layers:
             for v in layer.params.values():
