@@ -22,6 +22,7 @@ __all__ = [
     "col2im_channels_last",
     "max_pool_route",
     "im2col_channels_last",
+    "conv_input_adjoint",
 ]
 
 _VALID_DEVICES = (None, "cpu", "cuda")
@@ -387,3 +388,48 @@ def im2col_channels_last(x, kernel, stride, pads):
     # hand-written gather kernel measured no faster on an H200)
     win = xp.lib.stride_tricks.as_strided(xcl, shape=shape, strides=strides)
     return win.reshape(n * P, K * c), out
+
+
+def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
+    """Adjoint of a channel-last convolution with respect to its input.
+
+    Parameters
+    ----------
+    s2 : array of shape (N * P, F)
+        Output-side signal, one row per output position (channel-last).
+    weight_cl : array of shape (F, *kernel, C)
+        The filters, channels last.
+    n : int
+        Batch size N.
+    out, spatial : tuple of int
+        Output and (unpadded) input spatial shapes.
+    stride : tuple of int
+    pads : tuple of (int, int)
+
+    Returns
+    -------
+    dx : array of shape (N, *spatial, C)
+
+    Notes
+    -----
+    On the GPU: one matrix product into the column matrix and one fused
+    gather kernel (:func:`col2im_channels_last`).  On the CPU: one small
+    matrix product per kernel offset, each added into its strided slice of
+    the padded input, which keeps every addition contiguous.
+    """
+    xp = get_namespace(s2)
+    f = weight_cl.shape[0]
+    kernel = tuple(weight_cl.shape[1:-1])
+    c = weight_cl.shape[-1]
+    if xp is not np:
+        dcols = (s2 @ weight_cl.reshape(f, -1)).reshape((n,) + tuple(out) + kernel + (c,))
+        return col2im_channels_last(dcols, spatial, kernel, stride, pads)
+    padded = tuple(s + p0 + p1 for s, (p0, p1) in zip(spatial, pads))
+    dx = np.zeros((n,) + padded + (c,), dtype=np.result_type(s2, weight_cl))
+    buf = np.empty((s2.shape[0], c), dtype=dx.dtype)
+    for offset in np.ndindex(*kernel):
+        np.matmul(s2, weight_cl[(slice(None),) + offset], out=buf)
+        sl = tuple(slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, stride, out))
+        dx[(slice(None),) + sl] += buf.reshape((n,) + tuple(out) + (c,))
+    crop = tuple(slice(p0, p0 + s) for s, (p0, _) in zip(spatial, pads))
+    return dx[(slice(None),) + crop]

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 
-from .._backend import to_host
 from ..nn import LAYER_TYPES, Conv2D, Dense, Flatten, ReLU, Sequential, SumPool2D, Tanh
 from ..rules import Composite, Rule
 

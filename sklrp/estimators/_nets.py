@@ -7,13 +7,12 @@
 """
 
 import copy
-import json
 import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -22,7 +21,6 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._backend import array_device, get_namespace, is_gpu_array, resolve_device, to_device, to_host
 from ..nn import (
-    LAYER_TYPES,
     METHODS,
     OPTIMIZERS,
     AvgPool1D,

@@ -512,7 +512,6 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _table_keys(self, Xg, A):
         """Integer keys ``(n, n_tables)`` of the rows of one feature group."""
-        xp = get_namespace(Xg)
         k = self.key_bits_
         bits = (Xg @ A) >= 0  # the sign does not depend on the row norm
         return H.bits_to_keys(bits.reshape(-1, k)).reshape(Xg.shape[0], -1)

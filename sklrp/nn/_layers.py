@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .._backend import (
-    col2im_channels_last,
+    conv_input_adjoint,
     get_namespace,
     im2col_channels_last,
     max_pool_route,
@@ -223,10 +223,9 @@ class _ConvND(LinearLayer):
         xp = get_namespace(s)
         n, f = s.shape[:2]
         out = s.shape[2:]
-        c = weight.shape[1]
         s2 = xp.moveaxis(s, 1, -1).reshape(-1, f)  # (N*P, F)
-        dcols = (s2 @ self._wmat(weight)).reshape((n,) + tuple(out) + self.kernel_size + (c,))
-        dx = col2im_channels_last(dcols, x.shape[2:], self.kernel_size, self.stride, self._pads())
+        weight_cl = xp.moveaxis(weight, 1, -1)  # (F, *K, C)
+        dx = conv_input_adjoint(s2, weight_cl, n, out, x.shape[2:], self.stride, self._pads())
         return xp.moveaxis(dx, -1, 1)
 
     def param_grads(self, grad, cache):
