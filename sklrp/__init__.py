@@ -11,6 +11,33 @@ from .estimators import (
 
 __version__ = "0.1.0.dev0"
 
+# Subpackages load on first access (``sklrp.metrics``, ``sklrp.text``, ...), so
+# that ``import sklrp`` stays light and optional dependencies stay optional.
+_SUBMODULES = (
+    "datasets",
+    "estimators",
+    "feature_extraction",
+    "metrics",
+    "neighbors",
+    "nn",
+    "plotting",
+    "preprocessing",
+    "rules",
+    "text",
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))
+
 __all__ = [
     "explain",
     "DenseNetClassifier",

@@ -117,3 +117,22 @@ def test_sliding_windows_2d():
         for j in range(3):
             assert_array_equal(v[:, :, i, j], x[:, :, 2 * i : 2 * i + 3, 2 * j : 2 * j + 2])
     assert np.shares_memory(v, x)  # a view, no copy
+
+
+def test_subpackages_load_on_attribute_access():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sklrp; "
+        "assert 'sklrp.text' not in sys.modules; "
+        "f = sklrp.metrics.aopc_score; g = sklrp.text.token_relevances; h = sklrp.neighbors.MultiPurposeLSH; "
+        "assert 'matplotlib' not in sys.modules; print('ok')"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
+    import sklrp
+
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        sklrp.nonexistent
