@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================================
 Deep Taylor decomposition on MNIST (pretrained LeNet-5)
-=====================================================
+=======================================================
 
 Deep Taylor decomposition (Montavon et al., Pattern Recognition 2017)
 explains a ReLU network with the z+ rule in the hidden layers and the z^B

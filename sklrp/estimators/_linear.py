@@ -81,7 +81,7 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         One bias per class, with the same binary convention.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Feature names, when ``X`` had string column names.
 
     References

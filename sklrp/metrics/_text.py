@@ -72,7 +72,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
 
     Returns
     -------
-    Bunch with
+    result : Bunch
+        With the fields below.
+
         n_deleted : ndarray (n_words + 1,)
             0, 1, ..., n_words.
         accuracy : ndarray (n_words + 1,)
@@ -83,6 +85,7 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         n_documents : int
             Number of selected documents.
         subset, order, method : str
+            The settings used.
 
     Notes
     -----

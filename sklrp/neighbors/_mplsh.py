@@ -189,7 +189,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ----------
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during :meth:`fit` (only when X has string
         column names).
     n_samples_fit_ : int
@@ -198,12 +198,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Sorted unique feature-group labels.
     n_groups_ : int
         Number of feature groups.
-    group_index_ : ndarray of shape (n_features_in_,)
+    group_index_ : ndarray of shape (n_features,)
         Position in ``groups_`` of each feature's group.
     group_max_norm_ : ndarray of shape (n_groups,)
         Largest norm of each feature group in the training data (``M_g`` of
         the inner-product term).
-    center_ : ndarray of shape (n_features_in_,)
+    center_ : ndarray of shape (n_features,)
         Feature means; the L2/IP hash blocks hash the centred data.
     hash_max_norm_ : ndarray of shape (n_groups,)
         Largest norm of each centred feature group (scale of the L2/IP
@@ -211,7 +211,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     block_bits_ : ndarray of int
         Hash bits of each hashed block (one block for ``"sa"``,
         ``2 * n_groups`` otherwise).
-    codes_ : ndarray of shape (n_samples_fit_, n_words) of uint64
+    codes_ : ndarray of shape (n_samples_fit, n_words) of uint64
         Packed binary codes; each block starts on a 64-bit word.
     projections_ : list of ndarray
         Gaussian projection matrix of each hashed block.
@@ -1036,7 +1036,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        A : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+        A : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit)
             Rows sorted by distance (always a host array).
         """
         check_is_fitted(self)
@@ -1076,7 +1076,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        Xt : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+        Xt : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit)
             Graph with the constructor's weights.
         """
         check_is_fitted(self)

@@ -104,7 +104,8 @@ class Sequential:
 
         Parameters
         ----------
-        x : array of shape (N, *input_shape)
+        x : array of shape (N, ...)
+            A batch in the stack's input shape.
         seed : array of shape (N, n_outputs)
             Weights of the outputs to explain: for LRP the output relevance is
             ``seed * f(x)`` (``scale_by_output=True``, the raw scores of the
