@@ -17,9 +17,17 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .._backend import array_device, get_namespace, is_gpu_array, resolve_device, to_device, to_host
+from .._backend import (
+    array_device,
+    get_namespace,
+    is_gpu_array,
+    resolve_device,
+    to_device,
+    to_host,
+)
+from .._validation import validate_array
 from ..nn import (
     METHODS,
     OPTIMIZERS,
@@ -103,33 +111,8 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- validation
     def _check_X(self, X, reset, y=None):
-        """Validate X (NumPy/SciPy via scikit-learn, CuPy by hand)."""
-        if is_gpu_array(X):
-            xp = get_namespace(X)
-            if X.ndim != 2:
-                raise ValueError(f"Expected a 2D array of shape (n_samples, n_features); got a {X.ndim}D array.")
-            if X.shape[0] < 1:
-                raise ValueError("Found array with 0 sample(s) (shape=%r) while a minimum of 1 is required." % (X.shape,))
-            if X.dtype not in (xp.float32, xp.float64):
-                X = X.astype(xp.float64)
-            if not bool(xp.isfinite(X).all()):
-                raise ValueError("Input X contains NaN or infinity.")
-            if reset:
-                self.n_features_in_ = X.shape[1]
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
-            if y is not None:
-                y = column_or_1d(to_host(y), warn=True)
-                if len(y) != X.shape[0]:
-                    raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}.")
-                return X, y
-            return X
-        if y is not None:
-            return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
-        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        """Validate X (NumPy/SciPy via scikit-learn, CuPy on the device)."""
+        return validate_array(self, X, reset=reset, y=y)
 
     def _resolved_input_shape(self, n_features):
         shape = tuple(int(s) for s in self._input_shape(n_features))

@@ -19,9 +19,10 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
+from .._validation import validate_array
 from . import _hashing as H
 
 __all__ = ["MultiPurposeLSH"]
@@ -309,33 +310,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ fit
     def _validate_X(self, X, reset):
-        """Validate X on the host (sklearn) or on the GPU (own checks)."""
-        if is_gpu_array(X):
-            xp = get_namespace(X)
-            if X.ndim != 2:
-                raise ValueError(
-                    f"Expected a 2D array for X, got an array of shape {X.shape}."
-                )
-            if X.dtype not in (xp.float32, xp.float64):
-                X = X.astype(xp.float64)
-            if X.shape[0] < 1:
-                raise ValueError(
-                    f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                    "minimum of 1 is required."
-                )
-            if not bool(xp.all(xp.isfinite(X))):
-                raise ValueError("Input X contains NaN or infinity.")
-            if reset:
-                self.n_features_in_ = X.shape[1]
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
-                )
-            return X
-        return validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
-        )
+        """Validate X on the host (sklearn) or on the GPU (same checks there)."""
+        return validate_array(self, X, reset=reset)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

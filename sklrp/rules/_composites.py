@@ -8,7 +8,18 @@ built from the estimator's explanation parameters (``epsilon``, ``gamma``,
 ``alpha``, ``beta``, ``input_bounds``).
 """
 
-from ._rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, ZBox, Zero, ZPlus, make_rule
+from ._rules import (
+    AlphaBeta,
+    Epsilon,
+    Flat,
+    Gamma,
+    Rule,
+    WSquare,
+    ZBox,
+    Zero,
+    ZPlus,
+    make_rule,
+)
 
 __all__ = ["Composite", "COMPOSITES", "get_composite"]
 

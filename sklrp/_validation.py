@@ -1,0 +1,58 @@
+"""Input validation shared by sklrp's estimators, for NumPy, SciPy and CuPy input."""
+
+import numpy as np
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ._backend import get_namespace, is_gpu_array, to_host
+
+__all__ = ["validate_array"]
+
+
+def validate_array(estimator, X, *, reset, y=None):
+    """Validate ``X`` (and ``y``) the scikit-learn way, CuPy arrays included.
+
+    NumPy and SciPy input goes through :func:`sklearn.utils.validation.validate_data`
+    (float64 or float32 kept).  CuPy input, which scikit-learn's validation
+    would copy to the host, gets the same checks on the device: 2-D, at least
+    one sample, floating dtype, finite values (one device reduction), the
+    number of features (``n_features_in_``, set when ``reset``).  ``y`` is
+    brought to the host.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+    X : array-like, sparse matrix or CuPy array
+    reset : bool
+        Record ``n_features_in_`` (fit) instead of checking it.
+    y : array-like, default=None
+
+    Returns
+    -------
+    X, or ``(X, y)`` when ``y`` is given.
+    """
+    if not is_gpu_array(X):
+        if y is not None:
+            return validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
+        return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+    xp = get_namespace(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D array of shape (n_samples, n_features); got an array of shape {X.shape}.")
+    if X.shape[0] < 1:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+    if X.dtype not in (xp.float32, xp.float64):
+        X = X.astype(xp.float64)
+    if not bool(xp.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+    name = type(estimator).__name__
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {name} is expecting {estimator.n_features_in_} features as input."
+        )
+    if y is None:
+        return X
+    y = column_or_1d(to_host(y), warn=True)
+    if len(y) != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}.")
+    return X, y
