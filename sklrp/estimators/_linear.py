@@ -16,6 +16,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._explain import resolve_target
+
 __all__ = ["LinearRelevanceClassifier"]
 
 _METHODS = ("lrp", "sensitivity", "random")
@@ -276,47 +278,10 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     # ------------------------------------------------------------- explain
     def _resolve_target(self, target, scores):
         """Return (class indices (n,), or None, and output relevance (n, C) or None)."""
-        n, C = scores.shape
-        if target is None:
-            return np.argmax(scores, axis=1), None
-        arr = np.asarray(target)
-        if arr.ndim == 2:
-            if arr.shape != (n, C):
-                raise ValueError(
-                    f"target as an output-relevance array must have shape (n_samples, "
-                    f"n_classes) = {(n, C)}; got {arr.shape}."
-                )
-            arr = arr.astype(np.float64)
-            if not np.all(np.isfinite(arr)):
-                raise ValueError("target output-relevance array contains NaN or inf.")
-            return None, arr
-        if arr.ndim == 0:
-            labels = np.full(n, arr.item(), dtype=object) if arr.dtype == object else np.full(n, arr)
-        elif arr.ndim == 1:
-            if arr.shape[0] != n:
-                raise ValueError(
-                    f"target must be None, one class label, {n} labels (one per sample) or "
-                    f"an array of shape {(n, C)}; got {arr.shape[0]} labels."
-                )
-            labels = arr
-        else:
-            raise ValueError(f"target must have at most 2 dimensions; got shape {arr.shape}.")
-        lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
-        idx = np.empty(n, dtype=np.intp)
-        bad = []
-        for k, lab in enumerate(np.asarray(labels).tolist()):
-            try:
-                idx[k] = lookup[lab]
-            except (KeyError, TypeError):
-                if len(bad) < 5 and lab not in bad:
-                    bad.append(lab)
-        if bad:
-            raise ValueError(
-                f"Unknown target label(s) {bad}; target must be None, one of classes_ = "
-                f"{self.classes_.tolist()}, one such label per sample, or an output-relevance "
-                "array of shape (n_samples, n_classes)."
-            )
-        return idx, None
+        idx, R_out = resolve_target(self.classes_, target, scores.shape[0])
+        if idx is None and R_out is None:
+            idx = np.argmax(scores, axis=1)
+        return idx, R_out
 
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for a class score.

@@ -50,6 +50,7 @@ from ..nn import (
     softmax_cross_entropy,
 )
 from ..rules import COMPOSITES, Composite, Rule, get_composite
+from ._explain import resolve_target
 
 __all__ = ["BaseNetClassifier", "DenseNetClassifier", "ConvNetClassifier"]
 
@@ -416,44 +417,15 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         class) and False, or an explicit output seed of shape
         ``(n, n_outputs)`` and True.
         """
-        n_classes = len(self.classes_)
-        binary = n_classes == 2
-        if target is None:
-            idx = None
-        else:
-            t = target
-            if is_gpu_array(t):
-                t = to_host(t)
-            t = np.asarray(t)
-            if t.ndim == 2:
-                if t.shape != (n, n_classes):
-                    raise ValueError(
-                        f"An explicit output relevance must have shape (n_samples, n_classes) = "
-                        f"{(n, n_classes)}; got {t.shape}."
-                    )
-                if not np.all(np.isfinite(t)):
-                    raise ValueError("The output relevance given as target contains NaN or infinity.")
-                if binary:
-                    # the one output f carries both class scores (f for classes_[1], -f for
-                    # classes_[0]): relevance on either score flows back to f whole (LRP),
-                    # while a gradient of the class scores becomes g1 - g0 on f
-                    seed = t[:, 1:2] - t[:, 0:1] if gradient else t[:, 1:2] + t[:, 0:1]
-                else:
-                    seed = t
-                return seed, True
-            if t.ndim == 0:
-                t = np.repeat(t[None], n)
-            if t.ndim != 1 or t.shape[0] != n:
-                raise ValueError(
-                    f"target must be None, one class label, one label per sample (length {n}) or an "
-                    f"array of shape (n_samples, n_classes); got shape {t.shape}."
-                )
-            mask = np.isin(t, self.classes_)
-            if not mask.all():
-                bad = np.unique(t[~mask]).tolist()
-                raise ValueError(f"target label(s) {bad} not in classes_ {self.classes_.tolist()}.")
-            idx = np.searchsorted(self.classes_, t)
-        return idx, False
+        idx, t = resolve_target(self.classes_, target, n)
+        if t is None:
+            return idx, False
+        if len(self.classes_) == 2:
+            # the one output f carries both class scores (f for classes_[1], -f for
+            # classes_[0]): relevance on either score flows back to f whole (LRP),
+            # while a gradient of the class scores becomes g1 - g0 on f
+            return (t[:, 1:2] - t[:, 0:1] if gradient else t[:, 1:2] + t[:, 0:1]), True
+        return t, True
 
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for the target class score.

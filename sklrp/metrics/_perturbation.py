@@ -20,7 +20,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_namespace, to_device, to_host
-from ..estimators._explain import final_estimator, transform_to_final
+from ..estimators._explain import final_estimator, resolve_target, transform_to_final
 
 __all__ = ["perturbation_curve", "aopc_score"]
 
@@ -125,19 +125,13 @@ def _target_indices(final, target, n, base_scores):
     classes = np.asarray(classes)
     if target is None:
         return np.asarray(to_host(base_scores.argmax(axis=1)), dtype=np.int64)
-    t = np.asarray(to_host(target))
-    if t.ndim == 0:
-        t = np.repeat(t[None], n)
-    if t.ndim != 1 or t.shape[0] != n:
+    if np.ndim(to_host(target)) == 2:
         raise ValueError(
-            f"target must be None, one class label or one label per sample (length {n}); got shape {t.shape}."
+            f"target must be None, one class label or one label per sample (length {n}); an "
+            "output-relevance array does not name a class to track."
         )
-    mask = np.isin(t, classes)
-    if not mask.all():
-        bad = np.unique(t[~mask]).tolist()
-        raise ValueError(f"target label(s) {bad} not in classes_ {classes.tolist()}.")
-    sorter = np.argsort(classes, kind="stable")
-    return sorter[np.searchsorted(classes, t, sorter=sorter)].astype(np.int64)
+    idx, _ = resolve_target(classes, target, n)
+    return idx.astype(np.int64)
 
 
 def _score_fn(final, score, n_classes):

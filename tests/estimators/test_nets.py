@@ -449,7 +449,7 @@ def test_bad_input_errors(kind, data3):
         est.predict(X[:, :15])
     with pytest.raises(ValueError, match="Unknown explanation method 'saliency'"):
         est.explain(X, method="saliency")
-    with pytest.raises(ValueError, match=re.escape("target label(s) [7] not in classes_ [0, 1, 2]")):
+    with pytest.raises(ValueError, match=re.escape("Unknown target label(s) [7]; not in classes_ [0, 1, 2]")):
         est.explain(X[:3], target=7)
     with pytest.raises(ValueError, match="not in classes_"):
         est.explain(X[:3], target=[0, 1, 9])
