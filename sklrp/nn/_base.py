@@ -46,6 +46,14 @@ class Layer:
         """Element-wise layers pass relevance through unchanged."""
         return R
 
+    def output_nonnegative(self, input_nonnegative):
+        """Whether every output is >= 0, given whether every input is.
+
+        Used to tell the LRP rules, without looking at the data, that a
+        linear layer's input cannot be negative (e.g. after a ReLU).
+        """
+        return False
+
     # --- bookkeeping ----------------------------------------------------------
     def config(self):
         """JSON-serialisable constructor arguments (for safe save/load)."""
@@ -85,6 +93,7 @@ class LinearOp:
         self.bias = layer.params.get("bias")
         self.output = cache["z"]
         self.xp = get_namespace(self.x)
+        self.nonnegative_input = False
 
     def forward(self, x, weight, bias=None):
         return self.layer.linear(x, weight, bias, cache=self.cache)

@@ -312,6 +312,9 @@ class _PoolND(Layer):
 class _MaxPoolND(_PoolND):
     """Max pooling; gradient and relevance go to the arg-max (winner-take-all)."""
 
+    def output_nonnegative(self, input_nonnegative):
+        return input_nonnegative
+
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         win = sliding_windows(x, self.pool_size, self.stride)
@@ -370,6 +373,10 @@ class _LinearPoolND(_PoolND, LinearLayer):
 
     kind = "pool"
     _scale = None
+
+    def output_nonnegative(self, input_nonnegative):
+        scale = self.scale if self.scale is not None else self._default_scale()
+        return input_nonnegative and scale >= 0
 
     def __init__(self, pool_size=2, stride=None, scale=None):
         _PoolND.__init__(self, pool_size, stride)
@@ -440,6 +447,9 @@ class AvgPool2D(_LinearPoolND):
 class GlobalMaxPool1D(Layer):
     """Max over the whole time axis: ``(N, C, L) -> (N, C)``; winner-take-all."""
 
+    def output_nonnegative(self, input_nonnegative):
+        return input_nonnegative
+
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 2:
             raise ValueError(f"GlobalMaxPool1D expects (channels, length) inputs; got {tuple(input_shape)}.")
@@ -471,6 +481,9 @@ class GlobalMaxPool1D(Layer):
 class Flatten(Layer):
     """Flatten all non-batch axes."""
 
+    def output_nonnegative(self, input_nonnegative):
+        return input_nonnegative
+
     def build(self, input_shape, rng, dtype):
         self.input_shape = tuple(input_shape)
         self.output_shape = (int(np.prod(input_shape)),)
@@ -488,6 +501,9 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshape the non-batch axes to ``target_shape``."""
+
+    def output_nonnegative(self, input_nonnegative):
+        return input_nonnegative
 
     def __init__(self, target_shape):
         super().__init__()
@@ -520,6 +536,9 @@ class ReLU(Layer):
     ``"deconvnet"`` (rectify the backward signal only) and
     ``"guided_backprop"`` (both).  LRP passes relevance through unchanged.
     """
+
+    def output_nonnegative(self, input_nonnegative):
+        return True
 
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
@@ -554,6 +573,9 @@ class Dropout(Layer):
     Masks are drawn with the host random generator (so CPU and GPU training
     draw the same numbers) and moved to the data's device explicitly.
     """
+
+    def output_nonnegative(self, input_nonnegative):
+        return input_nonnegative
 
     def __init__(self, rate=0.5):
         super().__init__()

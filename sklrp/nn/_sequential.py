@@ -90,14 +90,25 @@ class Sequential:
         linear = [i for i, layer in enumerate(self.layers) if isinstance(layer, LinearLayer)]
         first, last = (linear[0], linear[-1]) if linear else (-1, -1)
         n = len(self.layers)
+        nonneg = self._nonnegative_inputs()
         for i in range(n - 1, -1, -1):
             layer = self.layers[i]
             if isinstance(layer, LinearLayer):
                 rule = composite.rule_for(layer, i, n, i == first, i == last)
-                R = rule(layer.linear_op(caches[i]), R)
+                op = layer.linear_op(caches[i])
+                op.nonnegative_input = nonneg[i]
+                R = rule(op, R)
             else:
                 R = layer.relevance(R, caches[i])
         return R
+
+    def _nonnegative_inputs(self):
+        """Per layer: whether the structure guarantees a non-negative input."""
+        flags, nonneg = [], False  # nothing is assumed about the network's input
+        for layer in self.layers:
+            flags.append(nonneg)
+            nonneg = layer.output_nonnegative(nonneg)
+        return flags
 
     def explain(self, x, seed, method="lrp", composite="epsilon", scale_by_output=True):
         """Explain the outputs selected by ``seed``.

@@ -207,9 +207,19 @@ class AlphaBeta(Rule):
 
     def __call__(self, op, R):
         xp = op.xp
-        xp_, xn = _pos(xp, op.x), _neg(xp, op.x)
         wp, wn = _pos(xp, op.weight), _neg(xp, op.weight)
         fwd, T = op.forward, op.transpose
+        if op.nonnegative_input:
+            # x = x+ (e.g. after a ReLU): the x- terms vanish, and op.x itself
+            # reuses the forward pass's cached columns
+            x = op.x
+            sp = _safe_div(xp, R, fwd(x, wp))
+            Rp = x * T(sp, wp)
+            if self.beta == 0:
+                return self.alpha * Rp
+            sn = _safe_div(xp, R, fwd(x, wn))
+            return self.alpha * Rp - self.beta * (x * T(sn, wn))
+        xp_, xn = _pos(xp, op.x), _neg(xp, op.x)
         # positive contributions: x+ w+ and x- w-; negative: x+ w- and x- w+
         zp = fwd(xp_, wp) + fwd(xn, wn)
         sp = _safe_div(xp, R, zp)

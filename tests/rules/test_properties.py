@@ -347,3 +347,45 @@ def test_max_pool_winner_take_all_with_ties():
         window = R_in[0, 0, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
         assert np.count_nonzero(window) == 1 and window.sum() == r
     assert R_in[0, 0, 2, 3] == 4.0  # first of the tied maxima (row-major)
+
+
+def test_structural_nonnegative_inputs_and_alpha_beta_shortcut():
+    """After a ReLU the rules are told x >= 0; alpha-beta's shortcut gives the general result."""
+    from sklrp.nn import (
+        Conv2D as _Conv2D,
+        Dense as _Dense,
+        Flatten as _Flatten,
+        MaxPool2D as _MaxPool2D,
+        ReLU as _ReLU,
+        Sequential as _Sequential,
+        SumPool2D as _SumPool2D,
+        Tanh as _Tanh,
+    )
+    from sklrp.rules import AlphaBeta as _AlphaBeta
+
+    rng = np.random.RandomState(3)
+    net = _Sequential([
+        _Conv2D(3, 3, padding="same"), _ReLU(), _MaxPool2D(2), _Conv2D(4, 3), _ReLU(), _SumPool2D(2, scale=-1.0),
+        _Flatten(), _Dense(5), _Tanh(), _Dense(3),
+    ])
+    net.build((2, 8, 8), rng, np.float64)
+    for layer in net.layers:
+        if "bias" in layer.params:
+            layer.params["bias"] = rng.randn(*layer.params["bias"].shape)
+    assert net._nonnegative_inputs() == [False, False, True, True, False, True, False, False, False, False]
+
+    x = rng.randn(4, 2, 8, 8)
+    out, caches = net.forward(x)
+    R_out = out * (out == out.max(axis=1, keepdims=True))
+    for alpha, beta in ((2.0, 1.0), (1.0, 0.0)):
+        rule = _AlphaBeta(alpha, beta)
+        for i in (3,):  # the second conv sees max-pooled ReLU outputs
+            op = net.layers[i].linear_op(caches[i])
+            R = rng.rand(*op.output.shape)
+            general = rule(op, R)
+            op.nonnegative_input = True
+            shortcut = rule(op, R)
+            np.testing.assert_allclose(shortcut, general, rtol=1e-12, atol=1e-12)
+    composite = {"default": _AlphaBeta(2.0, 1.0)}
+    R_in = net.relevance(R_out, caches, composite)
+    assert R_in.shape == x.shape and np.isfinite(R_in).all()
