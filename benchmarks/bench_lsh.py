@@ -90,7 +90,7 @@ def main(argv=None):
     ap.add_argument("--bits", type=int, default=256)
     ap.add_argument("--variant", default="cc")
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--candidates", default="300,1000,2000")
+    ap.add_argument("--candidates", default="300,500,1000")
     ap.add_argument("--probes", default="16,24", help="comma-separated n_probes settings")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

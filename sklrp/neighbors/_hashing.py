@@ -50,6 +50,19 @@ def popcount64(x):
     return ((x * _H01) >> np.uint64(56)).astype(xp.uint8)
 
 
+def take_rows(A, idx):
+    """``A[idx]`` for a C-contiguous 2-D ``A`` and 1-D integer ``idx``.
+
+    On NumPy every row is gathered as one opaque (void) element, which is
+    about twice as fast as a row gather of several numeric columns.
+    """
+    xp = get_namespace(A)
+    if xp is np and A.ndim == 2 and A.flags.c_contiguous and A.shape[1] > 1:
+        rows = A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).reshape(-1)
+        return np.take(rows, idx).view(A.dtype).reshape(idx.shape[0], A.shape[1])
+    return xp.take(A, idx, axis=0)
+
+
 def pack_bits(bits, n_words):
     """Pack a boolean matrix ``(n, n_bits)`` into ``(n, n_words)`` uint64.
 

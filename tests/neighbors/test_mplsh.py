@@ -502,3 +502,50 @@ def test_norm_ranging_pool_for_inner_product():
     _, ind = index.kneighbors(Q, n_neighbors=10, weights="ip", n_candidates=200, n_probes=8)
     _, rind = index.kneighbors(Q, n_neighbors=10, weights="ip", n_candidates=len(X))
     assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, rind)]) >= 0.9
+
+
+@pytest.mark.parametrize("variant", ["ca", "cc"])
+@pytest.mark.parametrize("weights", MIXTURES)
+@pytest.mark.parametrize("gw", [[1.0], [1.0, 0.0], [0.5, 2.0]])
+def test_search_costs_rank_like_code_scores(data, variant, weights, gw):
+    """The search ranks the pool by a cheaper per-pair cost (per-query
+    constants left out; the Hamming distance for cosine on one group; |x| c for
+    inner product on one group): per query it orders the pairs exactly as the
+    documented code estimate -_pair_scores does."""
+    X, Q, _ = data
+    X = X.copy()
+    X[5, :4] = 0.0  # a zero group: its cosine is taken as 0
+    groups = [0] * 8 if len(gw) == 1 else [0] * 4 + [1] * 4
+    index = MultiPurposeLSH(n_bits=64, variant=variant, feature_groups=groups, n_tables=0,
+                            random_state=0).fit(X)
+    alpha = {m: float(weights.get(m, 0.0)) for m in H.METRICS}
+    nq = 6
+    state = index._query_state(Q[:nq], alpha, np.asarray(gw))
+    qid = np.repeat(np.arange(nq), len(X))
+    cand = np.tile(np.arange(len(X)), nq)
+    D = -index._pair_scores(state, qid, cand).reshape(nq, len(X))
+    state["counts"] = np.bincount(qid, minlength=nq)
+    cost = index._pair_costs(state, qid, cand).reshape(nq, len(X))
+    for i in range(nq):
+        order = np.argsort(cost[i], kind="stable")
+        steps = np.diff(D[i][order])
+        assert np.all(steps >= -1e-9 * (1.0 + np.abs(D[i]).max())), (weights, gw, i)
+        # the cost is not constant where D is not
+        assert np.ptp(cost[i]) > 0 or np.ptp(D[i]) == 0
+
+
+def test_batch_size_does_not_change_results(data):
+    """Batches are independent: with the whole pool re-ranked (no ties at the
+    n_candidates cut) any batch size gives the same neighbours."""
+    X, Q, _ = data
+    X = np.vstack([X] * 8) + 0.3 * np.random.RandomState(1).normal(size=(8 * len(X), 8))
+    kw = {"n_bits": 64, "n_tables": 4, "key_bits": 8, "n_probes": 4, "n_candidates": 2000,
+          "random_state": 0}
+    auto = MultiPurposeLSH(**kw).fit(X)
+    assert auto.batch_size == "auto" and auto.n_tables_ == 4
+    small = MultiPurposeLSH(batch_size=7, **kw).fit(X)
+    for w in ("l2", "cosine", "ip", {"l2": 1.0, "cosine": 2.0}):
+        d_a, i_a = auto.kneighbors(Q, n_neighbors=5, weights=w)
+        d_s, i_s = small.kneighbors(Q, n_neighbors=5, weights=w)
+        np.testing.assert_array_equal(i_a, i_s)
+        np.testing.assert_allclose(d_a, d_s)
