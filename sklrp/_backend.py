@@ -7,6 +7,8 @@ spell the same way but the array API standard does not cover (strided
 windows, scatter-add).  CuPy is imported lazily and only here.
 """
 
+import functools
+
 import numpy as np
 from array_api_compat import is_cupy_array, is_numpy_array
 
@@ -145,19 +147,13 @@ def sliding_windows(x, window, strides):
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strd)
 
 
-_DIVIDE_KERNEL = None
+@functools.lru_cache(maxsize=None)
+def _elementwise_kernel(in_params, out_params, body, name):
+    """A CuPy ElementwiseKernel, compiled once per signature."""
+    return _cupy().ElementwiseKernel(in_params, out_params, body, name)
 
 
-def _cupy_divide_kernel():
-    global _DIVIDE_KERNEL
-    if _DIVIDE_KERNEL is None:
-        _DIVIDE_KERNEL = _cupy().ElementwiseKernel(
-            "T r, T z, T eps",
-            "T s",
-            "T d = z + (z >= 0 ? eps : -eps); s = (d == 0) ? (T)0 : r / d;",
-            "sklrp_stabilized_divide",
-        )
-    return _DIVIDE_KERNEL
+_DIVIDE_BODY = "T d = z + (z >= 0 ? eps : -eps); s = (d == 0) ? (T)0 : r / d;"
 
 
 def stabilized_divide(R, z, epsilon=0.0):
@@ -178,7 +174,8 @@ def stabilized_divide(R, z, epsilon=0.0):
     """
     xp = get_namespace(R, z)
     if xp is not np:
-        return _cupy_divide_kernel()(R, z, z.dtype.type(epsilon))
+        kernel = _elementwise_kernel("T r, T z, T eps", "T s", _DIVIDE_BODY, "sklrp_stabilized_divide")
+        return kernel(R, z, z.dtype.type(epsilon))
     if epsilon:
         return R / np.where(z >= 0, z + epsilon, z - epsilon)
     zero = z == 0
@@ -186,8 +183,6 @@ def stabilized_divide(R, z, epsilon=0.0):
         return np.where(zero, 0, R / np.where(zero, 1, z))
     return R / z
 
-
-_COL2IM_KERNEL = None
 
 _COL2IM_BODY = """
 int c = i % C;
@@ -212,19 +207,6 @@ for (int kh = 0; kh < KH; ++kh) {
 }
 dx = acc;
 """
-
-
-def _cupy_col2im_kernel():
-    global _COL2IM_KERNEL
-    if _COL2IM_KERNEL is None:
-        _COL2IM_KERNEL = _cupy().ElementwiseKernel(
-            "raw T dcols, int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, "
-            "int32 SH, int32 SW, int32 PH, int32 PW",
-            "T dx",
-            _COL2IM_BODY,
-            "sklrp_col2im_channels_last",
-        )
-    return _COL2IM_KERNEL
 
 
 def col2im_channels_last(dcols, spatial, kernel, stride, pads):
@@ -261,7 +243,14 @@ def col2im_channels_last(dcols, spatial, kernel, stride, pads):
             spatial2, out2, kernel2, stride2, pads2 = spatial, out, kernel, stride, pads
         dcols = xp.ascontiguousarray(dcols)
         dx = xp.empty((n,) + tuple(spatial2) + (c,), dtype=dcols.dtype)
-        _cupy_col2im_kernel()(
+        gather = _elementwise_kernel(
+            "raw T dcols, int32 H, int32 W, int32 C, int32 OH, int32 OW, int32 KH, int32 KW, "
+            "int32 SH, int32 SW, int32 PH, int32 PW",
+            "T dx",
+            _COL2IM_BODY,
+            "sklrp_col2im_channels_last",
+        )
+        gather(
             dcols, spatial2[0], spatial2[1], c, out2[0], out2[1], kernel2[0], kernel2[1],
             stride2[0], stride2[1], pads2[0][0], pads2[1][0], dx,
         )
@@ -274,8 +263,6 @@ def col2im_channels_last(dcols, spatial, kernel, stride, pads):
     crop = tuple(slice(p0, p0 + s) for s, (p0, _) in zip(spatial, pads))
     return dx[(slice(None),) + crop]
 
-
-_POOL_ROUTE_KERNEL = None
 
 _POOL_ROUTE_BODY = """
 long long t = i;
@@ -290,18 +277,6 @@ if (oh >= OH || ow >= OW) {
     dx = (idx[j] == kh * KW + kw) ? g[j] : (T)0;
 }
 """
-
-
-def _cupy_pool_route_kernel():
-    global _POOL_ROUTE_KERNEL
-    if _POOL_ROUTE_KERNEL is None:
-        _POOL_ROUTE_KERNEL = _cupy().ElementwiseKernel(
-            "raw T g, raw int64 idx, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW",
-            "T dx",
-            _POOL_ROUTE_BODY,
-            "sklrp_max_pool_route",
-        )
-    return _POOL_ROUTE_KERNEL
 
 
 def max_pool_route(g, idx, x_shape, pool_size):
@@ -332,7 +307,13 @@ def max_pool_route(g, idx, x_shape, pool_size):
         else:
             spatial2, out2, pool2 = spatial, tuple(out), tuple(pool_size)
         dx = xp.empty(tuple(x_shape), dtype=g.dtype)
-        _cupy_pool_route_kernel()(
+        kernel = _elementwise_kernel(
+            "raw T g, raw int64 idx, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW",
+            "T dx",
+            _POOL_ROUTE_BODY,
+            "sklrp_max_pool_route",
+        )
+        kernel(
             xp.ascontiguousarray(g), xp.ascontiguousarray(idx.astype(xp.int64, copy=False)),
             spatial2[0], spatial2[1], out2[0], out2[1], pool2[0], pool2[1], dx,
         )
