@@ -199,9 +199,7 @@ class _ConvND(LinearLayer):
 
     def _wmat(self, weight):
         """(F, C, *K) -> (F, K*C), matching the column layout of :meth:`_cols`."""
-        get_namespace(weight)
-        perm = (0,) + tuple(range(2, 2 + self.nd)) + (1,)
-        return weight.transpose(perm).reshape(weight.shape[0], -1)
+        return get_namespace(weight).moveaxis(weight, 1, -1).reshape(weight.shape[0], -1)
 
     def linear(self, x, weight, bias=None, cache=None):
         if cache is not None and x is cache["x"]:
