@@ -1,6 +1,6 @@
 """Layers with forward, gradient and relevance passes, and a Sequential stack."""
 
-from ._base import Layer, LinearLayer, LinearOp
+from ._base import Activation, Layer, LinearLayer, LinearOp
 from ._layers import (
     LAYER_TYPES,
     AvgPool1D,
@@ -26,6 +26,7 @@ __all__ = [
     "Layer",
     "LinearLayer",
     "LinearOp",
+    "Activation",
     "Dense",
     "Conv1D",
     "Conv2D",

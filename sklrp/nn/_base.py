@@ -1,8 +1,9 @@
 """Layer base classes and the linear-operation interface the LRP rules use."""
 
 from .._backend import get_namespace, to_device
+from ..rules import ActivationOp, TraversalContext, register_layer_kind
 
-__all__ = ["Layer", "LinearLayer", "LinearOp"]
+__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation"]
 
 
 class Layer:
@@ -17,14 +18,33 @@ class Layer:
     - ``build(input_shape, rng, dtype) -> output_shape`` (shapes exclude the
       batch axis; parameters are drawn with the host ``rng``),
     - ``forward(x, training=False, rng=None) -> (out, cache)``,
-    - ``backward(grad, cache, mode="gradient", need_param_grads=True)
-      -> (grad_in, param_grads)``,
-    - ``relevance(R, cache) -> R_in`` for non-linear layers (linear layers
-      get their rule from a composite, see :class:`LinearLayer`).
+    - ``backward(grad, cache, ctx=None, need_param_grads=True)
+      -> (grad_in, param_grads)``; ``ctx`` is a
+      :class:`~sklrp.rules.TraversalContext` when a gradient method modifies
+      the backward pass (activations ask it for their gradient rule),
+    - ``param_grads(grad, cache) -> dict`` for layers with parameters,
+    - ``relevance(R, cache, ctx=None) -> R_in``: the LRP pass.  A layer made
+      of linear maps asks ``ctx.rule(self, op_name)`` for the rule of each
+      map; element-wise layers pass relevance through unchanged.
+
+    Class attributes: ``kind`` (a string composites can key on; defining a
+    subclass with a new kind registers it), ``uses_rules`` (whether the layer
+    asks the context for rules; the *first* and *last* layers of a composite
+    are counted among these).  An instance may carry a ``name`` (used by
+    ``Composite(layer_rules=...)`` and ``frozen_layers``).
     """
 
-    #: layer kind used by composites to pick a rule (None: not a linear layer)
+    #: layer kind used by composites to pick a rule
     kind = None
+    #: whether the relevance pass asks the traversal context for rules
+    uses_rules = False
+    #: optional name of this layer in a stack
+    name = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind is not None:
+            register_layer_kind(cls.kind)
 
     def __init__(self):
         self.params = {}
@@ -39,10 +59,14 @@ class Layer:
     def forward(self, x, training=False, rng=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):  # pragma: no cover
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):  # pragma: no cover
         raise NotImplementedError
 
-    def relevance(self, R, cache):
+    def param_grads(self, grad, cache):
+        """Gradients of the parameters given the output gradient (none here)."""
+        return {}
+
+    def relevance(self, R, cache, ctx=None):
         """Element-wise layers pass relevance through unchanged."""
         return R
 
@@ -72,34 +96,72 @@ class Layer:
 
 
 class LinearOp:
-    """One linear map ``z = x @ W + b`` seen by an LRP rule.
+    """One linear map ``z = x W + b`` seen by an LRP rule.
 
     Rules only use this interface, so a rule needs no layer code:
 
-    - ``x``: the layer's input, ``weight`` / ``bias``: its parameters
-      (``bias`` may be None), ``output``: ``forward(x, weight, bias)`` as
-      computed in the forward pass;
+    - ``x``: the map's input, ``weight`` / ``bias``: its parameters
+      (``bias`` may be None), ``output``: the ``z`` of the forward pass;
     - ``forward(x, weight, bias=None)``: the same map with other inputs or
       modified parameters (e.g. ``W+``);
     - ``transpose(s, weight)``: the adjoint with respect to the input,
-      ``c_i = sum_j w_ij s_j``.
+      ``c_i = sum_j w_ij s_j``;
+    - ``fan_in``: ``N_j``, the number of inputs connected to each output
+      (for rules that spread a bias share over the inputs).
+
+    Parameters
+    ----------
+    x, weight : arrays
+    bias : array or None, default=None
+    forward : callable ``(x, weight, bias=None) -> z``
+    transpose : callable ``(s, weight) -> c``
+    output : array, default=None
+        The forward output; computed with ``forward`` when not given.  A map
+        that is one of several inputs of a pre-activation (an LSTM gate) passes
+        the *whole* pre-activation here, so that rules divide by it.
+    fan_in : array or float, default=None
+        ``N_j``; computed as ``forward(ones, ones)`` when first needed.
+    nonnegative_input : bool, default=False
+        Whether ``x >= 0`` is guaranteed (rules may skip terms).
     """
 
-    def __init__(self, layer, cache):
-        self.layer = layer
-        self.cache = cache
-        self.x = cache["x"]
-        self.weight = layer.params["weight"]
-        self.bias = layer.params.get("bias")
-        self.output = cache["z"]
-        self.xp = get_namespace(self.x)
-        self.nonnegative_input = False
+    def __init__(self, x, weight, bias=None, *, forward, transpose, output=None, fan_in=None,
+                 nonnegative_input=False):
+        self.x = x
+        self.weight = weight
+        self.bias = bias
+        self._forward = forward
+        self._transpose = transpose
+        self.output = forward(x, weight, bias) if output is None else output
+        self._fan_in = fan_in
+        self.xp = get_namespace(x)
+        self.nonnegative_input = nonnegative_input
+
+    @classmethod
+    def dense(cls, x, weight, bias=None, **kwargs):
+        """The op of a matrix product ``x @ weight (+ bias)`` on the last axis."""
+
+        def forward(x, w, b=None):
+            z = x @ w
+            return z if b is None else z + b
+
+        def transpose(s, w):
+            return s @ w.T
+
+        return cls(x, weight, bias, forward=forward, transpose=transpose, **kwargs)
 
     def forward(self, x, weight, bias=None):
-        return self.layer.linear(x, weight, bias, cache=self.cache)
+        return self._forward(x, weight, bias)
 
     def transpose(self, s, weight):
-        return self.layer.linear_transpose(s, weight, self.cache)
+        return self._transpose(s, weight)
+
+    @property
+    def fan_in(self):
+        if self._fan_in is None:
+            xp = self.xp
+            self._fan_in = self._forward(xp.ones_like(self.x), xp.ones_like(self.weight), None)
+        return self._fan_in
 
 
 class LinearLayer(Layer):
@@ -107,8 +169,11 @@ class LinearLayer(Layer):
 
     Subclasses implement ``linear(x, weight, bias, cache=None)`` and
     ``linear_transpose(s, weight, cache)``; the forward pass, the gradient
-    of the input and the LRP hook come from here.
+    of the input and the LRP pass (the context's rule for op ``"input"``)
+    come from here.
     """
+
+    uses_rules = True
 
     def forward(self, x, training=False, rng=None):
         cache = {"x": x}
@@ -116,13 +181,43 @@ class LinearLayer(Layer):
         cache["z"] = z
         return z, cache
 
-    def linear_op(self, cache):
-        return LinearOp(self, cache)
+    def linear_op(self, cache, nonnegative_input=False):
+        """The :class:`LinearOp` of this layer's forward pass ``cache``."""
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+        def forward(x, weight, bias=None):
+            return self.linear(x, weight, bias, cache=cache)
+
+        def transpose(s, weight):
+            return self.linear_transpose(s, weight, cache)
+
+        return LinearOp(cache["x"], self.params["weight"], self.params.get("bias"), forward=forward,
+                        transpose=transpose, output=cache["z"], nonnegative_input=nonnegative_input)
+
+    def relevance(self, R, cache, ctx=None):
+        ctx = TraversalContext() if ctx is None else ctx
+        return ctx.rule(self)(self.linear_op(cache, ctx.nonnegative_input), R)
+
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         grad_in = self.linear_transpose(grad, self.params["weight"], cache)
         grads = self.param_grads(grad, cache) if need_param_grads else {}
         return grad_in, grads
 
-    def param_grads(self, grad, cache):
-        return {}
+
+class Activation(Layer):
+    """An element-wise activation ``y = g(x)``.
+
+    Subclasses implement ``forward`` (caching what ``derivative`` needs) and
+    ``derivative(cache) -> g'(x)``.  LRP passes relevance through unchanged;
+    the backward pass applies the context's gradient rule (op
+    ``"activation"``; :class:`~sklrp.rules.Gradient` without a context), which
+    is how deconvnet and guided backprop modify it.
+    """
+
+    def derivative(self, cache):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
+        if ctx is None:
+            return grad * self.derivative(cache), {}
+        op = ActivationOp(cache.get("x"), lambda: self.derivative(cache))
+        return ctx.rule(self, "activation")(op, grad), {}

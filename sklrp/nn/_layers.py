@@ -18,7 +18,7 @@ from .._backend import (
     sliding_windows,
     to_device,
 )
-from ._base import Layer, LinearLayer
+from ._base import Activation, Layer, LinearLayer
 
 __all__ = [
     "Dense",
@@ -347,10 +347,10 @@ class _MaxPoolND(_PoolND):
         dwin = (onehot * g[..., None]).reshape(g.shape + self.pool_size)
         return _col2im(dwin, x_shape, self.pool_size, self.stride)
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return self._route(grad, cache), {}
 
-    def relevance(self, R, cache):
+    def relevance(self, R, cache, ctx=None):
         return self._route(R, cache)
 
 
@@ -405,7 +405,7 @@ class _LinearPoolND(_PoolND, LinearLayer):
         dwin = xp.broadcast_to((s * weight)[(Ellipsis,) + (None,) * self.nd], s.shape + self.pool_size)
         return _col2im(dwin, cache["x"].shape, self.pool_size, self.stride)
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return self.linear_transpose(grad, self.params["weight"], cache), {}
 
 
@@ -466,10 +466,10 @@ class GlobalMaxPool1D(Layer):
         L = cache["x_shape"][-1]
         return (cache["idx"][..., None] == xp.arange(L)).astype(g.dtype) * g[..., None]
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return self._route(grad, cache), {}
 
-    def relevance(self, R, cache):
+    def relevance(self, R, cache, ctx=None):
         return self._route(R, cache)
 
 
@@ -490,10 +490,10 @@ class Flatten(Layer):
     def forward(self, x, training=False, rng=None):
         return x.reshape(x.shape[0], -1), {"x_shape": x.shape}
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return grad.reshape(cache["x_shape"]), {}
 
-    def relevance(self, R, cache):
+    def relevance(self, R, cache, ctx=None):
         return R.reshape(cache["x_shape"])
 
 
@@ -520,19 +520,20 @@ class Reshape(Layer):
     def forward(self, x, training=False, rng=None):
         return x.reshape((x.shape[0],) + self.target_shape), {"x_shape": x.shape}
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return grad.reshape(cache["x_shape"]), {}
 
-    def relevance(self, R, cache):
+    def relevance(self, R, cache, ctx=None):
         return R.reshape(cache["x_shape"])
 
 
-class ReLU(Layer):
+class ReLU(Activation):
     """Rectified linear unit.
 
-    Backward modes: ``"gradient"`` (mask by the forward input),
-    ``"deconvnet"`` (rectify the backward signal only) and
-    ``"guided_backprop"`` (both).  LRP passes relevance through unchanged.
+    The gradient is masked by the forward input (``x > 0``); deconvnet and
+    guided backprop replace it through their gradient rules
+    (:class:`~sklrp.rules.DeconvNet`, :class:`~sklrp.rules.GuidedBackprop`).
+    LRP passes relevance through unchanged.
     """
 
     def output_nonnegative(self, input_nonnegative):
@@ -542,27 +543,20 @@ class ReLU(Layer):
         xp = get_namespace(x)
         return xp.maximum(x, 0), {"x": x}
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
-        xp = get_namespace(grad)
-        if mode == "gradient":
-            return grad * (cache["x"] > 0), {}
-        if mode == "deconvnet":
-            return xp.maximum(grad, 0), {}
-        if mode == "guided_backprop":
-            return xp.maximum(grad, 0) * (cache["x"] > 0), {}
-        raise ValueError(f"Unknown backward mode {mode!r}.")
+    def derivative(self, cache):
+        return cache["x"] > 0
 
 
-class Tanh(Layer):
+class Tanh(Activation):
     """Hyperbolic tangent; LRP passes relevance through unchanged."""
 
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         y = xp.tanh(x)
-        return y, {"y": y}
+        return y, {"x": x, "y": y}
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
-        return grad * (1 - cache["y"] ** 2), {}
+    def derivative(self, cache):
+        return 1 - cache["y"] ** 2
 
 
 class Dropout(Layer):
@@ -595,7 +589,7 @@ class Dropout(Layer):
         mask = to_device(mask, device)
         return x * mask, {"mask": mask}
 
-    def backward(self, grad, cache, mode="gradient", need_param_grads=True):
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
         if cache["mask"] is None:
             return grad, {}
         return grad * cache["mask"], {}

@@ -3,19 +3,19 @@
 import numpy as np
 
 from .._backend import get_namespace
-from ..rules import get_composite
-from ._base import LinearLayer
-from ._layers import LAYER_TYPES
+from ..rules import Composite, DeconvNet, Gradient, GuidedBackprop, TraversalContext, get_composite
+from ._layers import LAYER_TYPES, ReLU
 
 __all__ = ["Sequential", "BACKWARD_METHODS", "METHODS"]
 
-#: explanation methods that reuse the gradient machinery, with their backward mode
+#: explanation methods that reuse the gradient machinery, with the composite of
+#: gradient rules that modifies the backward pass (None: the plain gradient)
 BACKWARD_METHODS = {
-    "sensitivity": "gradient",
-    "gradient": "gradient",
-    "gradient_x_input": "gradient",
-    "deconvnet": "deconvnet",
-    "guided_backprop": "guided_backprop",
+    "sensitivity": None,
+    "gradient": None,
+    "gradient_x_input": None,
+    "deconvnet": Composite({ReLU: DeconvNet(), "default": Gradient()}),
+    "guided_backprop": Composite({ReLU: GuidedBackprop(), "default": Gradient()}),
 }
 METHODS = ("lrp",) + tuple(BACKWARD_METHODS)
 
@@ -67,39 +67,48 @@ class Sequential:
             x, _ = layer.forward(x)
         return x
 
-    def backward(self, grad, caches, mode="gradient", need_param_grads=True, need_input_grad=True):
+    def layer_names(self):
+        """One name per layer: ``layer.name`` if set, else ``"<type>_<k>"``.
+
+        ``k`` counts the layers of that type from 0, e.g.
+        ``["dense_0", "relu_0", "dense_1"]``.
+        """
+        counts, names = {}, []
+        for layer in self.layers:
+            kind = type(layer).__name__.lower()
+            k = counts.get(kind, 0)
+            counts[kind] = k + 1
+            names.append(layer.name if layer.name is not None else f"{kind}_{k}")
+        return names
+
+    def contexts(self, composite):
+        """One :class:`~sklrp.rules.TraversalContext` per layer for ``composite``."""
+        return TraversalContext.for_layers(composite, self.layers, self.layer_names(), self._nonnegative_inputs())
+
+    def backward(self, grad, caches, composite=None, need_param_grads=True, need_input_grad=True):
         """Backpropagate ``grad`` (gradient of the loss w.r.t. the output).
 
-        Returns the gradient w.r.t. the input (None when
-        ``need_input_grad=False``, which saves the first linear layer's
-        transpose during training) and a list of per-layer parameter-gradient
-        dicts.
+        ``composite`` holds gradient rules for the activations (deconvnet,
+        guided backprop; None: the true gradient).  Returns the gradient
+        w.r.t. the input (None when ``need_input_grad=False``, which saves
+        the first layer's input gradient during training) and a list of
+        per-layer parameter-gradient dicts.
         """
+        ctxs = [None] * len(self.layers) if composite is None else self.contexts(composite)
         grads = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            if i == 0 and not need_input_grad and isinstance(layer, LinearLayer):
+            if i == 0 and not need_input_grad:
                 grads[i] = layer.param_grads(grad, caches[i]) if need_param_grads else {}
                 return None, grads
-            grad, grads[i] = layer.backward(grad, caches[i], mode=mode, need_param_grads=need_param_grads)
+            grad, grads[i] = layer.backward(grad, caches[i], ctxs[i], need_param_grads=need_param_grads)
         return grad, grads
 
     def relevance(self, R, caches, composite):
         """Propagate output relevance ``R`` to the input with ``composite``."""
-        composite = get_composite(composite)
-        linear = [i for i, layer in enumerate(self.layers) if isinstance(layer, LinearLayer)]
-        first, last = (linear[0], linear[-1]) if linear else (-1, -1)
-        n = len(self.layers)
-        nonneg = self._nonnegative_inputs()
-        for i in range(n - 1, -1, -1):
-            layer = self.layers[i]
-            if isinstance(layer, LinearLayer):
-                rule = composite.rule_for(layer, i, n, i == first, i == last)
-                op = layer.linear_op(caches[i])
-                op.nonnegative_input = nonneg[i]
-                R = rule(op, R)
-            else:
-                R = layer.relevance(R, caches[i])
+        ctxs = self.contexts(get_composite(composite))
+        for i in range(len(self.layers) - 1, -1, -1):
+            R = self.layers[i].relevance(R, caches[i], ctxs[i])
         return R
 
     def _nonnegative_inputs(self):
@@ -140,7 +149,7 @@ class Sequential:
             return self.relevance(R, caches, composite)
         if method not in BACKWARD_METHODS:
             raise ValueError(f"Unknown explanation method {method!r}; expected one of {list(METHODS)}.")
-        g, _ = self.backward(seed, caches, mode=BACKWARD_METHODS[method], need_param_grads=False)
+        g, _ = self.backward(seed, caches, BACKWARD_METHODS[method], need_param_grads=False)
         if method == "sensitivity":
             return g**2
         if method == "gradient_x_input":
@@ -150,7 +159,13 @@ class Sequential:
     # ------------------------------------------------------------- save/load
     def get_config(self):
         """JSON-serialisable description of the layers."""
-        return [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]
+        specs = []
+        for layer in self.layers:
+            spec = {"type": type(layer).__name__, "config": layer.config()}
+            if layer.name is not None:
+                spec["name"] = str(layer.name)
+            specs.append(spec)
+        return specs
 
     def get_arrays(self):
         """Parameters as ``{"<layer index>.<name>": host array}``."""
@@ -166,7 +181,10 @@ class Sequential:
             if spec["type"] not in LAYER_TYPES:
                 raise ValueError(f"Unknown layer type {spec['type']!r} in saved model.")
             kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["config"].items()}
-            layers.append(LAYER_TYPES[spec["type"]](**kwargs))
+            layer = LAYER_TYPES[spec["type"]](**kwargs)
+            if spec.get("name") is not None:
+                layer.name = str(spec["name"])
+            layers.append(layer)
         net = cls(layers)
         dtype = None
         for v in arrays.values():

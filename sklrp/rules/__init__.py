@@ -1,10 +1,23 @@
 """LRP rules and composites.
 
 Rules are plain array functions over the :class:`sklrp.nn.LinearOp`
-interface; composites assign them to layers.
+interface (one linear map) or over the parts of a sum or product
+(:func:`sum_rule`, :func:`product_rule`); gradient rules say how an
+activation passes a gradient (deconvnet, guided backprop).  Composites
+assign rules to layers, and a :class:`TraversalContext` hands each layer its
+rules during one backward traversal.
 """
 
-from ._composites import COMPOSITES, Composite, get_composite
+from ._composites import COMPOSITES, Composite, TraversalContext, get_composite, register_layer_kind
+from ._elementwise import (
+    PRODUCT_MODES,
+    ActivationOp,
+    DeconvNet,
+    Gradient,
+    GuidedBackprop,
+    product_rule,
+    sum_rule,
+)
 from ._rules import (
     RULES,
     AlphaBeta,
@@ -31,7 +44,16 @@ __all__ = [
     "Flat",
     "RULES",
     "make_rule",
+    "sum_rule",
+    "product_rule",
+    "PRODUCT_MODES",
+    "ActivationOp",
+    "Gradient",
+    "DeconvNet",
+    "GuidedBackprop",
     "Composite",
     "COMPOSITES",
     "get_composite",
+    "TraversalContext",
+    "register_layer_kind",
 ]

@@ -1,11 +1,15 @@
-"""Composites: which rule applies to which layer.
+"""Composites: which rule applies to which layer, and the traversal context.
 
-A composite assigns a rule per layer *kind* (``"dense"``, ``"conv"``,
-``"pool"`` for sum/average pooling), with an override for the *first*
-linear layer (the one that sees the input), an optional one for the *last*
-linear layer (the output layer) and per-index overrides.  Named presets are
-built from the estimator's explanation parameters (``epsilon``, ``gamma``,
-``alpha``, ``beta``, ``input_bounds``).
+A composite assigns rules to layers by *kind* (``"dense"``, ``"conv"``,
+``"pool"`` for sum/average pooling, or the ``kind`` of any user-defined
+layer), by layer *type* (a class or tuple of classes), by a *predicate*
+(``callable(layer) -> bool``), by position or name (``layer_rules``), and
+to the *first* and *last* rule-using layers.  A layer made of several
+linear maps (an LSTM cell, a gated unit) asks for one rule per named
+sub-operation; a composite entry may then be a dict ``{op_name: rule}``.
+
+Named presets are built from the estimator's explanation parameters
+(``epsilon``, ``gamma``, ``alpha``, ``beta``, ``input_bounds``).
 """
 
 from ._rules import (
@@ -21,9 +25,55 @@ from ._rules import (
     make_rule,
 )
 
-__all__ = ["Composite", "COMPOSITES", "get_composite"]
+__all__ = ["Composite", "COMPOSITES", "get_composite", "TraversalContext", "register_layer_kind"]
 
-_KINDS = ("dense", "conv", "pool")
+#: layer kinds that composites accept as string keys; layer classes with a
+#: ``kind`` register it when they are defined (see :class:`sklrp.nn.Layer`)
+_KINDS = {"dense", "conv", "pool"}
+
+
+def register_layer_kind(kind):
+    """Make ``kind`` a valid string key of :class:`Composite` rules."""
+    _KINDS.add(str(kind))
+
+
+def _as_rule(value):
+    """A rule, or a dict ``{sub-operation: rule}``, from names or instances."""
+    if isinstance(value, dict):
+        return {str(op): make_rule(v) for op, v in value.items()}
+    return make_rule(value)
+
+
+def _pick(value, op):
+    """The rule for sub-operation ``op`` in a composite entry (None: no entry)."""
+    if isinstance(value, dict):
+        return value.get(op, value.get("default"))
+    return value
+
+
+def _check_matcher(key):
+    if isinstance(key, str):
+        if key != "default" and key not in _KINDS:
+            raise ValueError(
+                f"Unknown layer kind {key!r} in composite; expected one of "
+                f"{sorted(_KINDS) + ['default']}, a layer class, a tuple of classes or a predicate."
+            )
+    elif isinstance(key, tuple):
+        if not key or not all(isinstance(k, type) for k in key):
+            raise ValueError(f"A tuple key of a composite must hold layer classes; got {key!r}.")
+    elif not (isinstance(key, type) or callable(key)):
+        raise ValueError(
+            f"Composite keys are layer kinds, layer classes, tuples of classes or predicates; got {key!r}."
+        )
+    return key
+
+
+def _matches(key, layer):
+    if isinstance(key, str):
+        return getattr(layer, "kind", None) == key
+    if isinstance(key, (type, tuple)):
+        return isinstance(layer, key)
+    return bool(key(layer))
 
 
 class Composite:
@@ -32,58 +82,141 @@ class Composite:
     Parameters
     ----------
     rules : dict, default=None
-        Maps a layer kind (``"dense"``, ``"conv"``, ``"pool"``) or
-        ``"default"`` to a :class:`~sklrp.rules.Rule` (or a rule name).
-        Kinds not given fall back to ``"default"`` and then to LRP-0.
-    first : Rule or str, default=None
-        Rule for the first linear layer (input layer).
-    last : Rule or str, default=None
-        Rule for the last linear layer (output layer).
-    layer_rules : dict of int to Rule, default=None
-        Rules for individual layers, by position in the network's layer list
-        (negative indices count from the end); these win over everything.
+        Maps a key to a :class:`~sklrp.rules.Rule` (or a rule name), or to a
+        dict ``{sub-operation: rule}`` for layers made of several linear maps
+        (``"default"`` inside it covers the other sub-operations).  A key is a
+        layer kind (``"dense"``, ``"conv"``, ``"pool"`` or a user layer's
+        ``kind``), a layer class, a tuple of classes, or a predicate
+        ``callable(layer) -> bool``; the first matching key in insertion order
+        wins.  ``"default"`` covers the remaining layers, and LRP-0 the rest.
+    first : Rule, str or dict, default=None
+        Rule for the first rule-using layer (the one that sees the input).
+    last : Rule, str or dict, default=None
+        Rule for the last rule-using layer (the output layer).
+    layer_rules : dict, default=None
+        Rules for individual layers by position in the network's layer list
+        (int; negative counts from the end) or by layer name (str, see
+        :meth:`sklrp.nn.Sequential.layer_names`); these win over everything.
+    first_match : str, class, tuple of classes or callable, default=None
+        Which layers count when looking for the *first* layer: ``None`` any
+        rule-using layer; e.g. ``(Conv1D, Conv2D)`` gives zennit's "first
+        convolution" convention for ``first``.
 
     Examples
     --------
+    >>> from sklrp.nn import Conv2D, Dense
     >>> from sklrp.rules import Composite, Epsilon, Gamma, ZBox
     >>> comp = Composite({"dense": Epsilon(0.1), "conv": Gamma(0.25)},
     ...                  first=ZBox(-1.0, 1.0))
+    >>> comp = Composite({Conv2D: Gamma(0.25), lambda layer: layer.kind == "dense": "epsilon"})
     """
 
-    def __init__(self, rules=None, *, first=None, last=None, layer_rules=None):
-        rules = dict(rules or {})
-        unknown = set(rules) - set(_KINDS) - {"default"}
-        if unknown:
-            raise ValueError(
-                f"Unknown layer kind(s) {sorted(unknown)} in composite; expected {list(_KINDS) + ['default']}."
-            )
-        self.rules = {k: make_rule(v) for k, v in rules.items()}
-        self.first = None if first is None else make_rule(first)
-        self.last = None if last is None else make_rule(last)
-        self.layer_rules = {int(k): make_rule(v) for k, v in (layer_rules or {}).items()}
+    def __init__(self, rules=None, *, first=None, last=None, layer_rules=None, first_match=None):
+        self.rules = {_check_matcher(k): _as_rule(v) for k, v in dict(rules or {}).items()}
+        self.first = None if first is None else _as_rule(first)
+        self.last = None if last is None else _as_rule(last)
+        self.layer_rules = {}
+        for k, v in (layer_rules or {}).items():
+            if isinstance(k, bool) or not isinstance(k, (int, str)):
+                raise ValueError(f"layer_rules keys are layer positions (int) or names (str); got {k!r}.")
+            self.layer_rules[k] = _as_rule(v)
+        self.first_match = None if first_match is None else _check_matcher(first_match)
 
-    def rule_for(self, layer, index, n_layers, is_first, is_last):
-        """Return the rule for ``layer`` at position ``index``."""
-        for key in (index, index - n_layers):
-            if key in self.layer_rules:
-                return self.layer_rules[key]
-        if is_first and self.first is not None:
-            return self.first
-        if is_last and self.last is not None:
-            return self.last
-        if layer.kind in self.rules:
-            return self.rules[layer.kind]
-        return self.rules.get("default", Zero())
+    def counts_as_first(self, layer):
+        """Whether ``layer`` (a rule-using layer) may be the *first* layer."""
+        return self.first_match is None or _matches(self.first_match, layer)
+
+    def rule_for(self, layer, index, n_layers, is_first, is_last, *, op="input", name=None):
+        """Return the rule for sub-operation ``op`` of ``layer`` at position ``index``.
+
+        Priority: ``layer_rules`` (position, negative position, name), then
+        ``first`` / ``last``, then the first matching entry of ``rules``,
+        then ``rules["default"]``, then LRP-0.
+        """
+        candidates = [self.layer_rules.get(key) for key in (index, index - n_layers, name) if key is not None]
+        if is_first:
+            candidates.append(self.first)
+        if is_last:
+            candidates.append(self.last)
+        candidates += [v for k, v in self.rules.items() if not (isinstance(k, str) and k == "default") and _matches(k, layer)]
+        candidates.append(self.rules.get("default"))
+        for value in candidates:
+            rule = None if value is None else _pick(value, op)
+            if rule is not None:
+                return rule
+        return Zero()
 
     def __repr__(self):
         parts = [f"{self.rules!r}"]
-        if self.first is not None:
-            parts.append(f"first={self.first!r}")
-        if self.last is not None:
-            parts.append(f"last={self.last!r}")
+        for field in ("first", "last", "first_match"):
+            if getattr(self, field) is not None:
+                parts.append(f"{field}={getattr(self, field)!r}")
         if self.layer_rules:
             parts.append(f"layer_rules={self.layer_rules!r}")
         return f"Composite({', '.join(parts)})"
+
+
+class TraversalContext:
+    """What a layer knows about its place in one backward traversal.
+
+    :meth:`sklrp.nn.Sequential.relevance` (and ``backward`` with a gradient
+    composite) hands one context to every layer; the layer asks it for the
+    rule of each of its linear sub-operations.
+
+    Parameters
+    ----------
+    composite : Composite, default=None
+        ``None`` gives LRP-0 everywhere.
+    index, n_layers : int, default=0, 1
+        Position of the layer and length of the stack.
+    name : str, default=None
+        The layer's name.
+    is_first, is_last : bool, default=False
+        Whether the layer is the first / last rule-using layer.
+    nonnegative_input : bool, default=False
+        Whether the network's structure guarantees a non-negative input to
+        this layer (e.g. it follows a ReLU); rules may use it to skip terms.
+
+    Examples
+    --------
+    >>> from sklrp.nn import Dense
+    >>> from sklrp.rules import Composite, Epsilon, TraversalContext
+    >>> ctx = TraversalContext(Composite({"dense": Epsilon(0.1)}))
+    >>> ctx.rule(Dense(3))
+    Epsilon(epsilon=0.1)
+    """
+
+    def __init__(self, composite=None, *, index=0, n_layers=1, name=None, is_first=False, is_last=False,
+                 nonnegative_input=False):
+        self.composite = Composite() if composite is None else composite
+        self.index = index
+        self.n_layers = n_layers
+        self.name = name
+        self.is_first = is_first
+        self.is_last = is_last
+        self.nonnegative_input = nonnegative_input
+
+    def rule(self, layer, op="input"):
+        """The rule for sub-operation ``op`` of ``layer`` (``"input"`` for a single map)."""
+        return self.composite.rule_for(
+            layer, self.index, self.n_layers, self.is_first, self.is_last, op=op, name=self.name
+        )
+
+    @classmethod
+    def for_layers(cls, composite, layers, names=None, nonnegative_inputs=None):
+        """One context per layer of a stack (first/last among rule-using layers)."""
+        n = len(layers)
+        using = [i for i, layer in enumerate(layers) if getattr(layer, "uses_rules", False)]
+        firsts = [i for i in using if composite.counts_as_first(layers[i])]
+        first = firsts[0] if firsts else None
+        last = using[-1] if using else None
+        names = names or [None] * n
+        nonneg = nonnegative_inputs or [False] * n
+        return [
+            cls(composite, index=i, n_layers=n, name=names[i], is_first=i == first, is_last=i == last,
+                nonnegative_input=nonneg[i])
+            for i in range(n)
+        ]
 
 
 def _bounds(input_bounds):
@@ -179,7 +312,8 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         rules = dict(composite)
         first = rules.pop("first", None)
         last = rules.pop("last", None)
-        return Composite(rules, first=first, last=last)
+        layer_rules = rules.pop("layer_rules", None)
+        return Composite(rules, first=first, last=last, layer_rules=layer_rules)
     if isinstance(composite, str) and composite in COMPOSITES:
         params = dict(epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, input_bounds=input_bounds)
         return COMPOSITES[composite][0](params)

@@ -76,36 +76,59 @@ class Rule:
 
 
 class Epsilon(Rule):
-    r"""LRP-epsilon.
+    r"""LRP-epsilon, optionally with the bias and stabiliser shares redistributed.
 
-    .. math:: R_i = \sum_j \frac{x_i w_{ij}}{z_j + \epsilon\,\mathrm{sign}(z_j)} R_j,
+    .. math:: R_i = \sum_j \frac{x_i w_{ij} + \delta\,(\epsilon\,\mathrm{sign}(z_j) + b_j) / N_j}
+              {z_j + \epsilon\,\mathrm{sign}(z_j)} R_j,
               \qquad z_j = \sum_i x_i w_{ij} + b_j
 
-    The bias and the stabiliser absorb part of the relevance; with
-    ``epsilon=0`` and no bias the layer conserves relevance exactly.
+    where the second term of the numerator only reaches the :math:`N_j`
+    inputs connected to output :math:`j` (``op.fan_in``) and
+    :math:`\delta` is ``bias_factor``.  With ``bias_factor=0`` (default) the
+    bias and the stabiliser absorb part of the relevance; with
+    ``bias_factor=1`` their shares are spread over the inputs, so the layer
+    conserves relevance exactly (Arras et al. 2017, the epsilon rule of
+    their LSTM code since 2018).
 
     Parameters
     ----------
     epsilon : float, default=1e-6
         Stabiliser (``sign(0) = +1``).
+    bias_factor : float, default=0.0
+        Share of the bias and stabiliser that is redistributed (0 or 1 in
+        the literature).
 
     References
     ----------
     Bach et al., "On pixel-wise explanations for non-linear classifier
     decisions by layer-wise relevance propagation", PLoS ONE 10(7), 2015.
+    Arras et al., "Explaining recurrent neural network predictions in
+    sentiment analysis", WASSA 2017.
     """
 
     name = "epsilon"
 
-    def __init__(self, epsilon=1e-6):
+    def __init__(self, epsilon=1e-6, bias_factor=0.0):
         self.epsilon = _check_real("epsilon", epsilon, low=0.0)
+        self.bias_factor = _check_real("bias_factor", bias_factor, low=0.0)
 
     def _params(self):
+        if self.bias_factor:
+            return {"epsilon": self.epsilon, "bias_factor": self.bias_factor}
         return {"epsilon": self.epsilon}
 
     def __call__(self, op, R):
         s = stabilized_divide(R, op.output, self.epsilon)
-        return op.x * op.transpose(s, op.weight)
+        R_in = op.x * op.transpose(s, op.weight)
+        if not self.bias_factor:
+            return R_in
+        xp = op.xp
+        z = op.output
+        share = self.epsilon * xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
+        if op.bias is not None:
+            share = share + op.bias
+        share = self.bias_factor * _safe_div(xp, share * s, op.fan_in)
+        return R_in + op.transpose(share, xp.ones_like(op.weight))
 
 
 class Zero(Epsilon):
@@ -124,6 +147,7 @@ class Zero(Epsilon):
 
     def __init__(self):
         self.epsilon = 0.0
+        self.bias_factor = 0.0
 
     def _params(self):
         return {}

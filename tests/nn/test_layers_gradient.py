@@ -9,6 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from sklrp.nn import (
+    BACKWARD_METHODS,
     AvgPool1D,
     AvgPool2D,
     Conv1D,
@@ -26,6 +27,7 @@ from sklrp.nn import (
     SumPool2D,
     Tanh,
 )
+from sklrp.rules import TraversalContext
 
 H = 1e-6
 RTOL = 1e-6
@@ -304,7 +306,7 @@ def test_relu_modified_backward_modes(mode):
     g = rng.normal(size=(3, 7))
     layer = build(ReLU(), (7,))
     _, cache = layer.forward(x)
-    gin, _ = layer.backward(g, cache, mode=mode)
+    gin, _ = layer.backward(g, cache, TraversalContext(BACKWARD_METHODS[mode]))
     expected = np.maximum(g, 0) if mode == "deconvnet" else np.maximum(g, 0) * (x > 0)
     assert_allclose(gin, expected)
 
