@@ -21,7 +21,6 @@ _SUBMODULES = (
     "neighbors",
     "nn",
     "plotting",
-    "preprocessing",
     "rules",
     "text",
 )

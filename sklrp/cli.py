@@ -1,4 +1,4 @@
-"""The ``sklrp`` command line: ``sklrp demo`` and ``sklrp reproduce NAME``.
+"""The ``sklrp`` command line: ``sklrp demo``.
 
 ``sklrp demo`` trains a small convolutional network on scikit-learn's bundled
 digits (no download), explains test digits with LRP, sensitivity analysis and
@@ -12,11 +12,7 @@ import sys
 import time
 import warnings
 
-__all__ = ["main", "run_demo", "EXPERIMENTS"]
-
-#: Experiments that ``sklrp reproduce`` can run: name -> (callable(args), description).
-#: None is implemented yet; the command says so rather than pretend.
-EXPERIMENTS = {}
+__all__ = ["main", "run_demo"]
 
 #: LRP composite used by the demo.  Chosen after comparing the presets' AOPC
 #: on this demo's network and perturbation settings (see
@@ -183,8 +179,6 @@ def _build_parser():
     )
     demo.add_argument("--quick", action="store_true", help="fewer epochs and test digits (a smoke test)")
     demo.add_argument("--n-heatmaps", type=int, default=None, help="digits in the heatmap grid")
-    rep = sub.add_parser("reproduce", help="reproduce a published experiment by name")
-    rep.add_argument("name", help="experiment name")
     return parser
 
 
@@ -206,15 +200,6 @@ def main(argv=None):
     if args.command == "demo":
         run_demo(args.output, quick=args.quick, n_heatmaps=args.n_heatmaps)
         return 0
-    if args.command == "reproduce":
-        if args.name not in EXPERIMENTS:
-            available = ", ".join(sorted(EXPERIMENTS)) or "none yet"
-            print(
-                f"sklrp reproduce: unknown experiment {args.name!r}; available experiments: {available}.",
-                file=sys.stderr,
-            )
-            return 2
-        return int(EXPERIMENTS[args.name][0](args) or 0)  # pragma: no cover - none registered yet
     parser.print_help()
     return 0
 

@@ -30,13 +30,6 @@ def test_demo_quick(tmp_path, capsys):
     assert all(v > random for k, v in aopc.items() if not k.startswith("random"))
 
 
-def test_reproduce_unknown_lists_available(capsys):
-    assert main(["reproduce", "nonsense"]) == 2
-    err = capsys.readouterr().err
-    assert "unknown experiment 'nonsense'" in err
-    assert "available experiments: none yet" in err
-
-
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "demo" in capsys.readouterr().out

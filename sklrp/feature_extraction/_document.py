@@ -70,8 +70,8 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     weighting : {"lrp", "sa", "tfidf", "uniform"}, default="lrp"
         Word weights, see above.
     normalize : {"l2", "l1"} or None, default="l2"
-        Row normalisation of the document vectors (an sklrp default; the
-        paper's choice is not verified, LRP_REFERENCE Decision 8).
+        Row normalisation of the document vectors. ``"l2"`` is sklrp's
+        documented default, because the paper's choice is not verified.
     vectorizer : CountVectorizer or TfidfVectorizer, default=None
         Fitted vectorizer to use instead of the Pipeline's first step.
     lowercase_fallback : bool, default=True

@@ -51,8 +51,8 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         Precomputed relevances in the last step's input space (for all of
         ``X``, before subsetting).
     n_words : int, default=10
-        Largest number of deleted words (an sklrp default; LRP_REFERENCE
-        Decision 8).
+        Largest number of deleted words. 10 is sklrp's documented default,
+        because the paper's choice is not verified.
     subset : {"correct", "misclassified", "all"}, default="correct"
         Which documents enter the curve: those the model classifies
         correctly, those it misclassifies, or all.
@@ -183,8 +183,9 @@ def explanatory_power_score(estimator, X, y, *, embeddings, weighting="lrp", tar
     .. math:: \\mathrm{EPI} = \\max_K \\; \\frac{1}{S} \\sum_{s=1}^{S} \\mathrm{acc}_s(K).
 
     A high EPI means that the explanations place documents of one topic
-    close together. Every detail the paper leaves unverified is a
-    parameter (LRP_REFERENCE Decision 8); the defaults are sklrp's.
+    close together. Every detail of the paper's protocol that is not
+    verified is a parameter whose default is sklrp's documented choice,
+    not necessarily the paper's.
 
     Parameters
     ----------
