@@ -156,6 +156,11 @@ class LinearOp:
     def transpose(self, s, weight):
         return self._transpose(s, weight)
 
+    def bias_output(self):
+        """The bias as it enters the output (broadcast to the output's shape)."""
+        xp = self.xp
+        return self._forward(xp.zeros_like(self.x), xp.zeros_like(self.weight), self.bias)
+
     @property
     def fan_in(self):
         if self._fan_in is None:

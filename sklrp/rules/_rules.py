@@ -126,7 +126,7 @@ class Epsilon(Rule):
         z = op.output
         share = self.epsilon * xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
         if op.bias is not None:
-            share = share + op.bias
+            share = share + op.bias_output()
         share = self.bias_factor * _safe_div(xp, share * s, op.fan_in)
         return R_in + op.transpose(share, xp.ones_like(op.weight))
 
