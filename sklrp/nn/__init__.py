@@ -1,6 +1,7 @@
 """Layers with forward, gradient and relevance passes, and a Sequential stack."""
 
 from ._base import Activation, Layer, LinearLayer, LinearOp
+from ._embedding import Embedding
 from ._layers import (
     LAYER_TYPES,
     AvgPool1D,
@@ -20,6 +21,7 @@ from ._layers import (
     Tanh,
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
+from ._sequence import TimeDistributed
 from ._sequential import BACKWARD_METHODS, METHODS, Sequential
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "ReLU",
     "Tanh",
     "Dropout",
+    "Embedding",
+    "TimeDistributed",
     "LAYER_TYPES",
     "Sequential",
     "METHODS",

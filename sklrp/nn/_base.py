@@ -40,6 +40,10 @@ class Layer:
     uses_rules = False
     #: optional name of this layer in a stack
     name = None
+    #: a first layer that encodes the input (token ids -> vectors) defines
+    #: ``explain_input(grad, cache, method)``: gradient methods then build their
+    #: map from the gradient at its output (see ``Sequential.explain_from``)
+    explain_input = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

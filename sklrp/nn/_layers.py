@@ -19,6 +19,8 @@ from .._backend import (
     to_device,
 )
 from ._base import Activation, Layer, LinearLayer
+from ._embedding import Embedding
+from ._sequence import TimeDistributed
 
 __all__ = [
     "Dense",
@@ -613,5 +615,7 @@ LAYER_TYPES = {
         ReLU,
         Tanh,
         Dropout,
+        Embedding,
+        TimeDistributed,
     )
 }

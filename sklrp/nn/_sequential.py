@@ -85,18 +85,19 @@ class Sequential:
         """One :class:`~sklrp.rules.TraversalContext` per layer for ``composite``."""
         return TraversalContext.for_layers(composite, self.layers, self.layer_names(), self._nonnegative_inputs())
 
-    def backward(self, grad, caches, composite=None, need_param_grads=True, need_input_grad=True):
+    def backward(self, grad, caches, composite=None, need_param_grads=True, need_input_grad=True, stop=0):
         """Backpropagate ``grad`` (gradient of the loss w.r.t. the output).
 
         ``composite`` holds gradient rules for the activations (deconvnet,
         guided backprop; None: the true gradient).  Returns the gradient
-        w.r.t. the input (None when ``need_input_grad=False``, which saves
-        the first layer's input gradient during training) and a list of
-        per-layer parameter-gradient dicts.
+        w.r.t. the input of layer ``stop`` (the network's input by default;
+        None when ``need_input_grad=False``, which saves the first layer's
+        input gradient during training) and a list of per-layer
+        parameter-gradient dicts (None below ``stop``).
         """
         ctxs = [None] * len(self.layers) if composite is None else self.contexts(composite)
         grads = [None] * len(self.layers)
-        for i in range(len(self.layers) - 1, -1, -1):
+        for i in range(len(self.layers) - 1, stop - 1, -1):
             layer = self.layers[i]
             if i == 0 and not need_input_grad:
                 grads[i] = layer.param_grads(grad, caches[i]) if need_param_grads else {}
@@ -143,12 +144,24 @@ class Sequential:
 
         Parameters are those of :meth:`explain`; ``out`` and ``caches`` are
         the forward pass's output and caches.
+
+        Notes
+        -----
+        A first layer that *encodes* the input (token ids -> vectors, see
+        :class:`~sklrp.nn.Embedding`) provides ``explain_input(grad, cache,
+        method)``: gradient methods then stop at that layer's output and let
+        it build the map from the gradient there, instead of ``grad**2`` or
+        ``grad * x`` on the raw input.
         """
         if method == "lrp":
             R = seed * out if scale_by_output else seed
             return self.relevance(R, caches, composite)
         if method not in BACKWARD_METHODS:
             raise ValueError(f"Unknown explanation method {method!r}; expected one of {list(METHODS)}.")
+        explain_input = self.layers[0].explain_input if self.layers else None
+        if explain_input is not None:
+            g, _ = self.backward(seed, caches, BACKWARD_METHODS[method], need_param_grads=False, stop=1)
+            return explain_input(g, caches[0], method)
         g, _ = self.backward(seed, caches, BACKWARD_METHODS[method], need_param_grads=False)
         if method == "sensitivity":
             return g**2
