@@ -8,7 +8,7 @@ assign rules to layers, and a :class:`TraversalContext` hands each layer its
 rules during one backward traversal.
 """
 
-from ._composites import COMPOSITES, Composite, TraversalContext, get_composite, register_layer_kind
+from ._composites import COMPOSITES, CONVENTIONS, Composite, TraversalContext, get_composite, register_layer_kind
 from ._elementwise import (
     PRODUCT_MODES,
     ActivationOp,
@@ -53,6 +53,7 @@ __all__ = [
     "GuidedBackprop",
     "Composite",
     "COMPOSITES",
+    "CONVENTIONS",
     "get_composite",
     "TraversalContext",
     "register_layer_kind",

@@ -9,7 +9,10 @@ linear maps (an LSTM cell, a gated unit) asks for one rule per named
 sub-operation; a composite entry may then be a dict ``{op_name: rule}``.
 
 Named presets are built from the estimator's explanation parameters
-(``epsilon``, ``gamma``, ``alpha``, ``beta``, ``input_bounds``).
+(``epsilon``, ``gamma``, ``alpha``, ``beta``, ``input_bounds``) and, where
+sklrp and zennit differ, from the convention options of
+:func:`get_composite` (``conventions``, ``bias``, ``generalized_gamma``,
+``pool_epsilon``, ``first_layer``).
 """
 
 from ._rules import (
@@ -22,10 +25,12 @@ from ._rules import (
     ZBox,
     Zero,
     ZPlus,
+    _check_bool,
+    _check_real,
     make_rule,
 )
 
-__all__ = ["Composite", "COMPOSITES", "get_composite", "TraversalContext", "register_layer_kind"]
+__all__ = ["Composite", "COMPOSITES", "CONVENTIONS", "get_composite", "TraversalContext", "register_layer_kind"]
 
 #: layer kinds that composites accept as string keys; layer classes with a
 #: ``kind`` register it when they are defined (see :class:`sklrp.nn.Layer`)
@@ -229,56 +234,111 @@ def _bounds(input_bounds):
     return low, high
 
 
-def _epsilon(p):
-    return Composite({"dense": Epsilon(p["epsilon"]), "conv": Epsilon(p["epsilon"]), "pool": Zero()})
+class _KindIn:
+    """Predicate ``layer.kind in kinds`` (a readable, comparable ``first_match``)."""
+
+    def __init__(self, *kinds):
+        self.kinds = tuple(kinds)
+
+    def __call__(self, layer):
+        return getattr(layer, "kind", None) in self.kinds
+
+    def __eq__(self, other):
+        return type(other) is _KindIn and other.kinds == self.kinds
+
+    def __hash__(self):
+        return hash(self.kinds)
+
+    def __repr__(self):
+        return f"kind in {self.kinds!r}"
 
 
-def _epsilon_plus(p):
-    return Composite({"dense": Epsilon(p["epsilon"]), "conv": ZPlus(), "pool": Zero()})
+#: ``first_layer`` shorthands of :func:`get_composite` -> ``Composite(first_match=...)``
+_FIRST_LAYERS = {"any": None, "dense_or_conv": _KindIn("dense", "conv")}
+
+#: What each value of ``conventions`` sets when an option is not given.
+#: ``first_layer`` under zennit depends on the preset (zennit's
+#: EpsilonGammaBox puts z^B on the first convolution, its *Flat composites
+#: the flat rule on the first dense or convolution layer).
+CONVENTIONS = {
+    "sklrp": {"bias": False, "generalized_gamma": False, "pool_epsilon": 0.0, "first_layer": {}},
+    "zennit": {
+        "bias": True,
+        "generalized_gamma": True,
+        "pool_epsilon": 1e-6,
+        "first_layer": {"epsilon_gamma_box": "conv", "epsilon_plus_flat": "dense_or_conv"},
+    },
+}
 
 
-def _epsilon_plus_flat(p):
-    return Composite({"dense": Epsilon(p["epsilon"]), "conv": ZPlus(), "pool": Zero()}, first=Flat())
+# --- rule factories shared by the presets; ``p`` holds the resolved options
+def _eps(p):
+    return Epsilon(p["epsilon"])
 
 
-def _epsilon_gamma_box(p):
+def _gamma(p):
+    return Gamma(p["gamma"], generalized=p["generalized_gamma"])
+
+
+def _ab(p, alpha=None, beta=None):
+    alpha = p["alpha"] if alpha is None else alpha
+    beta = p["beta"] if beta is None else beta
+    return AlphaBeta(alpha, beta, bias=p["bias"])
+
+
+def _zplus(p):
+    # zennit's ZPlus is alpha=1, beta=0 on any input (x- w- counts as
+    # positive); sklrp's z+ assumes x >= 0 (where both agree)
+    if p["conventions"] == "zennit":
+        return AlphaBeta(1.0, 0.0, bias=p["bias"])
+    return ZPlus(bias=p["bias"])
+
+
+def _pool(p):
+    return Epsilon(p["pool_epsilon"]) if p["pool_epsilon"] else Zero()
+
+
+def _by_kind(p, dense, conv, first=None):
+    """Preset with rules for dense and conv layers, the pooling rule and a first-layer rule."""
     return Composite(
-        {"dense": Epsilon(p["epsilon"]), "conv": Gamma(p["gamma"]), "pool": Zero()},
-        first=ZBox(*_bounds(p["input_bounds"])),
+        {"dense": dense(p), "conv": conv(p), "pool": _pool(p)},
+        first=first, first_match=None if first is None else p["first_match"],
     )
 
 
 def _deep_taylor(p):
-    first = WSquare() if p["input_bounds"] is None else ZBox(*p["input_bounds"])
-    return Composite({"default": ZPlus()}, first=first)
-
-
-def _alpha_beta(p):
-    return Composite({"dense": AlphaBeta(p["alpha"], p["beta"]), "conv": AlphaBeta(p["alpha"], p["beta"]), "pool": Zero()})
+    first = WSquare(bias=p["bias"]) if p["input_bounds"] is None else ZBox(*p["input_bounds"])
+    return Composite({"default": _zplus(p)}, first=first, first_match=p["first_match"])
 
 
 #: Named presets: name -> (factory(params), description)
 COMPOSITES = {
     "zero": (lambda p: Composite({"default": Zero()}), "LRP-0 on every linear layer"),
-    "epsilon": (_epsilon, "LRP-epsilon on dense and conv layers"),
-    "gamma": (
-        lambda p: Composite({"dense": Gamma(p["gamma"]), "conv": Gamma(p["gamma"]), "pool": Zero()}),
-        "LRP-gamma on dense and conv layers",
+    "epsilon": (lambda p: _by_kind(p, _eps, _eps), "LRP-epsilon on dense and conv layers"),
+    "gamma": (lambda p: _by_kind(p, _gamma, _gamma), "LRP-gamma on dense and conv layers"),
+    "epsilon_plus": (lambda p: _by_kind(p, _eps, _zplus), "z+ on conv layers, epsilon on dense layers"),
+    "epsilon_plus_flat": (
+        lambda p: _by_kind(p, _eps, _zplus, first=Flat()),
+        "epsilon_plus with the flat rule at the input layer",
     ),
-    "epsilon_plus": (_epsilon_plus, "z+ on conv layers, epsilon on dense layers"),
-    "epsilon_plus_flat": (_epsilon_plus_flat, "epsilon_plus with the flat rule at the input layer"),
-    "epsilon_gamma_box": (_epsilon_gamma_box, "gamma on conv, epsilon on dense, z^B at the input"),
-    "alpha_beta": (_alpha_beta, "alpha-beta (the estimator's alpha, beta) on dense and conv layers"),
+    "epsilon_gamma_box": (
+        lambda p: _by_kind(p, _eps, _gamma, first=ZBox(*_bounds(p["input_bounds"]))),
+        "gamma on conv, epsilon on dense, z^B at the input",
+    ),
+    "alpha_beta": (
+        lambda p: _by_kind(p, _ab, _ab),
+        "alpha-beta (the estimator's alpha, beta) on dense and conv layers",
+    ),
     "alpha2_beta1": (
-        lambda p: Composite({"dense": AlphaBeta(2.0, 1.0), "conv": AlphaBeta(2.0, 1.0), "pool": Zero()}),
+        lambda p: _by_kind(p, lambda q: _ab(q, 2.0, 1.0), lambda q: _ab(q, 2.0, 1.0)),
         "alpha=2, beta=1 on dense and conv layers",
     ),
     "alpha1_beta0": (
-        lambda p: Composite({"dense": AlphaBeta(1.0, 0.0), "conv": AlphaBeta(1.0, 0.0), "pool": Zero()}),
+        lambda p: _by_kind(p, lambda q: _ab(q, 1.0, 0.0), lambda q: _ab(q, 1.0, 0.0)),
         "alpha=1, beta=0 on dense and conv layers",
     ),
     "epsilon_alpha2_beta1": (
-        lambda p: Composite({"dense": Epsilon(p["epsilon"]), "conv": AlphaBeta(2.0, 1.0), "pool": Zero()}),
+        lambda p: _by_kind(p, _eps, lambda q: _ab(q, 2.0, 1.0)),
         "alpha=2, beta=1 on conv layers, epsilon on dense layers",
     ),
     "deep_taylor": (_deep_taylor, "z+ on hidden layers; z^B at the input (w^2 without input_bounds)"),
@@ -286,7 +346,36 @@ COMPOSITES = {
 }
 
 
-def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, input_bounds=None):
+def _preset_options(name, conventions, bias, generalized_gamma, pool_epsilon, first_layer):
+    """The options of preset ``name``: given values, else those of ``conventions``."""
+    if not isinstance(conventions, str) or conventions not in CONVENTIONS:
+        raise ValueError(f"conventions must be one of {sorted(CONVENTIONS)}; got {conventions!r}.")
+    defaults = CONVENTIONS[conventions]
+    if first_layer is None:
+        first_layer = defaults["first_layer"].get(name, "any")
+    names = _FIRST_LAYERS.keys() | _KINDS
+    if isinstance(first_layer, str) and first_layer not in names:
+        raise ValueError(
+            f"first_layer must be one of {sorted(names)}, a layer class, a tuple of classes or a predicate; "
+            f"got {first_layer!r}."
+        )
+    first_match = _FIRST_LAYERS.get(first_layer, first_layer) if isinstance(first_layer, str) else first_layer
+    first_match = None if first_match is None else _check_matcher(first_match)
+    return {
+        "conventions": conventions,
+        "bias": _check_bool("bias", defaults["bias"] if bias is None else bias),
+        "generalized_gamma": _check_bool(
+            "generalized_gamma", defaults["generalized_gamma"] if generalized_gamma is None else generalized_gamma
+        ),
+        "pool_epsilon": _check_real(
+            "pool_epsilon", defaults["pool_epsilon"] if pool_epsilon is None else pool_epsilon, low=0.0
+        ),
+        "first_match": first_match,
+    }
+
+
+def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, input_bounds=None,
+                  conventions="sklrp", bias=None, generalized_gamma=None, pool_epsilon=None, first_layer=None):
     """Resolve a composite given by name, :class:`Composite`, rule or dict.
 
     Parameters
@@ -299,10 +388,50 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         Parameters of the rules inside a named preset.
     input_bounds : tuple (low, high) or None
         Bounds for the z^B rule.
+    conventions : {"sklrp", "zennit"}, default="sklrp"
+        Where zennit 0.5 and the papers differ, which side the preset takes;
+        sets every option below that is left at ``None`` (see
+        :data:`CONVENTIONS` and :doc:`/conventions`).  ``"zennit"`` also
+        uses zennit's z+ rule, ``AlphaBeta(1, 0)``, which differs from
+        :class:`ZPlus` on negative inputs.
+    bias : bool, default=None
+        Whether z+, alpha-beta and w^2 keep the bias in their denominators
+        (``ZPlus(bias=...)``, ``AlphaBeta(bias=...)``,
+        ``WSquare(bias=...)``).  ``None``: False (sklrp) or True (zennit).
+    generalized_gamma : bool, default=None
+        Whether the gamma rule is the generalised one for negative inputs and
+        outputs (``Gamma(generalized=...)``).  ``None``: False (sklrp) or
+        True (zennit).
+    pool_epsilon : float, default=None
+        Stabiliser of the rule on sum/average pooling layers:
+        ``Epsilon(pool_epsilon)``, LRP-0 when 0.  ``None``: 0 (sklrp) or
+        1e-6 (zennit's ``Norm`` rule).  Applies to the presets that treat
+        pooling separately (not ``zero``, ``deep_taylor``, ``flat``).
+    first_layer : str, class, tuple of classes or callable, default=None
+        Which layer gets the preset's first-layer rule (``first_match`` of
+        :class:`Composite`): ``"any"`` the first rule-using layer,
+        ``"conv"`` the first convolution, ``"dense_or_conv"`` the first
+        dense or convolution layer, or any other layer kind, class or
+        predicate.  ``None``: ``"any"`` (sklrp); zennit: ``"conv"`` for
+        ``epsilon_gamma_box``, ``"dense_or_conv"`` for ``epsilon_plus_flat``,
+        ``"any"`` otherwise.
 
     Returns
     -------
     Composite
+
+    Notes
+    -----
+    ``conventions`` and the options after it shape named presets only; a
+    composite, rule or dict is returned as given.
+
+    Examples
+    --------
+    >>> from sklrp.rules import get_composite
+    >>> get_composite("epsilon_plus", epsilon=0.1, bias=True)
+    Composite({'dense': Epsilon(epsilon=0.1), 'conv': ZPlus(bias=True), 'pool': Zero()})
+    >>> get_composite("epsilon_gamma_box", input_bounds=(-1.0, 1.0), conventions="zennit").first_match
+    'conv'
     """
     if isinstance(composite, Composite):
         return composite
@@ -316,6 +445,7 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         return Composite(rules, first=first, last=last, layer_rules=layer_rules)
     if isinstance(composite, str) and composite in COMPOSITES:
         params = dict(epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, input_bounds=input_bounds)
+        params.update(_preset_options(composite, conventions, bias, generalized_gamma, pool_epsilon, first_layer))
         return COMPOSITES[composite][0](params)
     raise ValueError(
         f"Unknown composite {composite!r}; expected a Composite, a Rule, a dict of rules or one of "

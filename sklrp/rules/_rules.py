@@ -13,6 +13,8 @@ relevance of output ``j`` and ``R_i`` that of input ``i``.  Stabilisers use
 
 import numbers
 
+import numpy as np
+
 from .._backend import stabilized_divide
 
 __all__ = [
@@ -51,6 +53,23 @@ def _check_real(name, value, low=None):
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}; got {value!r}.")
     return float(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def _flags(params, **flags):
+    """``params`` plus the boolean options that are set (defaults stay out of reprs)."""
+    params.update({k: True for k, v in flags.items() if v})
+    return params
+
+
+def _bias(op, use, modify):
+    """``modify(op.bias)`` when the rule keeps the bias in its denominator, else None."""
+    return modify(op.bias) if use and op.bias is not None else None
 
 
 class Rule:
@@ -161,51 +180,106 @@ class Gamma(Rule):
 
     Meant for layers whose inputs are non-negative (after a ReLU).
 
+    With ``generalized=True`` the rule of zennit's ``Gamma`` (the
+    generalised gamma rule, Andéol et al. 2021): positive and negative
+    outputs are treated separately, each favouring the contributions of its
+    own sign, so negative inputs and negative outputs are handled
+    symmetrically.  With :math:`z_{ij} = x_i w_{ij}` and
+    :math:`z_{ij}^\pm` its positive / negative part
+    (:math:`z_{ij}^+ = x_i^+ w_{ij}^+ + x_i^- w_{ij}^-`),
+
+    .. math:: R_i = \sum_{j:\, z_j > 0} \frac{z_{ij} + \gamma z_{ij}^+}
+              {\sum_{i'} (z_{i'j} + \gamma z_{i'j}^+) + b_j + \gamma b_j^+ + \epsilon} R_j
+              + \sum_{j:\, z_j < 0} \frac{z_{ij} + \gamma z_{ij}^-}
+              {\sum_{i'} (z_{i'j} + \gamma z_{i'j}^-) + b_j + \gamma b_j^- - \epsilon} R_j
+
+    where :math:`z_j` is the layer's output (outputs with :math:`z_j = 0`
+    pass no relevance).  On non-negative inputs and positive outputs both
+    forms agree; zennit's stabiliser is ``epsilon=1e-6``.
+
     Parameters
     ----------
     gamma : float, default=0.25
     epsilon : float, default=0.0
-        Optional stabiliser.
+        Optional stabiliser (``sign(0) = +1``).
+    generalized : bool, default=False
+        Use the generalised rule for negative inputs and outputs (zennit's
+        ``Gamma``) instead of the single-sign rule above.
 
     References
     ----------
     Montavon et al., "Layer-wise relevance propagation: an overview", in
     Explainable AI, LNCS 11700, Springer, 2019.
+    Andéol et al., "Learning domain invariant representations by joint
+    Wasserstein distance minimization", 2021 (the generalised rule; cited by
+    zennit's ``Gamma``).
     """
 
     name = "gamma"
 
-    def __init__(self, gamma=0.25, epsilon=0.0):
+    def __init__(self, gamma=0.25, epsilon=0.0, generalized=False):
         self.gamma = _check_real("gamma", gamma, low=0.0)
         self.epsilon = _check_real("epsilon", epsilon, low=0.0)
+        self.generalized = _check_bool("generalized", generalized)
 
     def _params(self):
-        return {"gamma": self.gamma, "epsilon": self.epsilon}
+        return _flags({"gamma": self.gamma, "epsilon": self.epsilon}, generalized=self.generalized)
+
+    def _modified(self, op, part):
+        """``(w + gamma * part(w), b + gamma * part(b))``."""
+        xp = op.xp
+        w = op.weight + self.gamma * part(xp, op.weight)
+        return w, _bias(op, True, lambda b: b + self.gamma * part(xp, b))
 
     def __call__(self, op, R):
-        xp = op.xp
-        w = op.weight + self.gamma * _pos(xp, op.weight)
-        b = None if op.bias is None else op.bias + self.gamma * _pos(xp, op.bias)
+        if self.generalized:
+            return self._generalized(op, R)
+        w, b = self._modified(op, _pos)
         s = stabilized_divide(R, op.forward(op.x, w, b), self.epsilon)
         return op.x * op.transpose(s, w)
+
+    def _generalized(self, op, R):
+        xp = op.xp
+        fwd, T = op.forward, op.transpose
+        up, down = self._modified(op, _pos), self._modified(op, _neg)
+        z = op.output
+        # x+ meets the weights favouring the output's sign, x- the others
+        # (x- w- >= 0); the bias enters with x+ only
+        x_pos, x_neg = (op.x, None) if op.nonnegative_input else (_pos(xp, op.x), _neg(xp, op.x))
+        R_in = 0
+        for mask, (w_same, b_same), (w_other, _) in ((z > 0, up, down), (z < 0, down, up)):
+            d = fwd(x_pos, w_same, b_same)
+            if x_neg is not None:
+                d = d + fwd(x_neg, w_other)
+            s = stabilized_divide(R * mask, d, self.epsilon)
+            R_in = R_in + x_pos * T(s, w_same)
+            if x_neg is not None:
+                R_in = R_in + x_neg * T(s, w_other)
+        return R_in
 
 
 class AlphaBeta(Rule):
     r"""LRP-alpha-beta with :math:`\alpha - \beta = 1`, :math:`\alpha, \beta \ge 0`.
 
-    .. math:: R_i = \sum_j \left(\alpha \frac{(x_i w_{ij})^+}{\sum_{i'} (x_{i'} w_{i'j})^+}
-              - \beta \frac{(x_i w_{ij})^-}{\sum_{i'} (x_{i'} w_{i'j})^-}\right) R_j
+    .. math:: R_i = \sum_j \left(\alpha \frac{(x_i w_{ij})^+}{\sum_{i'} (x_{i'} w_{i'j})^+ + \delta\, b_j^+}
+              - \beta \frac{(x_i w_{ij})^-}{\sum_{i'} (x_{i'} w_{i'j})^- + \delta\, b_j^-}\right) R_j
 
-    The bias is not part of the rule (DSP'18 formulation), so every layer
-    conserves relevance when both sums are non-zero.  ``alpha=1, beta=0`` is
-    the z+ rule on non-negative inputs; ``alpha=2, beta=1`` the balanced one.
-    Values in the LRP-toolbox convention (``alpha + beta = 1``) convert by
-    flipping the sign of beta.
+    with :math:`\delta = 0` by default: the bias is not part of the rule
+    (DSP'18 formulation), so every layer conserves relevance when both sums
+    are non-zero.  ``bias=True`` sets :math:`\delta = 1`, zennit's
+    ``AlphaBeta`` (and the LRP toolbox's): the positive part of the bias
+    joins the positive denominator, the negative part the negative one, and
+    absorbs relevance.  ``alpha=1, beta=0`` is the z+ rule on non-negative
+    inputs; ``alpha=2, beta=1`` the balanced one.  Values in the LRP-toolbox
+    convention (``alpha + beta = 1``) convert by flipping the sign of beta.
 
     Parameters
     ----------
     alpha : float, default=2.0
     beta : float, default=1.0
+    bias : bool, default=False
+        Keep the bias in the denominators (zennit's convention; zennit
+        drops it only with ``zero_params=['bias']``).
 
     References
     ----------
@@ -215,7 +289,7 @@ class AlphaBeta(Rule):
 
     name = "alpha_beta"
 
-    def __init__(self, alpha=2.0, beta=1.0):
+    def __init__(self, alpha=2.0, beta=1.0, bias=False):
         alpha = _check_real("alpha", alpha, low=0.0)
         beta = _check_real("beta", beta, low=0.0)
         if abs(alpha - beta - 1.0) > 1e-9:
@@ -225,32 +299,36 @@ class AlphaBeta(Rule):
                 "convert by flipping the sign of beta."
             )
         self.alpha, self.beta = alpha, beta
+        self.bias = _check_bool("bias", bias)
 
     def _params(self):
-        return {"alpha": self.alpha, "beta": self.beta}
+        return _flags({"alpha": self.alpha, "beta": self.beta}, bias=self.bias)
 
     def __call__(self, op, R):
         xp = op.xp
         wp, wn = _pos(xp, op.weight), _neg(xp, op.weight)
+        bp = _bias(op, self.bias, lambda b: _pos(xp, b))
+        bn = _bias(op, self.bias, lambda b: _neg(xp, b))
         fwd, T = op.forward, op.transpose
         if op.nonnegative_input:
             # x = x+ (e.g. after a ReLU): the x- terms vanish, and op.x itself
             # reuses the forward pass's cached columns
             x = op.x
-            sp = _safe_div(xp, R, fwd(x, wp))
+            sp = _safe_div(xp, R, fwd(x, wp, bp))
             Rp = x * T(sp, wp)
             if self.beta == 0:
                 return self.alpha * Rp
-            sn = _safe_div(xp, R, fwd(x, wn))
+            sn = _safe_div(xp, R, fwd(x, wn, bn))
             return self.alpha * Rp - self.beta * (x * T(sn, wn))
         xp_, xn = _pos(xp, op.x), _neg(xp, op.x)
         # positive contributions: x+ w+ and x- w-; negative: x+ w- and x- w+
-        zp = fwd(xp_, wp) + fwd(xn, wn)
+        # (the bias part of each sign enters once, with x+)
+        zp = fwd(xp_, wp, bp) + fwd(xn, wn)
         sp = _safe_div(xp, R, zp)
         Rp = xp_ * T(sp, wp) + xn * T(sp, wn)
         if self.beta == 0:
             return self.alpha * Rp
-        zn = fwd(xp_, wn) + fwd(xn, wp)
+        zn = fwd(xp_, wn, bn) + fwd(xn, wp)
         sn = _safe_div(xp, R, zn)
         Rn = xp_ * T(sn, wn) + xn * T(sn, wp)
         return self.alpha * Rp - self.beta * Rn
@@ -259,10 +337,19 @@ class AlphaBeta(Rule):
 class ZPlus(Rule):
     r"""The z+ rule of deep Taylor decomposition (inputs ``x >= 0``).
 
-    .. math:: R_i = \sum_j \frac{x_i w_{ij}^+}{\sum_{i'} x_{i'} w_{i'j}^+} R_j
+    .. math:: R_i = \sum_j \frac{x_i w_{ij}^+}{\sum_{i'} x_{i'} w_{i'j}^+ + \delta\, b_j^+} R_j
 
-    The bias is not used.  For inputs that may be negative use
-    ``AlphaBeta(1, 0)``, which equals this rule on non-negative inputs.
+    with :math:`\delta = 0` by default: the bias is not used, as in deep
+    Taylor decomposition.  ``bias=True`` sets :math:`\delta = 1`, zennit's
+    ``ZPlus``, which keeps the positive part of the bias in the denominator
+    (unless ``zero_params=['bias']``).  For inputs that may be negative use
+    ``AlphaBeta(1, 0)`` (with the same ``bias``), which equals this rule on
+    non-negative inputs; zennit's ``ZPlus`` *is* that rule on any input.
+
+    Parameters
+    ----------
+    bias : bool, default=False
+        Keep the positive part of the bias in the denominator (zennit).
 
     References
     ----------
@@ -272,10 +359,16 @@ class ZPlus(Rule):
 
     name = "zplus"
 
+    def __init__(self, bias=False):
+        self.bias = _check_bool("bias", bias)
+
+    def _params(self):
+        return _flags({}, bias=self.bias)
+
     def __call__(self, op, R):
         xp = op.xp
         w = _pos(xp, op.weight)
-        s = _safe_div(xp, R, op.forward(op.x, w))
+        s = _safe_div(xp, R, op.forward(op.x, w, _bias(op, self.bias, lambda b: _pos(xp, b))))
         return op.x * op.transpose(s, w)
 
 
@@ -324,9 +417,17 @@ class ZBox(Rule):
 class WSquare(Rule):
     r"""The w^2 rule (unbounded real inputs); input values do not enter.
 
-    .. math:: R_i = \sum_j \frac{w_{ij}^2}{\sum_{i'} w_{i'j}^2} R_j
+    .. math:: R_i = \sum_j \frac{w_{ij}^2}{\sum_{i'} w_{i'j}^2 + \delta\, b_j^2} R_j
 
-    The bias is not used.
+    with :math:`\delta = 0` by default: the bias is not used, as in deep
+    Taylor decomposition.  ``bias=True`` sets :math:`\delta = 1`, zennit's
+    ``WSquare``, which squares the bias along with the weights (unless
+    ``zero_params=['bias']``).
+
+    Parameters
+    ----------
+    bias : bool, default=False
+        Add the squared bias to the denominator (zennit).
 
     References
     ----------
@@ -335,11 +436,17 @@ class WSquare(Rule):
 
     name = "w2"
 
+    def __init__(self, bias=False):
+        self.bias = _check_bool("bias", bias)
+
+    def _params(self):
+        return _flags({}, bias=self.bias)
+
     def __call__(self, op, R):
         xp = op.xp
         w = op.weight**2
         ones = xp.ones_like(op.x)
-        s = _safe_div(xp, R, op.forward(ones, w))
+        s = _safe_div(xp, R, op.forward(ones, w, _bias(op, self.bias, lambda b: b**2)))
         return op.transpose(s, w)
 
 
@@ -392,7 +499,20 @@ def make_rule(rule, **params):
     **params
         Parameters for a named rule; those the rule does not take are
         ignored (``epsilon``, ``gamma``, ``alpha``, ``beta``, ``low``,
-        ``high``).
+        ``high``, ``bias``, ``generalized``, ``bias_factor``), and so are
+        ``None`` values.
+
+    Returns
+    -------
+    Rule
+
+    Examples
+    --------
+    >>> from sklrp.rules import make_rule
+    >>> make_rule("alpha_beta", alpha=1.0, beta=0.0, bias=True, gamma=0.5)
+    AlphaBeta(alpha=1.0, beta=0.0, bias=True)
+    >>> make_rule("gamma", gamma=0.1, generalized=True, bias=True)
+    Gamma(gamma=0.1, epsilon=0.0, generalized=True)
     """
     if isinstance(rule, Rule):
         return rule
