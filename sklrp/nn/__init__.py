@@ -21,6 +21,7 @@ from ._layers import (
     Tanh,
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
+from ._parallel import Parallel
 from ._sequence import TimeDistributed
 from ._sequential import BACKWARD_METHODS, METHODS, Sequential
 
@@ -46,6 +47,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "TimeDistributed",
+    "Parallel",
     "LAYER_TYPES",
     "Sequential",
     "METHODS",

@@ -20,6 +20,7 @@ from .._backend import (
 )
 from ._base import Activation, Layer, LinearLayer
 from ._embedding import Embedding
+from ._parallel import Parallel
 from ._sequence import TimeDistributed
 
 __all__ = [
@@ -617,5 +618,6 @@ LAYER_TYPES = {
         Dropout,
         Embedding,
         TimeDistributed,
+        Parallel,
     )
 }

@@ -81,9 +81,15 @@ class Sequential:
             names.append(layer.name if layer.name is not None else f"{kind}_{k}")
         return names
 
-    def contexts(self, composite):
-        """One :class:`~sklrp.rules.TraversalContext` per layer for ``composite``."""
-        return TraversalContext.for_layers(composite, self.layers, self.layer_names(), self._nonnegative_inputs())
+    def contexts(self, composite, nonnegative_input=False):
+        """One :class:`~sklrp.rules.TraversalContext` per layer for ``composite``.
+
+        ``nonnegative_input`` says whether the stack's own input is known to
+        be non-negative (a stack nested in another layer).
+        """
+        return TraversalContext.for_layers(
+            composite, self.layers, self.layer_names(), self._nonnegative_inputs(nonnegative_input)
+        )
 
     def backward(self, grad, caches, composite=None, need_param_grads=True, need_input_grad=True, stop=0):
         """Backpropagate ``grad`` (gradient of the loss w.r.t. the output).
@@ -112,9 +118,12 @@ class Sequential:
             R = self.layers[i].relevance(R, caches[i], ctxs[i])
         return R
 
-    def _nonnegative_inputs(self):
-        """Per layer: whether the structure guarantees a non-negative input."""
-        flags, nonneg = [], False  # nothing is assumed about the network's input
+    def _nonnegative_inputs(self, nonneg=False):
+        """Per layer: whether the structure guarantees a non-negative input.
+
+        Nothing is assumed about the stack's input unless ``nonneg`` says so.
+        """
+        flags = []
         for layer in self.layers:
             flags.append(nonneg)
             nonneg = layer.output_nonnegative(nonneg)
