@@ -14,6 +14,7 @@ __version__ = "0.1.0.dev0"
 # Subpackages load on first access (``sklrp.metrics``, ``sklrp.text``, ...), so
 # that ``import sklrp`` stays light and optional dependencies stay optional.
 _SUBMODULES = (
+    "base",
     "datasets",
     "estimators",
     "feature_extraction",

@@ -226,6 +226,22 @@ def test_device_parameter_moves_at_boundaries(cp, data):
     assert est3.n_iter_ == 10
 
 
+def test_frozen_layers_keep_their_weights_on_gpu(cp, data):
+    X, y = data
+    Xg = cp.asarray(X)
+    est = DenseNetClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(Xg, y)
+
+    def snapshot():
+        return [{k: to_host(v).tobytes() for k, v in layer.params.items()} for layer in est.net_.layers]
+
+    before = snapshot()
+    est.set_params(warm_start=True, frozen_layers=["dense_0"]).fit(Xg, y)
+    est.partial_fit(Xg, y)
+    after = snapshot()
+    assert after[0] == before[0] and after[-1] != before[-1]
+    assert isinstance(est.net_.layers[0].params["weight"], cp.ndarray)
+
+
 def test_conservation_on_gpu(cp, data):
     X, y = data
     layers = [Conv2D(4, 3, padding="same", use_bias=False), ReLU(), MaxPool2D(2), Flatten(),

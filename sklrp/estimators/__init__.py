@@ -1,6 +1,6 @@
 """scikit-learn estimators that explain their predictions."""
 
-from ._explain import explain
+from ..base import explain
 from ._io import load_lrp_toolbox_model, load_model, save_model
 from ._linear import LinearRelevanceClassifier
 from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier

@@ -1,23 +1,37 @@
-"""Safe persistence (``.npz`` + JSON, no pickle) and the LRP-toolbox importer."""
+"""Safe persistence (``.npz`` + JSON, no pickle) and the LRP-toolbox importer.
+
+A model file is an ``.npz`` archive read with ``allow_pickle=False``.  Format
+version 2 (written now) holds
+
+- ``config``: a JSON string ``{"format": "sklrp-model", "version": 2,
+  "class": <estimator class>, "params": <get_params()>, "state": <config of
+  the estimator's _get_fitted_state()>}``;
+- ``state.<key>``: the arrays of the estimator's ``_get_fitted_state()``.
+
+Version 1 files (the format before the estimators described their own state)
+hold the network's fitted attributes at the top of ``config`` (``layers``,
+``input_shape_``, ``n_features_in_``, ``input_bounds_``, ``n_iter_``,
+``history_``), the parameters as ``param.<layer index>.<name>`` and
+``classes_``; they still load.
+"""
 
 import json
 import os
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted
 
-from ..nn import LAYER_TYPES, Conv2D, Dense, Flatten, ReLU, Sequential, SumPool2D, Tanh
-from ..rules import Composite, Rule
+from ..nn import Conv2D, Dense, Flatten, ReLU, Sequential, SumPool2D, Tanh, layer_from_spec, layer_spec
+from ..rules import COMPOSITES, Composite, Rule
+from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
 
 __all__ = ["save_model", "load_model", "load_lrp_toolbox_model"]
 
 _FORMAT = "sklrp-model"
-_VERSION = 1
-
-
-def _estimator_classes():
-    from ._nets import ConvNetClassifier, DenseNetClassifier
-
-    return {"DenseNetClassifier": DenseNetClassifier, "ConvNetClassifier": ConvNetClassifier}
+_VERSION = 2
+_SUPPORTED_VERSIONS = (1, 2)
+_CLASSES = {cls.__name__: cls for cls in (DenseNetClassifier, ConvNetClassifier)}
 
 
 def _jsonable_params(est):
@@ -29,7 +43,7 @@ def _jsonable_params(est):
                 "before saving, or use pickle."
             )
         if k == "layers" and v is not None:
-            v = [{"type": type(layer).__name__, "config": layer.config()} for layer in v]
+            v = [layer_spec(layer) for layer in v]
         elif k == "random_state" and not (v is None or isinstance(v, (int, np.integer))):
             v = None  # a RandomState instance is not part of the model
         elif isinstance(v, tuple):
@@ -40,98 +54,129 @@ def _jsonable_params(est):
     return params
 
 
+def _params_from_json(params):
+    params = dict(params)
+    for k, v in params.items():
+        if k == "layers" and v is not None:
+            params[k] = [layer_from_spec(spec) for spec in v]
+        elif isinstance(v, list):
+            params[k] = tuple(v)
+    return params
+
+
+def _safe_array(name, arr):
+    """``arr`` as an array ``np.load(allow_pickle=False)`` can read."""
+    arr = np.asarray(arr)
+    if arr.dtype == object:
+        if not all(isinstance(v, str) for v in arr.ravel()):
+            raise ValueError(f"{name} of mixed or object types cannot be saved safely; use pickle.")
+        arr = arr.astype(str)
+    return arr
+
+
+@validate_params(
+    {"est": [BaseNetClassifier], "path": [str, os.PathLike]},
+    prefer_skip_nested_validation=True,
+)
 def save_model(est, path):
     """Save a fitted sklrp network to ``path`` as ``.npz`` (no pickle).
+
+    The file (format version 2) holds the estimator's parameters and its
+    fitted state as described by the estimator itself; :func:`load_model`
+    reads it with ``allow_pickle=False``.
 
     Parameters
     ----------
     est : DenseNetClassifier or ConvNetClassifier
-        A fitted model.
+        A fitted model whose ``composite`` is a preset name.
     path : str or path-like
-    """
-    from sklearn.utils.validation import check_is_fitted
+        Destination file.
 
+    Raises
+    ------
+    NotFittedError
+        When ``est`` is not fitted.
+    ValueError
+        When a parameter (a Composite or Rule object) or a fitted attribute
+        (object-typed classes) cannot be stored without pickle.
+    """
     check_is_fitted(est)
-    classes = np.asarray(est.classes_)
-    if classes.dtype == object:
-        if not all(isinstance(c, str) for c in classes):
-            raise ValueError("classes_ of mixed or object types cannot be saved safely; use pickle.")
-        classes = classes.astype(str)
+    state, state_arrays = est._get_fitted_state()
     config = {
         "format": _FORMAT,
         "version": _VERSION,
         "class": type(est).__name__,
         "params": _jsonable_params(est),
-        "layers": est.net_.get_config(),
-        "input_shape_": list(est.input_shape_),
-        "n_features_in_": int(est.n_features_in_),
-        "input_bounds_": list(est.input_bounds_),
-        "n_iter_": int(est.n_iter_),
-        "history_": est.history_,
+        "state": state,
     }
-    arrays = {f"param.{k}": v for k, v in est.net_.get_arrays().items()}
-    arrays["classes_"] = classes
+    arrays = {f"state.{k}": _safe_array(k, v) for k, v in state_arrays.items()}
     arrays["config"] = np.array(json.dumps(config))
     with open(os.fspath(path), "wb") as fh:
         np.savez(fh, **arrays)
 
 
+def _state_from_version_1(config, data):
+    """The (config, arrays) fitted state of a version-1 file."""
+    state = {k: config[k] for k in ("layers", "input_shape_", "input_bounds_", "n_iter_", "history_")}
+    arrays = {f"net_.{k[len('param.') :]}": data[k] for k in data.files if k.startswith("param.")}
+    arrays["classes_"] = data["classes_"]
+    return state, arrays
+
+
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def load_model(path):
     """Load a model saved by :func:`save_model`, with ``allow_pickle=False``.
+
+    Files of format versions 1 and 2 are read.
 
     Parameters
     ----------
     path : str or path-like
+        A file written by :func:`save_model` (or an estimator's ``save``).
 
     Returns
     -------
-    estimator : fitted DenseNetClassifier or ConvNetClassifier
+    estimator : DenseNetClassifier or ConvNetClassifier
+        The fitted model, on the host.
+
+    Raises
+    ------
+    ValueError
+        When the file is not an sklrp model file, or has a format version
+        this sklrp does not read.
     """
     with np.load(os.fspath(path), allow_pickle=False) as data:
-        if "config" not in data:
+        if "config" not in data.files:
             raise ValueError(f"{path} is not an sklrp model file (no 'config' entry).")
         config = json.loads(str(data["config"]))
-        if config.get("format") != _FORMAT:
+        if not isinstance(config, dict) or config.get("format") != _FORMAT:
             raise ValueError(f"{path} is not an sklrp model file.")
-        arrays = {k[len("param.") :]: data[k] for k in data.files if k.startswith("param.")}
-        classes = data["classes_"]
-    classes_map = _estimator_classes()
-    if config["class"] not in classes_map:
+        version = config.get("version")
+        if version not in _SUPPORTED_VERSIONS:
+            raise ValueError(
+                f"{path} is an sklrp model file of format version {version!r}; this version of sklrp reads "
+                f"format versions {list(_SUPPORTED_VERSIONS)}. Save the model again with a matching sklrp."
+            )
+        if version == 1:
+            state, arrays = _state_from_version_1(config, data)
+        else:
+            state = config["state"]
+            arrays = {k[len("state.") :]: data[k] for k in data.files if k.startswith("state.")}
+    if config["class"] not in _CLASSES:
         raise ValueError(f"Unknown estimator class {config['class']!r} in {path}.")
-    params = dict(config["params"])
-    if params.get("layers") is not None:
-        params["layers"] = [
-            LAYER_TYPES[spec["type"]](**{k: tuple(v) if isinstance(v, list) else v for k, v in spec["config"].items()})
-            for spec in params["layers"]
-        ]
-    for k, v in list(params.items()):
-        if isinstance(v, list) and k != "layers":
-            params[k] = tuple(v)
-    est = classes_map[config["class"]](**params)
-    input_shape = tuple(config["input_shape_"])
-    net = Sequential.from_config(config["layers"], arrays, input_shape)
-    return _set_fitted(est, net, classes, input_shape, tuple(config["input_bounds_"]),
-                       config["n_iter_"], config["history_"])
+    est = _CLASSES[config["class"]](**_params_from_json(config["params"]))
+    return est._set_fitted_state(state, arrays)
 
 
-def _set_fitted(est, net, classes, input_shape, input_bounds, n_iter=0, history=None):
-    """Give ``est`` the fitted state of a network built outside ``fit`` (on the host)."""
-    est.net_ = net
-    est.classes_ = classes
-    est.input_shape_ = tuple(input_shape)
-    est.n_features_in_ = int(np.prod(input_shape))
-    est.input_bounds_ = tuple(input_bounds)
-    est.n_iter_ = int(n_iter)
-    est.history_ = history or {"loss": [], "val_loss": [], "val_score": []}
-    est.loss_ = est.history_["loss"][-1] if est.history_.get("loss") else None
-    est._device = "cpu"
-    est._device_cache = {}
-    est._optimizer = None
-    est._rng = np.random.RandomState(0)
-    est._best_loss, est._no_improve = np.inf, 0
-    return est
-
-
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "classes": ["array-like", None],
+        "input_shape": [tuple, list, None],
+        "composite": [StrOptions(set(COMPOSITES)), Composite, Rule, dict],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsilon_plus_flat", **params):
     """Import a model in the LRP toolbox's plain-text format as a fitted ConvNetClassifier.
 
@@ -157,9 +202,9 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
     input_shape : tuple (C, H, W), default=None
         Input shape; by default the smallest square input on which the
         layer stack builds (32x32 for the MNIST LeNet-5).
-    composite : str, default="epsilon_plus_flat"
+    composite : str, Composite, Rule or dict, default="epsilon_plus_flat"
         Explanation composite of the returned estimator.
-    **params
+    **params : dict
         Other :class:`ConvNetClassifier` parameters (e.g. ``input_bounds``).
 
     Returns
@@ -167,9 +212,13 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
     ConvNetClassifier
         Fitted (``predict`` / ``explain`` work; ``fit`` would retrain the same
         architecture from scratch).
-    """
-    from ._nets import ConvNetClassifier
 
+    Raises
+    ------
+    ValueError
+        For an unsupported layer, malformed weights, a model without
+        convolutions, or ``classes`` that do not match the outputs.
+    """
     with open(os.fspath(path)) as fh:
         lines = [ln.strip() for ln in fh if ln.strip()]
     layers, weights = [], []
@@ -230,14 +279,19 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
         raise ValueError(f"classes has {len(classes)} labels but the model has {n_out} outputs.")
     est = ConvNetClassifier(input_shape=input_shape, layers=[_template(layer) for layer in layers],
                             composite=composite, **params)
-    bounds = params.get("input_bounds") or (-1.0, 1.0)
-    return _set_fitted(est, net, classes, input_shape, bounds)
+    state = {
+        "layers": net.get_config(),
+        "input_shape_": list(input_shape),
+        "input_bounds_": list(params.get("input_bounds") or (-1.0, 1.0)),
+    }
+    arrays = {f"net_.{k}": v for k, v in net.get_arrays().items()}
+    arrays["classes_"] = classes
+    return est._set_fitted_state(state, arrays)
 
 
 def _template(layer):
-    """A parameter-free copy of ``layer`` (constructor arguments only)."""
-    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in layer.config().items()}
-    return type(layer)(**cfg)
+    """A parameter-free copy of ``layer`` (constructor arguments and name)."""
+    return layer_from_spec(layer_spec(layer))
 
 
 def _infer_side(layers, channels):

@@ -16,12 +16,15 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._explain import resolve_target
+from ..base import ExplainMixin
+from ..nn import LinearOp
+from ..rules import Epsilon
 
 __all__ = ["LinearRelevanceClassifier"]
 
-_METHODS = ("lrp", "sensitivity", "random")
-_BIAS = ("distribute", "ignore")
+_METHODS = ("lrp", "sensitivity", "gradient", "gradient_x_input", "random")
+#: ``bias`` -> ``bias_factor`` of the epsilon rule
+_BIAS_FACTORS = {"distribute": 1.0, "ignore": 0.0}
 
 
 def _estimator_has(attr):
@@ -34,7 +37,7 @@ def _estimator_has(attr):
     return check
 
 
-class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Linear classifier that explains its decisions with LRP.
 
     A meta-estimator around any scikit-learn linear classifier that exposes
@@ -42,7 +45,11 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
     ``LogisticRegression``, ``SGDClassifier``, ``RidgeClassifier``,
     ``Perceptron``, ...). Fitting, prediction and scores are those of the
     wrapped estimator; :meth:`explain` decomposes the class score
-    ``f_c(x) = sum_i x_i w_{c,i} + b_c`` onto the input features.
+    ``f_c(x) = sum_i x_i w_{c,i} + b_c`` onto the input features with the
+    LRP-0 rule of its linear map (the shared :class:`sklrp.rules.Epsilon`
+    rule with ``epsilon=0``).
+    Relevance only goes to the features present in ``x`` (its non-zero
+    entries), so sparse input gives sparse relevance with the same pattern.
 
     Parameters
     ----------
@@ -53,25 +60,29 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         classes) and ``intercept_``; otherwise :meth:`fit` raises a
         ``TypeError``.
     bias : {"distribute", "ignore"}, default="distribute"
-        How the intercept ``b_c`` enters the relevance (sklrp Decision 7,
-        following Arras et al., PLoS ONE 2017):
+        How the intercept ``b_c`` enters the relevance (Arras et al., PLoS
+        ONE 2017):
 
         - ``"distribute"``: ``R_i = x_i w_{c,i} + b_c / D`` for the ``D``
           non-zero features of ``x`` (zero elsewhere), so that
-          ``sum_i R_i = f_c(x)`` exactly. For an all-zero sample (``D = 0``,
-          e.g. an empty document) the share is undefined: every relevance is
-          zero and the bias is left unassigned.
-        - ``"ignore"``: ``R_i = x_i w_{c,i}``, so ``sum_i R_i = f_c(x) - b_c``.
-    method : {"lrp", "sensitivity", "random"}, default="lrp"
-        Explanation method, read at explain time:
+          ``sum_i R_i = f_c(x)`` exactly (the epsilon rule with
+          ``bias_factor=1``). For an all-zero sample (``D = 0``, e.g. an
+          empty document) the share is undefined: every relevance is zero
+          and the bias is left unassigned.
+        - ``"ignore"``: ``R_i = x_i w_{c,i}``, so ``sum_i R_i = f_c(x) - b_c``
+          (``bias_factor=0``).
+    method : {"lrp", "sensitivity", "gradient", "gradient_x_input", "random"}, default="lrp"
+        Explanation method, read at explain time; every method gives
+        relevance to the features present in ``x`` only (zero elsewhere):
 
         - ``"lrp"``: the decomposition above.
+        - ``"gradient"``: ``df_c/dx_i = w_{c,i}``.
         - ``"sensitivity"``: sensitivity analysis ``R_i = (df_c/dx_i)^2 =
-          w_{c,i}^2`` on the features present in ``x`` (zero elsewhere), as
-          used as baseline by Arras et al. (2016, 2017). Always ``>= 0``.
-        - ``"random"``: i.i.d. standard normal values on the present features
-          (a baseline for perturbation experiments), drawn from
-          ``random_state``.
+          w_{c,i}^2``, as used as baseline by Arras et al. (2016, 2017).
+          Always ``>= 0``.
+        - ``"gradient_x_input"``: ``x_i w_{c,i}`` (LRP with ``bias="ignore"``).
+        - ``"random"``: i.i.d. standard normal values (a baseline for
+          perturbation experiments), drawn from ``random_state``.
     random_state : int, RandomState instance or None, default=None
         Seeds ``method="random"``.
 
@@ -118,10 +129,12 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
-        "bias": [StrOptions(set(_BIAS))],
+        "bias": [StrOptions(set(_BIAS_FACTORS))],
         "method": [StrOptions(set(_METHODS))],
         "random_state": ["random_state"],
     }
+
+    _explain_methods = _METHODS
 
     def __init__(self, estimator=None, *, bias="distribute", method="lrp", random_state=None):
         self.estimator = estimator
@@ -160,6 +173,7 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Returns
         -------
         self : LinearRelevanceClassifier
+            The fitted estimator.
         """
         X, y = validate_data(
             self, X, y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
@@ -205,16 +219,11 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return self
 
     # ------------------------------------------------------------- predict
-    def _check_X(self, X):
+    def _validate_input(self, X):
         check_is_fitted(self)
         return validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
         )
-
-    def _scores(self, X):
-        """Class scores (n_samples, n_classes) from coef_ and intercept_."""
-        S = X @ self.coef_.T
-        return np.asarray(S) + self.intercept_
 
     def decision_function(self, X):
         """Decision function of the wrapped estimator.
@@ -228,7 +237,7 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             As returned by the wrapped estimator (1-D for two classes).
         """
-        X = self._check_X(X)
+        X = self._validate_input(X)
         return self.estimator_.decision_function(X)
 
     def predict(self, X):
@@ -242,7 +251,7 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         y : ndarray of shape (n_samples,)
         """
-        X = self._check_X(X)
+        X = self._validate_input(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -257,7 +266,7 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        X = self._check_X(X)
+        X = self._validate_input(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
@@ -272,17 +281,10 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        X = self._check_X(X)
+        X = self._validate_input(X)
         return self.estimator_.predict_log_proba(X)
 
     # ------------------------------------------------------------- explain
-    def _resolve_target(self, target, scores):
-        """Return (class indices (n,), or None, and output relevance (n, C) or None)."""
-        idx, R_out = resolve_target(self.classes_, target, scores.shape[0])
-        if idx is None and R_out is None:
-            idx = np.argmax(scores, axis=1)
-        return idx, R_out
-
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for a class score.
 
@@ -294,15 +296,15 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         target : None, label, array-like of labels or ndarray, default=None
             Which class score to explain: ``None`` the predicted class; one
             label of ``classes_`` for every sample; one label per sample; or
-            an explicit output-relevance array ``R_out`` of shape
-            ``(n_samples, n_classes)``. With an array, LRP applies the LRP-0
-            rule of the linear layer, ``R_i = sum_c z_{ic} R_out_c / f_c``
-            (``z_{ic}`` the contribution defined by ``bias``; ``f_c`` with a
-            ``1e-12 * sign(f_c)`` stabiliser, sign(0) = +1), which equals the
-            label case when ``R_out`` is the score of one class and zero
-            elsewhere; ``"sensitivity"`` squares ``sum_c R_out_c w_{c,i}``.
-            Unknown labels raise ``ValueError``.
-        method : {"lrp", "sensitivity", "random"} or None, default=None
+            an explicit output relevance ``R_out`` of shape
+            ``(n_samples, n_classes)``. With an array, LRP applies the rule
+            to ``R_out``, ``R_i = sum_c z_{ic} R_out_c / f_c`` (``z_{ic}``
+            the contribution defined by ``bias``; a class with ``f_c = 0``
+            passes no relevance), which equals the label case when ``R_out``
+            is the score of one class and zero elsewhere; the gradient
+            methods take ``R_out`` as the output gradient, ``sum_c R_out_c
+            w_{c,i}``. Unknown labels raise ``ValueError``.
+        method : {"lrp", "sensitivity", "gradient", "gradient_x_input", "random"} or None, default=None
             Overrides the ``method`` parameter for this call.
 
         Returns
@@ -310,58 +312,63 @@ class LinearRelevanceClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         R : ndarray or sparse matrix of shape (n_samples, n_features)
             Relevances, in the array type (and sparse format) of ``X``.
         """
-        check_is_fitted(self)
-        method = self.method if method is None else method
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {list(_METHODS)}; got {method!r}.")
-        if self.bias not in _BIAS:
-            raise ValueError(f"bias must be one of {list(_BIAS)}; got {self.bias!r}.")
-        X = self._check_X(X)
-        is_sparse = sp.issparse(X)
-        fmt = X.format if is_sparse else None
-        if is_sparse:
-            X = sp.csr_matrix(X, copy=True)
-            X.eliminate_zeros()
-            X.sort_indices()
-        scores = self._scores(X)
-        cls_idx, R_out = self._resolve_target(target, scores)
-        if is_sparse:
-            rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-            vals = self._relevance_entries(X.data, rows, X.indices, X.getnnz(axis=1),
-                                           scores, cls_idx, R_out, method)
-            R = sp.csr_matrix((vals.astype(X.dtype, copy=False), X.indices.copy(),
-                               X.indptr.copy()), shape=X.shape)
-            return R.asformat(fmt)
-        rows, cols = np.nonzero(X)
-        D = np.count_nonzero(X, axis=1)
-        vals = self._relevance_entries(X[rows, cols], rows, cols, D, scores, cls_idx, R_out, method)
-        R = np.zeros_like(X)
-        R[rows, cols] = vals
-        return R
+        return super().explain(X, target=target, method=method)
 
-    def _relevance_entries(self, x, rows, cols, D, scores, cls_idx, R_out, method):
-        """Relevance of the non-zero entries ``x`` at (rows, cols)."""
-        W, b = self.coef_, self.intercept_
+    def _explain_context(self, method):
+        if self.bias not in _BIAS_FACTORS:
+            raise ValueError(f"bias must be one of {list(_BIAS_FACTORS)}; got {self.bias!r}.")
         if method == "random":
-            rng = check_random_state(self.random_state)
-            return rng.standard_normal(x.shape[0])
-        D = np.asarray(D, dtype=np.float64)
-        if method == "sensitivity":
-            if R_out is None:
-                return W[cls_idx[rows], cols] ** 2
-            G = R_out @ W  # (n, n_features) gradient of sum_c R_out_c f_c
-            return G[rows, cols] ** 2
-        share = b[None, :] / np.maximum(D, 1.0)[:, None] if self.bias == "distribute" else None
-        if R_out is None:
-            c = cls_idx[rows]
-            vals = x * W[c, cols]
-            if share is not None:
-                vals = vals + share[rows, c]
-            return vals
-        f = scores
-        denom = f + 1e-12 * np.where(f >= 0, 1.0, -1.0)
-        S = R_out / denom  # (n, C)
-        vals = x * np.einsum("ec,ce->e", S[rows], W[:, cols])
-        if share is not None:
-            vals = vals + np.einsum("ec,ec->e", S[rows], share[rows])
-        return vals
+            return check_random_state(self.random_state)
+        return Epsilon(epsilon=0.0, bias_factor=_BIAS_FACTORS[self.bias])
+
+    def _linear_op(self, entries):
+        """The class scores as a :class:`sklrp.nn.LinearOp` over the non-zero entries.
+
+        ``x`` is the vector of the non-zero entries of ``entries`` (CSR);
+        the map sums them into ``(n_samples, n_classes)`` scores, so every
+        rule's ``x * transpose(...)`` is element-wise on the entries and the
+        fan-in of a sample's outputs is its number of entries.
+        """
+        indices, indptr, shape = entries.indices, entries.indptr, entries.shape
+        rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
+
+        def forward(x, weight, bias=None):
+            z = sp.csr_matrix((x, indices, indptr), shape=shape) @ weight.T
+            return z if bias is None else z + bias
+
+        def transpose(s, weight):
+            # c_e = sum_k weight[k, col_e] s[row_e, k], class by class over the entries whose sample has
+            # s[row_e, k] != 0 (one class per sample for a label target); no (nnz, n_classes) temporaries
+            c = np.zeros(len(indices), dtype=np.result_type(s, weight))
+            for k in range(weight.shape[0]):
+                sel = np.flatnonzero(s[:, k][rows] != 0)
+                c[sel] += s[rows[sel], k] * weight[k, indices[sel]]
+            return c
+
+        fan_in = np.repeat(np.diff(indptr).astype(np.float64)[:, None], self.coef_.shape[0], axis=1)
+        return LinearOp(entries.data, self.coef_, self.intercept_, forward=forward, transpose=transpose, fan_in=fan_in)
+
+    def _explain_batch(self, X, target_index, target_relevance, *, method, context):
+        entries = X if sp.issparse(X) else sp.csr_matrix(X)
+        if method == "random":
+            vals = context.standard_normal(entries.nnz)
+        else:
+            op = self._linear_op(entries)
+            if target_relevance is not None:
+                seed = target_relevance
+            else:
+                idx = np.argmax(op.output, axis=1) if target_index is None else target_index
+                seed = (idx[:, None] == np.arange(len(self.classes_))).astype(np.float64)
+                if method == "lrp":
+                    seed = seed * op.output  # LRP starts from the raw score of the target class
+            if method == "lrp":
+                vals = context(op, seed)
+            else:
+                vals = op.transpose(seed, op.weight)
+                if method == "sensitivity":
+                    vals = vals**2
+                elif method == "gradient_x_input":
+                    vals = op.x * vals
+        R = entries.copy()
+        R.data = vals.astype(X.dtype, copy=False)
+        return R if sp.issparse(X) else R.toarray()

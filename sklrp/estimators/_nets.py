@@ -2,59 +2,44 @@
 
 :class:`DenseNetClassifier` (a multi-layer perceptron) and
 :class:`ConvNetClassifier` (1-D signals and 2-D images, flat ``X`` plus
-``input_shape``) share one training loop and one ``explain`` in
-:class:`BaseNetClassifier`.
+``input_shape``) are thin model families over :class:`BaseNetClassifier`:
+each is a builder of its hidden layers (``_architectures``) plus the
+validation of its input shape.  Training is the shared ``Trainer``'s
+(``_training``), ``explain`` that of :class:`sklrp.base.ExplainMixin`.
 """
 
-import copy
 import numbers
-import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import (
-    array_device,
-    get_namespace,
-    is_gpu_array,
-    resolve_device,
-    to_device,
-    to_host,
-)
+from .._backend import array_device, get_namespace, to_device, to_host
 from .._validation import validate_array
-from ..nn import (
-    METHODS,
-    OPTIMIZERS,
-    AvgPool1D,
-    AvgPool2D,
-    Conv1D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    Layer,
-    MaxPool1D,
-    MaxPool2D,
-    ReLU,
-    Sequential,
-    SumPool1D,
-    SumPool2D,
-    Tanh,
-    softmax,
-    softmax_cross_entropy,
-)
+from ..base import ExplainMixin
+from ..nn import METHODS, OPTIMIZERS, Dense, Sequential, softmax, softmax_cross_entropy
 from ..rules import COMPOSITES, Composite, Rule, get_composite
-from ._explain import resolve_target
+from ._architectures import ACTIVATIONS, conv_stack, copy_layers, dense_stack
+from ._training import Trainer, predicted_index
 
 __all__ = ["BaseNetClassifier", "DenseNetClassifier", "ConvNetClassifier"]
 
-_ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+#: constructor parameters handed to :meth:`Trainer.run` as they are
+_TRAINING_PARAMS = (
+    "solver",
+    "learning_rate_init",
+    "momentum",
+    "weight_decay",
+    "batch_size",
+    "shuffle",
+    "tol",
+    "validation_fraction",
+    "n_iter_no_change",
+    "verbose",
+)
 
 
 def _sigmoid_cross_entropy(z, y01):
@@ -66,15 +51,19 @@ def _sigmoid_cross_entropy(z, y01):
     return loss, (p - y01) / z.shape[0]
 
 
-class BaseNetClassifier(ClassifierMixin, BaseEstimator):
-    """Shared training loop, prediction and explanation of sklrp's networks.
+class BaseNetClassifier(ExplainMixin, ClassifierMixin, BaseEstimator):
+    """Shared fitting, prediction, explanation and persistence of sklrp's networks.
 
     Not meant to be used directly; see :class:`DenseNetClassifier` and
-    :class:`ConvNetClassifier` for the parameters.
+    :class:`ConvNetClassifier` for the parameters.  A model family
+    implements ``_build_layers(input_shape) -> list of layers`` (the hidden
+    layers; the output layer is appended by :meth:`_build_net`) and, when
+    its rows are not plain feature vectors, ``_input_shape(n_features)``
+    (the validated shape of one row).
     """
 
     _parameter_constraints = {
-        "activation": [StrOptions(set(_ACTIVATIONS))],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "solver": [StrOptions(set(OPTIMIZERS))],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -90,6 +79,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "frozen_layers": [list, tuple, None],
         "device": [StrOptions({"cpu", "cuda"}), None],
         "composite": [StrOptions(set(COMPOSITES)), Composite, Rule, dict],
         "epsilon": [Interval(numbers.Real, 0, None, closed="left")],
@@ -100,46 +90,65 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         "method": [StrOptions(set(METHODS))],
     }
 
-    #: samples per chunk in predict / explain (bounds memory)
-    _chunk_size = 4096
+    _explain_methods = METHODS
 
     # ------------------------------------------------------------------ layers
-    def _build_layers(self, input_shape):  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def _input_shape(self, n_features):
         return (n_features,)
-
-    # -------------------------------------------------------------- validation
-    def _check_X(self, X, reset, y=None):
-        """Validate X (NumPy/SciPy via scikit-learn, CuPy on the device)."""
-        return validate_array(self, X, reset=reset, y=y)
 
     def _resolved_input_shape(self, n_features):
         shape = tuple(int(s) for s in self._input_shape(n_features))
         if int(np.prod(shape)) != n_features:
             raise ValueError(
-                f"input_shape={tuple(shape)} holds {int(np.prod(shape))} values but X has {n_features} features; "
+                f"input_shape={shape} holds {int(np.prod(shape))} values but X has {n_features} features; "
                 "give input_shape whose product equals n_features (X is flat, one row per sample)."
             )
         return shape
 
-    # ---------------------------------------------------------------- devices
-    def _net_for(self, device):
-        """The fitted network with its parameters on ``device`` (cached copy)."""
-        if device == self._device:
-            return self.net_
-        cache = self.__dict__.setdefault("_device_cache", {})
-        if device not in cache:
-            cache[device] = self.net_.to(device)
-        return cache[device]
+    def _build_net(self, input_shape, n_out, rng, dtype):
+        """The family's layers built for ``input_shape``, ending in ``n_out`` outputs.
 
-    def _compute_device(self, X):
-        return resolve_device(self.device, X)
+        ``Dense(n_out)`` is appended unless the built stack already outputs
+        ``n_out`` values; the initial weights are those of building the whole
+        stack at once with ``rng``.
+        """
+        layers = self._build_layers(input_shape)
+        state = rng.get_state()
+        net = Sequential(layers)
+        if not layers or net.build(input_shape, rng, dtype) != (n_out,):
+            rng.set_state(state)
+            net = Sequential(layers + [Dense(n_out)])
+            net.build(input_shape, rng, dtype)
+        return net
+
+    def _frozen_indices(self, net):
+        """Indices of the layers of ``net`` named by ``frozen_layers``."""
+        if self.frozen_layers is None:
+            return frozenset()
+        names = net.layer_names()
+        n = len(names)
+        frozen, unknown = set(), []
+        for ref in self.frozen_layers:
+            if isinstance(ref, str) and ref in names:
+                frozen.add(names.index(ref))
+            elif isinstance(ref, numbers.Integral) and not isinstance(ref, bool) and -n <= ref < n:
+                frozen.add(int(ref) % n)
+            else:
+                unknown.append(ref)
+        if unknown:
+            raise ValueError(
+                f"frozen_layers names unknown layer(s) {unknown}; the network's layers are {names} "
+                f"(names, or indices from {-n} to {n - 1})."
+            )
+        return frozenset(frozen)
 
     # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network on ``X`` and ``y``.
+
+        With ``warm_start=True`` and a fitted network, training continues
+        from the current weights; otherwise the network is built anew.
 
         Parameters
         ----------
@@ -151,35 +160,37 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
+            The fitted estimator.
         """
-        self._validate_params()
         return self._fit(X, y, incremental=False)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch over ``X``, keeping the current weights.
 
         Parameters
         ----------
         X : array of shape (n_samples, n_features)
+            NumPy or CuPy array (flat rows; see ``input_shape``).
         y : array-like of shape (n_samples,)
+            Class labels.
         classes : array-like of shape (n_classes,), default=None
             All class labels; required on the first call.
 
         Returns
         -------
         self : object
+            The updated estimator.
         """
-        if not hasattr(self, "net_"):
-            self._validate_params()
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is None and not hasattr(self, "net_"):
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _fit(self, X, y, incremental, classes=None):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         first = not hasattr(self, "net_") or not (self.warm_start or incremental)
-        X, y = self._check_X(X, reset=first, y=y)
+        X, y = validate_array(self, X, reset=first, y=y)
         check_classification_targets(y)
         if first:
             self.classes_ = unique_labels(y) if classes is None else np.asarray(unique_labels(classes))
@@ -193,158 +204,85 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y contains labels {unknown.tolist()} not in classes_ {self.classes_.tolist()}.")
         device = self._compute_device(X)
         X = to_device(X, device)
-        xp = get_namespace(X)
-        n_classes = len(self.classes_)
         if first:
-            self._rng = check_random_state(self.random_state)
-            self.input_shape_ = self._resolved_input_shape(X.shape[1])
-            net = Sequential(self._build_layers(self.input_shape_))
-            n_out = 1 if n_classes == 2 else n_classes
-            last = net.layers[-1] if net.layers else None
-            if not net.layers or getattr(last, "units", getattr(last, "filters", None)) != n_out:
-                net.layers.append(Dense(n_out))
-            net.build(self.input_shape_, self._rng, X.dtype)
-            self.net_ = net.to(device)
-            self._device = device
-            self._device_cache = {}
-            self.history_ = {"loss": [], "val_loss": [], "val_score": []}
-            self.n_iter_ = 0
-            self._optimizer = None
-            self._best_loss = np.inf
-            self._no_improve = 0
+            rng = check_random_state(self.random_state)
+            input_shape = self._resolved_input_shape(X.shape[1])
+            n_classes = len(self.classes_)
+            net = self._build_net(input_shape, 1 if n_classes == 2 else n_classes, rng, X.dtype).to(device)
+            frozen = self._frozen_indices(net)
+            self.net_, self.input_shape_, self._trainer = net, input_shape, Trainer(rng)
             self.input_bounds_ = (float(X.min()), float(X.max()))
-        elif device != self._device:
-            self.net_ = self.net_.to(device)
-            self._device = device
-            self._device_cache = {}
-            self._optimizer = None
         else:
-            self._device_cache = {}
-        if self.net_.dtype is not None:
-            X = X.astype(self.net_.dtype, copy=False)
-        X = X.reshape((-1,) + self.input_shape_)
-        # targets on the device: indices -> one-hot (or 0/1 column for binary)
+            frozen = self._frozen_indices(self.net_)
+            if device != self._device:
+                self.net_ = self.net_.to(device)
+        self._device = device
+        self._device_cache = {}
+        X = X.astype(self.net_.dtype or X.dtype, copy=False).reshape((-1,) + self.input_shape_)
         y_idx = np.searchsorted(self.classes_, y)
-        Y = self._encode(to_device(y_idx, device), xp, X.dtype)
-        if self._optimizer is None:
-            if self.solver == "adam":
-                self._optimizer = OPTIMIZERS["adam"](self.learning_rate_init)
-            else:
-                self._optimizer = OPTIMIZERS["sgd"](self.learning_rate_init, momentum=self.momentum)
-        if incremental:
-            self._run_epochs(X, Y, y_idx, 1, early_stopping=False)
-        else:
-            self._run_epochs(X, Y, y_idx, self.max_iter, early_stopping=self.early_stopping)
+        self._trainer.run(
+            self.net_,
+            X,
+            self._encode(to_device(y_idx, device), X.dtype),
+            y_idx,
+            loss=self._loss,
+            epochs=1 if incremental else self.max_iter,
+            early_stopping=self.early_stopping and not incremental,
+            frozen=frozen,
+            name=type(self).__name__,
+            **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+        )
+        self._record_training()
         return self
 
-    def _encode(self, y_idx, xp, dtype):
+    def _record_training(self):
+        """Expose the trainer's counters as fitted attributes."""
+        trainer = self._trainer
+        self.n_iter_ = trainer.n_iter
+        self.history_ = trainer.history
+        self.loss_ = trainer.history["loss"][-1] if trainer.history["loss"] else None
+        if trainer.best_validation_score is None:
+            self.__dict__.pop("best_validation_score_", None)  # left by an earlier fit
+        else:
+            self.best_validation_score_ = trainer.best_validation_score
+
+    def _encode(self, y_idx, dtype):
+        """Class indices -> one-hot targets (a 0/1 column for two classes)."""
         if len(self.classes_) == 2:
             return y_idx.astype(dtype)[:, None]
-        return (y_idx[:, None] == xp.arange(len(self.classes_))).astype(dtype)
+        return (y_idx[:, None] == get_namespace(y_idx).arange(len(self.classes_))).astype(dtype)
 
     def _loss(self, z, Y):
         if z.shape[1] == 1:
             return _sigmoid_cross_entropy(z, Y)
         return softmax_cross_entropy(z, Y)
 
-    def _run_epochs(self, X, Y, y_idx, n_epochs, early_stopping):
-        xp = get_namespace(X)
-        n = X.shape[0]
-        rng = self._rng
-        if early_stopping:
-            stratify = y_idx if np.min(np.bincount(y_idx)) >= 2 else None
-            tr, va = train_test_split(
-                np.arange(n), test_size=self.validation_fraction, random_state=rng, stratify=stratify
-            )
-            tr_d, va_d = to_device(tr, self._device), to_device(va, self._device)
-            X_val, Y_val, yv = X[va_d], Y[va_d], to_device(y_idx[va], self._device)
-            X, Y = X[tr_d], Y[tr_d]
-            n = X.shape[0]
-            best_score, best_params = -np.inf, None
-        batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
-        layers = self.net_.layers
-        epochs = range(n_epochs)
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(epochs, desc=type(self).__name__, unit="epoch")
-            epochs = bar
-        converged = False
-        for _ in epochs:
-            order = rng.permutation(n) if self.shuffle else np.arange(n)
-            order = to_device(order, self._device)
-            total = 0.0
-            for start in range(0, n, batch):
-                idx = order[start : start + batch]
-                xb, yb = X[idx], Y[idx]
-                out, caches = self.net_.forward(xb, training=True, rng=rng)
-                loss, grad = self._loss(out, yb)
-                _, grads = self.net_.backward(grad, caches, need_input_grad=False)
-                self._optimizer.step(layers, grads, self.weight_decay)
-                total = total + loss * xb.shape[0]
-            epoch_loss = float(total) / n  # one device sync per epoch
-            self.n_iter_ += 1
-            self.history_["loss"].append(epoch_loss)
-            if early_stopping:
-                zv = self.net_.predict(X_val)
-                vloss, _ = self._loss(zv, Y_val)
-                pred = (zv[:, 0] > 0).astype(yv.dtype) if zv.shape[1] == 1 else xp.argmax(zv, axis=1)
-                score = float((pred == yv).mean())
-                self.history_["val_loss"].append(float(vloss))
-                self.history_["val_score"].append(score)
-                if score > best_score + self.tol:
-                    best_score, self._no_improve = score, 0
-                    best_params = [{k: v.copy() for k, v in layer.params.items()} for layer in layers]
-                else:
-                    self._no_improve += 1
-            else:
-                if epoch_loss > self._best_loss - self.tol:
-                    self._no_improve += 1
-                else:
-                    self._no_improve = 0
-                self._best_loss = min(self._best_loss, epoch_loss)
-            if bar is not None:
-                post = {"loss": f"{epoch_loss:.4f}"}
-                if early_stopping:
-                    post["val_acc"] = f"{score:.4f}"
-                bar.set_postfix(post)
-            if self._no_improve > self.n_iter_no_change:
-                converged = True
-                break
-        if bar is not None:
-            bar.close()
-        if early_stopping and best_params is not None:
-            for layer, params in zip(layers, best_params):
-                layer.params.update(params)
-            self.best_validation_score_ = best_score
-        self.loss_ = self.history_["loss"][-1]
-        if not converged and n_epochs > 1:
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({n_epochs}) reached and the optimization "
-                "hasn't converged yet.",
-                ConvergenceWarning,
-            )
-
     # ----------------------------------------------------------- prediction
-    def _forward_chunks(self, X, fn):
-        """Apply ``fn(net, chunk)`` over chunks of X on the compute device."""
-        check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        in_gpu = is_gpu_array(X)
-        device = self._compute_device(X)
-        net = self._net_for(device)
-        Xd = to_device(X, device)
-        Xd = Xd.astype(net.dtype or Xd.dtype, copy=False)
-        xp = get_namespace(Xd)
-        shape = (-1,) + self.input_shape_
-        outs = [fn(net, Xd[s : s + self._chunk_size].reshape(shape), s) for s in range(0, Xd.shape[0], self._chunk_size)]
-        out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=0)
-        return out, in_gpu
+    def _net_for(self, device):
+        """The fitted network with its parameters on ``device`` (cached copy)."""
+        if device == self._device:
+            return self.net_
+        cache = self.__dict__.setdefault("_device_cache", {})
+        if device not in cache:
+            cache[device] = self.net_.to(device)
+        return cache[device]
 
-    def _return(self, arr, in_gpu):
-        # results follow X's array type, also when ``device`` moved the work elsewhere
-        return to_device(arr, "cuda") if in_gpu else to_host(arr)
+    def _net_input(self, X):
+        """The network on ``X``'s device and ``X`` in its dtype and input shape."""
+        net = self._net_for(array_device(X))
+        return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1,) + self.input_shape_)
+
+    def _scores_batch(self, X):
+        net, x = self._net_input(X)
+        return net.predict(x)
+
+    def _proba_batch(self, X):
+        z = self._scores_batch(X)
+        if z.shape[1] == 1:
+            xp = get_namespace(z)
+            p1 = 1.0 / (1.0 + xp.exp(-z))
+            return xp.concatenate([1 - p1, p1], axis=1)
+        return softmax(z)
 
     def decision_function(self, X):
         """Raw (pre-softmax) class scores.
@@ -352,43 +290,63 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array of shape (n_samples, n_features)
+            NumPy or CuPy array.
 
         Returns
         -------
-        scores : array of shape (n_samples, n_classes), or (n_samples,) for
-            two classes (the score of ``classes_[1]``), in X's array type.
+        scores : array of shape (n_samples, n_classes) or (n_samples,)
+            In X's array type; for two classes the score of ``classes_[1]``
+            (that of ``classes_[0]`` is its negative).
         """
-        z, in_gpu = self._forward_chunks(X, lambda net, x, s: net.predict(x))
-        if z.shape[1] == 1:
-            z = z[:, 0]
-        return self._return(z, in_gpu)
+        z = self._map_chunks(self._validate_input(X), self._scores_batch)
+        return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the raw scores; logistic for two classes).
 
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy or CuPy array.
+
         Returns
         -------
-        proba : array of shape (n_samples, n_classes), in X's array type.
+        proba : array of shape (n_samples, n_classes)
+            In X's array type.
         """
-        z, in_gpu = self._forward_chunks(X, lambda net, x, s: net.predict(x))
-        xp = get_namespace(z)
-        if z.shape[1] == 1:
-            p1 = 1.0 / (1.0 + xp.exp(-z))
-            p = xp.concatenate([1 - p1, p1], axis=1)
-        else:
-            p = softmax(z)
-        return self._return(p, in_gpu)
+        return self._map_chunks(self._validate_input(X), self._proba_batch)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy or CuPy array.
+
+        Returns
+        -------
+        log_proba : array of shape (n_samples, n_classes)
+            In X's array type.
+        """
         p = self.predict_proba(X)
         return get_namespace(p).log(p)
 
     def predict(self, X):
-        """Predicted class labels (a NumPy array of ``classes_`` entries)."""
-        z, _ = self._forward_chunks(X, lambda net, x, s: net.predict(x))
-        idx = (z[:, 0] > 0).astype(np.int64) if z.shape[1] == 1 else get_namespace(z).argmax(z, axis=1)
-        return self.classes_[to_host(idx)]
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy or CuPy array.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Entries of ``classes_`` (a NumPy array).
+        """
+        z = self._map_chunks(self._validate_input(X), self._scores_batch)
+        return self.classes_[to_host(predicted_index(z))]
 
     # ------------------------------------------------------------ explanation
     def get_composite(self):
@@ -396,7 +354,9 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        Composite
+        composite : Composite
+            Built from ``composite``, ``epsilon``, ``gamma``, ``alpha``,
+            ``beta`` and ``input_bounds`` (``input_bounds_`` when None).
         """
         bounds = self.input_bounds
         if bounds is None:
@@ -410,23 +370,6 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
             input_bounds=bounds,
         )
 
-    def _target_seed(self, target, n, gradient=False):
-        """Resolve ``target`` on the host.
-
-        Returns ``(seed, explicit)``: class indices (or None for the predicted
-        class) and False, or an explicit output seed of shape
-        ``(n, n_outputs)`` and True.
-        """
-        idx, t = resolve_target(self.classes_, target, n)
-        if t is None:
-            return idx, False
-        if len(self.classes_) == 2:
-            # the one output f carries both class scores (f for classes_[1], -f for
-            # classes_[0]): relevance on either score flows back to f whole (LRP),
-            # while a gradient of the class scores becomes g1 - g0 on f
-            return (t[:, 1:2] - t[:, 0:1] if gradient else t[:, 1:2] + t[:, 0:1]), True
-        return t, True
-
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for the target class score.
 
@@ -438,7 +381,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array of shape (n_samples, n_features)
             NumPy or CuPy array.
-        target : None, label, array-like of labels, or array of shape (n_samples, n_classes)
+        target : None, label, array-like of labels, or array of shape (n_samples, n_classes), default=None
             ``None`` explains the predicted class; a label (from
             ``classes_``) explains that class for all samples; one label per
             sample explains each sample's own; a 2-D array is taken as the
@@ -462,36 +405,32 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         (relevance on either score flows back to ``f`` whole) and gradient
         methods from ``g_1 - g_0``.
         """
-        check_is_fitted(self)
-        method = self.method if method is None else method
-        if method not in METHODS:
-            raise ValueError(f"Unknown explanation method {method!r}; expected one of {list(METHODS)}.")
-        composite = self.get_composite() if method == "lrp" else None
-        n = X.shape[0] if hasattr(X, "shape") else len(X)
-        binary = len(self.classes_) == 2
-        seed, explicit = self._target_seed(target, n, gradient=method != "lrp")
+        return super().explain(X, target=target, method=method)
 
-        def run(net, x, start):
-            xp = get_namespace(x)
-            device = array_device(x)
-            out, caches = net.forward(x)
-            stop = start + x.shape[0]
-            if explicit:
-                s = to_device(seed[start:stop].astype(x.dtype), device)
+    def _explain_context(self, method):
+        return self.get_composite() if method == "lrp" else None
+
+    def _explain_batch(self, X, target_index, target_relevance, *, method, context):
+        net, x = self._net_input(X)
+        device = array_device(x)
+        out, caches = net.forward(x)
+        binary = out.shape[1] == 1
+        if target_relevance is not None:
+            seed = target_relevance
+            if binary:
+                # the one output f carries both class scores (f for classes_[1], -f for
+                # classes_[0]): relevance on either score flows back to f whole (LRP),
+                # while a gradient of the class scores becomes g1 - g0 on f
+                seed = seed[:, 1:2] + seed[:, 0:1] if method == "lrp" else seed[:, 1:2] - seed[:, 0:1]
+            seed = to_device(seed.astype(x.dtype), device)
+        else:
+            idx = predicted_index(out) if target_index is None else to_device(target_index, device)
+            if binary:
+                seed = (2 * idx.astype(x.dtype) - 1)[:, None]
             else:
-                if seed is None:
-                    idx = (out[:, 0] > 0).astype(xp.int64) if binary else xp.argmax(out, axis=1)
-                else:
-                    idx = to_device(seed[start:stop], device)
-                if binary:
-                    s = (2 * idx.astype(x.dtype) - 1)[:, None]
-                else:
-                    s = (idx[:, None] == xp.arange(out.shape[1])).astype(x.dtype)
-            return net.explain_from(x, out, caches, s, method, composite, scale_by_output=not explicit)
-
-        R, in_gpu = self._forward_chunks(X, run)
-        R = R.reshape(R.shape[0], -1)
-        return self._return(R, in_gpu)
+                seed = (idx[:, None] == get_namespace(x).arange(out.shape[1])).astype(x.dtype)
+        R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None)
+        return R.reshape(R.shape[0], -1)
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):
@@ -500,11 +439,70 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         if "net_" in state:
             state["net_"] = state["net_"].to("cpu")
             state["_device"] = "cpu"
-        opt = state.pop("_optimizer", None)
-        if opt is not None and getattr(self, "_device", "cpu") != "cpu":
-            opt = None  # optimizer state lives on the GPU; restart it after unpickling
-        state["_optimizer"] = opt
         return state
+
+    def _get_fitted_state(self):
+        """The fitted state, for :func:`sklrp.estimators.save_model`.
+
+        Returns
+        -------
+        config : dict
+            JSON-serialisable: the layers (``net_.get_config()``),
+            ``input_shape_``, ``input_bounds_``, ``n_iter_``, ``history_``
+            and, after early stopping, ``best_validation_score_``.
+        arrays : dict of str to ndarray
+            Host arrays: ``classes_``, ``feature_names_in_`` when set, and
+            the parameters as ``"net_.<layer index>.<name>"``.
+        """
+        check_is_fitted(self)
+        config = {
+            "layers": self.net_.get_config(),
+            "input_shape_": list(self.input_shape_),
+            "input_bounds_": list(self.input_bounds_),
+            "n_iter_": int(self.n_iter_),
+            "history_": self.history_,
+        }
+        if hasattr(self, "best_validation_score_"):
+            config["best_validation_score_"] = float(self.best_validation_score_)
+        arrays = {f"net_.{k}": v for k, v in self.net_.get_arrays().items()}
+        arrays["classes_"] = np.asarray(self.classes_)
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in_"] = np.asarray(self.feature_names_in_)
+        return config, arrays
+
+    def _set_fitted_state(self, config, arrays):
+        """Restore the state returned by :meth:`_get_fitted_state`.
+
+        Parameters
+        ----------
+        config : dict
+            ``layers``, ``input_shape_`` and ``input_bounds_``; optionally
+            ``n_iter_``, ``history_`` and ``best_validation_score_``.
+        arrays : dict of str to ndarray
+            ``classes_``, the ``"net_.*"`` parameters and optionally
+            ``feature_names_in_``.
+
+        Returns
+        -------
+        self : object
+            The estimator, fitted on the host.
+        """
+        input_shape = tuple(int(s) for s in config["input_shape_"])
+        params = {k[len("net_.") :]: v for k, v in arrays.items() if k.startswith("net_.")}
+        self.net_ = Sequential.from_config(config["layers"], params, input_shape)
+        self.classes_ = np.asarray(arrays["classes_"])
+        self.input_shape_ = input_shape
+        self.n_features_in_ = int(np.prod(input_shape))
+        if "feature_names_in_" in arrays:
+            self.feature_names_in_ = np.asarray(arrays["feature_names_in_"], dtype=object)
+        self.input_bounds_ = tuple(float(b) for b in config["input_bounds_"])
+        self._trainer = Trainer(self.random_state, history=config.get("history_"), n_iter=config.get("n_iter_", 0))
+        if "best_validation_score_" in config:
+            self._trainer.best_validation_score = float(config["best_validation_score_"])
+        self._record_training()
+        self._device = "cpu"
+        self._device_cache = {}
+        return self
 
     def save(self, path):
         """Save the fitted model to ``path`` (``.npz``) without pickle.
@@ -516,6 +514,7 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         path : str or path-like
+            Destination file.
         """
         from ._io import save_model
 
@@ -528,10 +527,12 @@ class BaseNetClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         path : str or path-like
+            A file written by :meth:`save` or :func:`sklrp.estimators.save_model`.
 
         Returns
         -------
         estimator : fitted instance of ``cls``
+            The loaded model.
         """
         from ._io import load_model
 
@@ -555,10 +556,13 @@ class DenseNetClassifier(BaseNetClassifier):
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of the hidden dense layers.
     activation : {"relu", "tanh"}, default="relu"
+        Activation after each hidden layer.
     dropout : float, default=0.0
         Dropout rate after each hidden layer (training only).
     solver : {"adam", "sgd"}, default="adam"
+        Optimiser of the mini-batch training.
     learning_rate_init : float, default=1e-3
+        Learning rate.
     momentum : float, default=0.9
         Nesterov momentum for ``solver="sgd"``.
     weight_decay : float, default=0.0
@@ -574,8 +578,11 @@ class DenseNetClassifier(BaseNetClassifier):
         Hold out ``validation_fraction`` of the data, stop when its accuracy
         stops improving and keep the best weights.
     validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping``.
     n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` before training stops.
     shuffle : bool, default=True
+        Shuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and the validation split
         (all drawn on the host, so CPU and GPU models are identical).
@@ -583,6 +590,13 @@ class DenseNetClassifier(BaseNetClassifier):
         Show a tqdm progress bar over epochs.
     warm_start : bool, default=False
         Continue from the current weights on the next ``fit``.
+    frozen_layers : list of str or int, default=None
+        Layers of ``net_`` whose parameters ``fit`` and ``partial_fit``
+        leave unchanged: names from ``net_.layer_names()`` (e.g.
+        ``"dense_0"``, or a layer's own ``name``) or indices.  With
+        ``warm_start=True`` (or ``partial_fit``) this fine-tunes the other
+        layers of a fitted network (transfer learning).  Unknown layers
+        raise a ``ValueError`` at fit.
     device : {None, "cpu", "cuda"}, default=None
         ``None`` follows X (NumPy: CPU, CuPy: GPU).
     composite : str, Composite, Rule or dict, default="epsilon"
@@ -602,8 +616,13 @@ class DenseNetClassifier(BaseNetClassifier):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        Class labels.
     n_features_in_ : int
+        Number of features seen in :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
     input_shape_ : tuple
+        Shape of one row as the network sees it.
     net_ : sklrp.nn.Sequential
         The trained network.
     history_ : dict
@@ -615,6 +634,8 @@ class DenseNetClassifier(BaseNetClassifier):
         Training loss of the last epoch.
     input_bounds_ : tuple of float
         Minimum and maximum of the training data.
+    best_validation_score_ : float
+        Best validation accuracy, after a fit with ``early_stopping``.
 
     Examples
     --------
@@ -650,6 +671,7 @@ class DenseNetClassifier(BaseNetClassifier):
         random_state=None,
         verbose=False,
         warm_start=False,
+        frozen_layers=None,
         device=None,
         composite="epsilon",
         epsilon=1e-6,
@@ -676,6 +698,7 @@ class DenseNetClassifier(BaseNetClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.frozen_layers = frozen_layers
         self.device = device
         self.composite = composite
         self.epsilon = epsilon
@@ -686,15 +709,7 @@ class DenseNetClassifier(BaseNetClassifier):
         self.method = method
 
     def _build_layers(self, input_shape):
-        sizes = list(self.hidden_layer_sizes)
-        if any(not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
-        layers = []
-        for units in sizes:
-            layers += [Dense(units), _ACTIVATIONS[self.activation]()]
-            if self.dropout:
-                layers.append(Dropout(self.dropout))
-        return layers
+        return dense_stack(self.hidden_layer_sizes, self.activation, self.dropout)
 
 
 class ConvNetClassifier(BaseNetClassifier):
@@ -717,26 +732,32 @@ class ConvNetClassifier(BaseNetClassifier):
         one-channel 1-D signal ``(1, n_features)``.
     filters : tuple of int, default=(16, 32)
         Output channels of the convolution blocks.
-    kernel_size : int, default=3
+    kernel_size : int or tuple of int, default=3
+        Kernel size of the convolutions.
     padding : {"same", "valid"}, default="same"
+        Padding of the convolutions.
     pool : {"max", "avg", "sum"}, default="max"
+        Pooling after each convolution.
     pool_size : int, default=2
+        Pooling window and stride.
     hidden_layer_sizes : tuple of int, default=(64,)
         Dense layers after the convolutions.
     layers : list of sklrp.nn.Layer, default=None
         A custom architecture (templates; copied at fit).  A final dense
         layer with one output per class (one for two classes) is appended
-        unless the last layer already has that many outputs.
+        unless the stack, built for ``input_shape``, already outputs a vector
+        of that many values.
     activation, dropout, solver, learning_rate_init, momentum, weight_decay, \
 batch_size, max_iter, tol, early_stopping, validation_fraction, \
-n_iter_no_change, shuffle, random_state, verbose, warm_start, device, \
+n_iter_no_change, shuffle, random_state, verbose, warm_start, frozen_layers, device, \
 composite, epsilon, gamma, alpha, beta, input_bounds, method
         As in :class:`DenseNetClassifier` (``composite`` defaults to
         ``"epsilon_plus"`` here).
 
     Attributes
     ----------
-    classes_, n_features_in_, input_shape_, net_, history_, n_iter_, loss_, input_bounds_
+    classes_, n_features_in_, feature_names_in_, input_shape_, net_, history_, n_iter_, loss_, \
+input_bounds_, best_validation_score_
         As in :class:`DenseNetClassifier`.
 
     Examples
@@ -789,6 +810,7 @@ composite, epsilon, gamma, alpha, beta, input_bounds, method
         random_state=None,
         verbose=False,
         warm_start=False,
+        frozen_layers=None,
         device=None,
         composite="epsilon_plus",
         epsilon=1e-6,
@@ -822,6 +844,7 @@ composite, epsilon, gamma, alpha, beta, input_bounds, method
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.frozen_layers = frozen_layers
         self.device = device
         self.composite = composite
         self.epsilon = epsilon
@@ -844,38 +867,15 @@ composite, epsilon, gamma, alpha, beta, input_bounds, method
 
     def _build_layers(self, input_shape):
         if self.layers is not None:
-            if not all(isinstance(layer, Layer) for layer in self.layers):
-                raise ValueError("layers must be a list of sklrp.nn.Layer instances.")
-            return [copy.deepcopy(layer) for layer in self.layers]
-        nd = len(input_shape) - 1
-        conv = Conv1D if nd == 1 else Conv2D
-        pools = {
-            "max": (MaxPool1D, MaxPool2D),
-            "avg": (AvgPool1D, AvgPool2D),
-            "sum": (SumPool1D, SumPool2D),
-        }[self.pool]
-        pool_cls = pools[nd - 1]
-        act = _ACTIVATIONS[self.activation]
-        layers = []
-        spatial = list(input_shape[1:])
-        k = self.kernel_size
-        ks = [k] * nd if isinstance(k, numbers.Integral) else list(k)
-        for f in self.filters:
-            if not isinstance(f, numbers.Integral) or f < 1:
-                raise ValueError(f"filters must hold positive integers; got {self.filters!r}.")
-            layers += [conv(f, self.kernel_size, padding=self.padding), act()]
-            if self.padding == "valid":
-                spatial = [s - kk + 1 for s, kk in zip(spatial, ks)]
-            if self.pool_size > 1 and all(s >= self.pool_size for s in spatial):
-                layers.append(pool_cls(self.pool_size))
-                spatial = [s // self.pool_size for s in spatial]
-            if self.dropout:
-                layers.append(Dropout(self.dropout))
-        layers.append(Flatten())
-        for units in self.hidden_layer_sizes:
-            if not isinstance(units, numbers.Integral) or units < 1:
-                raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
-            layers += [Dense(units), act()]
-            if self.dropout:
-                layers.append(Dropout(self.dropout))
-        return layers
+            return copy_layers(self.layers)
+        return conv_stack(
+            input_shape,
+            self.filters,
+            kernel_size=self.kernel_size,
+            padding=self.padding,
+            pool=self.pool,
+            pool_size=self.pool_size,
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation=self.activation,
+            dropout=self.dropout,
+        )

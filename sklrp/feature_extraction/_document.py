@@ -11,8 +11,8 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimators._explain import explain as _explain
-from ..estimators._explain import final_estimator, transform_to_final
+from ..base import explain as _explain
+from ..base import final_estimator, transform_to_final
 from ..text._vocab import text_feature_map
 from ._embeddings import load_embeddings
 

@@ -17,10 +17,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_namespace, to_device, to_host
-from ..estimators._explain import final_estimator, resolve_target, transform_to_final
+from ..base import final_estimator, resolve_target, transform_to_final
 
 __all__ = ["perturbation_curve", "aopc_score"]
 
@@ -196,6 +197,15 @@ def _aopc_from_curves(curves, include_start):
 
 
 # ------------------------------------------------------------------ public API
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "R": ["array-like", "sparse matrix", None],
+        "include_start": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def perturbation_curve(
     estimator,
     X,
@@ -493,6 +503,10 @@ def perturbation_curve(
     )
 
 
+@validate_params(
+    {"X": ["array-like", "sparse matrix"], "R": ["array-like", "sparse matrix", None]},
+    prefer_skip_nested_validation=False,  # perturbation_curve validates the keywords
+)
 def aopc_score(estimator, X, R=None, **kwargs):
     """Area over the perturbation curve (AOPC).
 

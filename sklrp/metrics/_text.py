@@ -8,7 +8,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import Bunch, check_random_state
 
-from ..estimators._explain import final_estimator, transform_to_final
+from ..base import final_estimator, transform_to_final
 from ..feature_extraction._document import RelevanceDocumentVectorizer
 
 __all__ = ["explanatory_power_score", "word_deletion_curve"]

@@ -22,7 +22,7 @@ from ._layers import (
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
 from ._parallel import Parallel
-from ._sequence import TimeDistributed
+from ._sequence import TimeDistributed, layer_from_spec, layer_spec
 from ._sequential import BACKWARD_METHODS, METHODS, Sequential
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
     "Dropout",
     "Embedding",
     "TimeDistributed",
+    "layer_spec",
+    "layer_from_spec",
     "Parallel",
     "LAYER_TYPES",
     "Sequential",

@@ -4,7 +4,8 @@ import numpy as np
 
 from .._backend import get_namespace
 from ..rules import Composite, DeconvNet, Gradient, GuidedBackprop, TraversalContext, get_composite
-from ._layers import LAYER_TYPES, ReLU
+from ._layers import ReLU
+from ._sequence import layer_from_spec, layer_spec
 
 __all__ = ["Sequential", "BACKWARD_METHODS", "METHODS"]
 
@@ -180,14 +181,8 @@ class Sequential:
 
     # ------------------------------------------------------------- save/load
     def get_config(self):
-        """JSON-serialisable description of the layers."""
-        specs = []
-        for layer in self.layers:
-            spec = {"type": type(layer).__name__, "config": layer.config()}
-            if layer.name is not None:
-                spec["name"] = str(layer.name)
-            specs.append(spec)
-        return specs
+        """JSON-serialisable description of the layers (:func:`layer_spec` each)."""
+        return [layer_spec(layer) for layer in self.layers]
 
     def get_arrays(self):
         """Parameters as ``{"<layer index>.<name>": host array}``."""
@@ -198,16 +193,7 @@ class Sequential:
     @classmethod
     def from_config(cls, config, arrays, input_shape):
         """Rebuild a stack from :meth:`get_config` and :meth:`get_arrays`."""
-        layers = []
-        for spec in config:
-            if spec["type"] not in LAYER_TYPES:
-                raise ValueError(f"Unknown layer type {spec['type']!r} in saved model.")
-            kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["config"].items()}
-            layer = LAYER_TYPES[spec["type"]](**kwargs)
-            if spec.get("name") is not None:
-                layer.name = str(spec["name"])
-            layers.append(layer)
-        net = cls(layers)
+        net = cls([layer_from_spec(spec) for spec in config])
         dtype = None
         for v in arrays.values():
             dtype = v.dtype

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from .._backend import to_host
 
@@ -170,7 +171,8 @@ class RelevanceHeatmapDisplay:
         -------
         display : RelevanceHeatmapDisplay
         """
-        from ..estimators._explain import explain, final_estimator, transform_to_final
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        from ..base import explain, final_estimator, transform_to_final
 
         kwargs = {} if method is None else {"method": method}
         R = explain(estimator, X, target=target, **kwargs)
@@ -216,6 +218,7 @@ class RelevanceHeatmapDisplay:
         -------
         self : RelevanceHeatmapDisplay
         """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
 
         rel = np.asarray(self.relevance, dtype=np.float64)

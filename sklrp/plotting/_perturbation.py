@@ -1,6 +1,7 @@
 """Perturbation (pixel-flipping) curves of several explanation methods."""
 
 import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from .._backend import to_host
 
@@ -143,7 +144,8 @@ class PerturbationCurveDisplay:
         -------
         display : PerturbationCurveDisplay
         """
-        from ..estimators._explain import explain
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        from ..base import explain
         from ..metrics import perturbation_curve
 
         if not isinstance(methods, dict) or not methods:
@@ -176,6 +178,7 @@ class PerturbationCurveDisplay:
         -------
         self : PerturbationCurveDisplay
         """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
 
         if x_axis not in ("step", "fraction"):

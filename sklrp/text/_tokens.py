@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ..estimators._explain import explain as _explain
+from ..base import explain as _explain
 from ._vocab import text_feature_map
 
 __all__ = ["TokenRelevances", "token_relevances"]

@@ -3,8 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from ..estimators._explain import explain as _explain
-from ..estimators._explain import final_estimator
+from ..base import explain as _explain
+from ..base import final_estimator
 from ._vocab import text_feature_map
 
 __all__ = ["top_words_per_class"]

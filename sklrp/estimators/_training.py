@@ -1,0 +1,231 @@
+"""The training loop shared by sklrp's networks.
+
+:class:`Trainer` runs mini-batch epochs of a :class:`sklrp.nn.Sequential`
+with an optimiser of :data:`sklrp.nn.OPTIMIZERS`, optional early stopping on
+a validation split (best weights restored), a per-epoch history and a tqdm
+progress bar.  It keeps its state (random generator, optimiser, counters,
+history) between calls, which is what ``warm_start`` and ``partial_fit``
+continue from.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from .._backend import array_device, get_namespace, to_device
+from ..nn import OPTIMIZERS
+
+__all__ = ["Trainer"]
+
+
+def _empty_history():
+    return {"loss": [], "val_loss": [], "val_score": []}
+
+
+def predicted_index(z):
+    """Class index per row of raw scores (one column: the sign of the score)."""
+    if z.shape[1] == 1:
+        return (z[:, 0] > 0).astype(get_namespace(z).int64)
+    return get_namespace(z).argmax(z, axis=1)
+
+
+class Trainer:
+    """Mini-batch training of a network, resumable between calls.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Host generator of shuffling, dropout and the validation split (the
+        same instance that initialised the network, so that one seed fixes
+        the whole run).
+    history : dict, default=None
+        History to continue (``"loss"``, ``"val_loss"``, ``"val_score"``
+        lists); ``None`` starts an empty one.
+    n_iter : int, default=0
+        Epochs already run.
+
+    Attributes
+    ----------
+    rng : numpy.random.RandomState
+        The host generator.
+    history : dict
+        Per-epoch ``"loss"``, and ``"val_loss"`` / ``"val_score"`` with early
+        stopping.
+    n_iter : int
+        Epochs run so far.
+    best_validation_score : float or None
+        Best validation accuracy of the last run with early stopping.
+    optimizer : SGD, Adam or None
+        The optimiser and its state (created on the first run, and again
+        when the data moves to another device).
+    """
+
+    def __init__(self, random_state=None, *, history=None, n_iter=0):
+        self.rng = check_random_state(random_state)
+        self.history = _empty_history() if history is None else history
+        self.n_iter = int(n_iter)
+        self.best_validation_score = None
+        self.optimizer = None
+        self.device = "cpu"
+        self._best_loss = np.inf
+        self._no_improve = 0
+
+    def run(
+        self,
+        net,
+        X,
+        Y,
+        y_idx,
+        *,
+        loss,
+        epochs,
+        solver,
+        learning_rate_init,
+        momentum,
+        weight_decay,
+        batch_size,
+        shuffle,
+        tol,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        frozen=(),
+        verbose=False,
+        name="Trainer",
+    ):
+        """Train ``net`` for up to ``epochs`` epochs on ``X`` and ``Y``.
+
+        Parameters
+        ----------
+        net : sklrp.nn.Sequential
+            The network, updated in place.
+        X : array of shape (n_samples, ...)
+            Inputs in the network's input shape, on the compute device.
+        Y : array of shape (n_samples, n_outputs)
+            Encoded targets on the same device.
+        y_idx : ndarray of shape (n_samples,)
+            Class index per sample on the host (stratifies the validation
+            split and scores it).
+        loss : callable
+            ``loss(z, Y) -> (loss, grad)`` of the raw outputs ``z``.
+        epochs : int
+            Maximum number of epochs of this run.
+        solver : {"adam", "sgd"}
+            Optimiser (:data:`sklrp.nn.OPTIMIZERS`), created on the first run.
+        learning_rate_init : float
+            Learning rate of a newly created optimiser.
+        momentum : float
+            Nesterov momentum of ``solver="sgd"``.
+        weight_decay : float
+            L2 penalty on the weights.
+        batch_size : int or "auto"
+            Samples per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
+        shuffle : bool
+            Shuffle the samples every epoch.
+        tol : float
+            Minimum improvement of the training loss (or validation accuracy)
+            that counts as progress.
+        early_stopping : bool
+            Hold out ``validation_fraction`` of the samples, stop when their
+            accuracy stops improving and restore the best weights.
+        validation_fraction : float
+            Fraction of the samples held out with ``early_stopping``.
+        n_iter_no_change : int
+            Epochs without progress before stopping.
+        frozen : collection of int, default=()
+            Indices of layers whose parameters are not updated.
+        verbose : bool, default=False
+            Show a tqdm progress bar over epochs.
+        name : str, default="Trainer"
+            Name shown on the progress bar and in warnings.
+
+        Returns
+        -------
+        converged : bool
+            Whether the run stopped before ``epochs`` for lack of progress.
+        """
+        device = array_device(X)
+        if self.optimizer is None or device != self.device:
+            if solver == "sgd":
+                self.optimizer = OPTIMIZERS["sgd"](learning_rate_init, momentum=momentum)
+            else:
+                self.optimizer = OPTIMIZERS[solver](learning_rate_init)
+            self.device = device
+        layers = net.layers
+        trainable = [i for i in range(len(layers)) if i not in frozen]
+        n = X.shape[0]
+        rng = self.rng
+        if early_stopping:
+            stratify = y_idx if np.min(np.bincount(y_idx)) >= 2 else None
+            tr, va = train_test_split(np.arange(n), test_size=validation_fraction, random_state=rng, stratify=stratify)
+            tr_d, va_d = to_device(tr, device), to_device(va, device)
+            X_val, Y_val, y_val = X[va_d], Y[va_d], to_device(y_idx[va], device)
+            X, Y = X[tr_d], Y[tr_d]
+            n = X.shape[0]
+            best_score, best_params = -np.inf, None
+        batch = min(200, n) if batch_size == "auto" else min(int(batch_size), n)
+        bar = None
+        epoch_iter = range(epochs)
+        if verbose:
+            from tqdm.auto import tqdm
+
+            bar = epoch_iter = tqdm(epoch_iter, desc=name, unit="epoch")
+        converged = False
+        for _ in epoch_iter:
+            order = to_device(rng.permutation(n) if shuffle else np.arange(n), device)
+            total = 0.0
+            for start in range(0, n, batch):
+                idx = order[start : start + batch]
+                xb, yb = X[idx], Y[idx]
+                out, caches = net.forward(xb, training=True, rng=rng)
+                batch_loss, grad = loss(out, yb)
+                _, grads = net.backward(grad, caches, need_input_grad=False)
+                for i in frozen:
+                    grads[i] = {}
+                self.optimizer.step(layers, grads, weight_decay)
+                total = total + batch_loss * xb.shape[0]
+            epoch_loss = float(total) / n  # one device sync per epoch
+            self.n_iter += 1
+            self.history["loss"].append(epoch_loss)
+            post = {"loss": f"{epoch_loss:.4f}"}
+            if early_stopping:
+                z_val = net.predict(X_val)
+                val_loss, _ = loss(z_val, Y_val)
+                score = float((predicted_index(z_val) == y_val).mean())
+                self.history["val_loss"].append(float(val_loss))
+                self.history["val_score"].append(score)
+                post["val_acc"] = f"{score:.4f}"
+                if score > best_score + tol:
+                    best_score, self._no_improve = score, 0
+                    best_params = {i: {k: v.copy() for k, v in layers[i].params.items()} for i in trainable}
+                else:
+                    self._no_improve += 1
+            else:
+                self._no_improve = self._no_improve + 1 if epoch_loss > self._best_loss - tol else 0
+                self._best_loss = min(self._best_loss, epoch_loss)
+            if bar is not None:
+                bar.set_postfix(post)
+            if self._no_improve > n_iter_no_change:
+                converged = True
+                break
+        if bar is not None:
+            bar.close()
+        if early_stopping and best_params is not None:
+            for i, params in best_params.items():
+                layers[i].params.update(params)
+            self.best_validation_score = best_score
+        if not converged and epochs > 1:
+            warnings.warn(
+                f"{name}: maximum iterations ({epochs}) reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        return converged
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self.device != "cpu":
+            state["optimizer"] = None  # its state lives on the GPU; restart it after unpickling
+        return state
