@@ -1,9 +1,10 @@
 """scikit-learn estimators that explain their predictions."""
 
 from ..base import explain
-from ._io import load_lrp_toolbox_model, load_model, save_model
+from ._io import load_model, save_model
 from ._linear import LinearRelevanceClassifier
 from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
+from ._toolbox import load_lrp_toolbox_model
 
 __all__ = [
     "explain",

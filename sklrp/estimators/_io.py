@@ -1,4 +1,4 @@
-"""Safe persistence (``.npz`` + JSON, no pickle) and the LRP-toolbox importer.
+"""Safe persistence (``.npz`` + JSON, no pickle).
 
 A model file is an ``.npz`` archive read with ``allow_pickle=False``.  Format
 version 2 (written now) holds
@@ -19,19 +19,68 @@ import json
 import os
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ..nn import Conv2D, Dense, Flatten, ReLU, Sequential, SumPool2D, Tanh, layer_from_spec, layer_spec
-from ..rules import COMPOSITES, Composite, Rule
-from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
+from ..nn import layer_from_spec, layer_spec
+from ..rules import Composite, Rule
 
-__all__ = ["save_model", "load_model", "load_lrp_toolbox_model"]
+__all__ = ["PersistenceMixin", "save_model", "load_model"]
 
 _FORMAT = "sklrp-model"
 _VERSION = 2
 _SUPPORTED_VERSIONS = (1, 2)
-_CLASSES = {cls.__name__: cls for cls in (DenseNetClassifier, ConvNetClassifier)}
+#: estimator classes a model file may name (filled by PersistenceMixin subclasses)
+_CLASSES = {}
+
+
+class PersistenceMixin:
+    """``save`` / ``load`` in the safe format, for estimators that describe their fitted state.
+
+    A subclass implements ``_get_fitted_state() -> (config, arrays)`` (a
+    JSON-serialisable dict and a dict of host arrays) and
+    ``_set_fitted_state(config, arrays) -> self``.  Defining a public subclass
+    (a name not starting with ``Base`` or ``_``) registers it, so that
+    :func:`load_model` can rebuild it by name and nothing else.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith(("Base", "_")):
+            _CLASSES[cls.__name__] = cls
+
+    def save(self, path):
+        """Save the fitted model to ``path`` (``.npz``) without pickle.
+
+        The file holds the parameters as arrays and the configuration as a
+        JSON string; :func:`sklrp.load_model` (or ``Class.load``) reads it with
+        ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved with :meth:`save` (no unpickling).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save` or :func:`sklrp.estimators.save_model`.
+
+        Returns
+        -------
+        estimator : fitted instance of ``cls``
+            The loaded model.
+        """
+        est = load_model(path)
+        if not isinstance(est, cls):
+            raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}.")
+        return est
 
 
 def _jsonable_params(est):
@@ -75,7 +124,7 @@ def _safe_array(name, arr):
 
 
 @validate_params(
-    {"est": [BaseNetClassifier], "path": [str, os.PathLike]},
+    {"est": [PersistenceMixin], "path": [str, os.PathLike]},
     prefer_skip_nested_validation=True,
 )
 def save_model(est, path):
@@ -166,145 +215,3 @@ def load_model(path):
         raise ValueError(f"Unknown estimator class {config['class']!r} in {path}.")
     est = _CLASSES[config["class"]](**_params_from_json(config["params"]))
     return est._set_fitted_state(state, arrays)
-
-
-@validate_params(
-    {
-        "path": [str, os.PathLike],
-        "classes": ["array-like", None],
-        "input_shape": [tuple, list, None],
-        "composite": [StrOptions(set(COMPOSITES)), Composite, Rule, dict],
-    },
-    prefer_skip_nested_validation=True,
-)
-def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsilon_plus_flat", **params):
-    """Import a model in the LRP toolbox's plain-text format as a fitted ConvNetClassifier.
-
-    The format (Lapuschkin et al., "The LRP toolbox for artificial neural
-    networks", JMLR 17, 2016) has one line per layer: ``Convolution h w d n
-    s0 s1`` followed by a line of weights (C order, shape ``(h, w, d, n)``)
-    and a line of ``n`` biases; ``Linear m n`` followed by weights
-    ``(m, n)`` and biases; ``Rect``; ``Tanh``; ``SumPool h w s0 s1`` (window
-    sum times ``1/sqrt(h*w)``); ``Flatten``.  Convolutions are 'valid'.
-
-    The toolbox stores images as NHWC; for one-channel images (MNIST) this is
-    the same flat layout as sklrp's ``(1, H, W)``.  The toolbox's MNIST
-    models expect 32x32 inputs: pixels scaled to ``X / 127.5 - 1`` and
-    padded by 2 with ``-1`` (see :func:`sklrp.datasets.load_mnist`,
-    ``lrp_toolbox_format=True``).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The ``.txt`` model file.
-    classes : array-like, default=None
-        Class labels of the outputs; default ``0 .. n_outputs - 1``.
-    input_shape : tuple (C, H, W), default=None
-        Input shape; by default the smallest square input on which the
-        layer stack builds (32x32 for the MNIST LeNet-5).
-    composite : str, Composite, Rule or dict, default="epsilon_plus_flat"
-        Explanation composite of the returned estimator.
-    **params : dict
-        Other :class:`ConvNetClassifier` parameters (e.g. ``input_bounds``).
-
-    Returns
-    -------
-    ConvNetClassifier
-        Fitted (``predict`` / ``explain`` work; ``fit`` would retrain the same
-        architecture from scratch).
-
-    Raises
-    ------
-    ValueError
-        For an unsupported layer, malformed weights, a model without
-        convolutions, or ``classes`` that do not match the outputs.
-    """
-    with open(os.fspath(path)) as fh:
-        lines = [ln.strip() for ln in fh if ln.strip()]
-    layers, weights = [], []
-    i = 0
-    shape = None  # (C, H, W) inferred from the first conv's depth; spatial from flatten size
-    while i < len(lines):
-        tok = lines[i].split()
-        name = tok[0]
-        if name == "Convolution":
-            h, w, d, n, s0, s1 = map(int, tok[1:7])
-            W = np.array(lines[i + 1].split(), dtype=np.float64).reshape(h, w, d, n)
-            b = np.array(lines[i + 2].split(), dtype=np.float64).reshape(n)
-            layer = Conv2D(n, (h, w), stride=(s0, s1), padding="valid")
-            weights.append((len(layers), {"weight": W.transpose(3, 2, 0, 1).copy(), "bias": b}))
-            layers.append(layer)
-            if shape is None:
-                shape = d
-            i += 3
-        elif name == "Linear":
-            m, n = map(int, tok[1:3])
-            W = np.array(lines[i + 1].split(), dtype=np.float64).reshape(m, n)
-            b = np.array(lines[i + 2].split(), dtype=np.float64).reshape(n)
-            weights.append((len(layers), {"weight": W, "bias": b}))
-            layers.append(Dense(n))
-            if shape is None:
-                shape = m
-            i += 3
-        elif name == "Rect":
-            layers.append(ReLU())
-            i += 1
-        elif name == "Tanh":
-            layers.append(Tanh())
-            i += 1
-        elif name == "SumPool":
-            h, w, s0, s1 = map(int, tok[1:5])
-            layers.append(SumPool2D((h, w), stride=(s0, s1), scale=float(1.0 / np.sqrt(h * w))))
-            i += 1
-        elif name == "Flatten":
-            layers.append(Flatten())
-            i += 1
-        else:
-            raise ValueError(f"Unsupported layer {name!r} on line {i + 1} of {path}.")
-    if not layers or not any(isinstance(layer, Conv2D) for layer in layers):
-        raise ValueError(f"{path}: only convolutional toolbox models are imported; found no Convolution layer.")
-    if input_shape is None:
-        input_shape = (shape, _infer_side(layers, shape), _infer_side(layers, shape))
-    input_shape = tuple(int(s) for s in input_shape)
-    net = Sequential(layers)
-    out_shape = net.build(input_shape, np.random.RandomState(0), np.float64)
-    for idx, p in weights:
-        for k, v in p.items():
-            if net.layers[idx].params[k].shape != v.shape:
-                raise ValueError(f"{path}: parameter shape mismatch in layer {idx} ({k}).")
-            net.layers[idx].params[k] = v
-    n_out = int(np.prod(out_shape))
-    classes = np.arange(n_out) if classes is None else np.asarray(classes)
-    if len(classes) != n_out:
-        raise ValueError(f"classes has {len(classes)} labels but the model has {n_out} outputs.")
-    est = ConvNetClassifier(input_shape=input_shape, layers=[_template(layer) for layer in layers],
-                            composite=composite, **params)
-    state = {
-        "layers": net.get_config(),
-        "input_shape_": list(input_shape),
-        "input_bounds_": list(params.get("input_bounds") or (-1.0, 1.0)),
-    }
-    arrays = {f"net_.{k}": v for k, v in net.get_arrays().items()}
-    arrays["classes_"] = classes
-    return est._set_fitted_state(state, arrays)
-
-
-def _template(layer):
-    """A parameter-free copy of ``layer`` (constructor arguments and name)."""
-    return layer_from_spec(layer_spec(layer))
-
-
-def _infer_side(layers, channels):
-    """Smallest square input side on which the stack builds (1x1 maps before Flatten)."""
-    rng = np.random.RandomState(0)
-    for side in range(1, 513):
-        shape = (channels, side, side)
-        try:
-            for layer in layers:
-                if isinstance(layer, Flatten) and len(shape) == 3 and shape[1:] != (1, 1):
-                    raise ValueError("not a 1x1 map")
-                shape = _template(layer).build(shape, rng, np.float64)
-        except ValueError:
-            continue
-        return side
-    raise ValueError("Could not infer the input size of the toolbox model; pass input_shape.")

@@ -23,6 +23,7 @@ from ..base import ExplainMixin
 from ..nn import METHODS, OPTIMIZERS, Dense, Sequential, softmax, softmax_cross_entropy
 from ..rules import COMPOSITES, Composite, Rule, get_composite
 from ._architectures import ACTIVATIONS, conv_stack, copy_layers, dense_stack
+from ._io import PersistenceMixin
 from ._training import Trainer, predicted_index
 
 __all__ = ["BaseNetClassifier", "DenseNetClassifier", "ConvNetClassifier"]
@@ -51,7 +52,7 @@ def _sigmoid_cross_entropy(z, y01):
     return loss, (p - y01) / z.shape[0]
 
 
-class BaseNetClassifier(ExplainMixin, ClassifierMixin, BaseEstimator):
+class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEstimator):
     """Shared fitting, prediction, explanation and persistence of sklrp's networks.
 
     Not meant to be used directly; see :class:`DenseNetClassifier` and
@@ -503,43 +504,6 @@ class BaseNetClassifier(ExplainMixin, ClassifierMixin, BaseEstimator):
         self._device = "cpu"
         self._device_cache = {}
         return self
-
-    def save(self, path):
-        """Save the fitted model to ``path`` (``.npz``) without pickle.
-
-        The file holds the parameters as arrays and the configuration as a
-        JSON string; :func:`sklrp.load_model` (or ``Class.load``) reads it with
-        ``allow_pickle=False``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Destination file.
-        """
-        from ._io import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path):
-        """Load a model saved with :meth:`save` (no unpickling).
-
-        Parameters
-        ----------
-        path : str or path-like
-            A file written by :meth:`save` or :func:`sklrp.estimators.save_model`.
-
-        Returns
-        -------
-        estimator : fitted instance of ``cls``
-            The loaded model.
-        """
-        from ._io import load_model
-
-        est = load_model(path)
-        if not isinstance(est, cls):
-            raise ValueError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}.")
-        return est
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

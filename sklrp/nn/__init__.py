@@ -1,9 +1,8 @@
 """Layers with forward, gradient and relevance passes, and a Sequential stack."""
 
-from ._base import Activation, Layer, LinearLayer, LinearOp
+from ._base import LAYER_TYPES, Activation, Layer, LinearLayer, LinearOp
 from ._embedding import Embedding
 from ._layers import (
-    LAYER_TYPES,
     AvgPool1D,
     AvgPool2D,
     Conv1D,

@@ -3,7 +3,11 @@
 from .._backend import get_namespace, to_device
 from ..rules import ActivationOp, TraversalContext, register_layer_kind
 
-__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation"]
+__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES"]
+
+#: layer classes by name, for rebuilding saved configurations
+#: (:func:`sklrp.nn.layer_from_spec`); every public Layer subclass registers itself
+LAYER_TYPES = {}
 
 
 class Layer:
@@ -30,7 +34,9 @@ class Layer:
     Class attributes: ``kind`` (a string composites can key on; defining a
     subclass with a new kind registers it), ``uses_rules`` (whether the layer
     asks the context for rules; the *first* and *last* layers of a composite
-    are counted among these).  An instance may carry a ``name`` (used by
+    are counted among these).  Defining a public subclass registers it in
+    :data:`LAYER_TYPES` (so saved configurations can name it); abstract bases
+    opt out with ``class Base(Layer, register=False)``.  An instance may carry a ``name`` (used by
     ``Composite(layer_rules=...)`` and ``frozen_layers``).
     """
 
@@ -45,10 +51,12 @@ class Layer:
     #: map from the gradient at its output (see ``Sequential.explain_from``)
     explain_input = None
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, register=True, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.kind is not None:
             register_layer_kind(cls.kind)
+        if register and not cls.__name__.startswith("_"):
+            LAYER_TYPES.setdefault(cls.__name__, cls)
 
     def __init__(self):
         self.params = {}
@@ -173,7 +181,7 @@ class LinearOp:
         return self._fan_in
 
 
-class LinearLayer(Layer):
+class LinearLayer(Layer, register=False):
     """A layer that is one linear map (Dense, convolutions, sum/avg pooling).
 
     Subclasses implement ``linear(x, weight, bias, cache=None)`` and
@@ -212,7 +220,7 @@ class LinearLayer(Layer):
         return grad_in, grads
 
 
-class Activation(Layer):
+class Activation(Layer, register=False):
     """An element-wise activation ``y = g(x)``.
 
     Subclasses implement ``forward`` (caching what ``derivative`` needs) and

@@ -20,8 +20,6 @@ from .._backend import (
 )
 from ._base import Activation, Layer, LinearLayer
 from ._embedding import Embedding
-from ._parallel import Parallel
-from ._sequence import TimeDistributed
 
 __all__ = [
     "Dense",
@@ -38,7 +36,6 @@ __all__ = [
     "ReLU",
     "Tanh",
     "Dropout",
-    "LAYER_TYPES",
 ]
 
 
@@ -596,28 +593,3 @@ class Dropout(Layer):
         if cache["mask"] is None:
             return grad, {}
         return grad * cache["mask"], {}
-
-
-LAYER_TYPES = {
-    cls.__name__: cls
-    for cls in (
-        Dense,
-        Conv1D,
-        Conv2D,
-        MaxPool1D,
-        MaxPool2D,
-        AvgPool1D,
-        AvgPool2D,
-        SumPool1D,
-        SumPool2D,
-        GlobalMaxPool1D,
-        Flatten,
-        Reshape,
-        ReLU,
-        Tanh,
-        Dropout,
-        Embedding,
-        TimeDistributed,
-        Parallel,
-    )
-}

@@ -8,8 +8,11 @@ pooled features are concatenated.
 
 from collections.abc import MutableMapping
 
+from .._backend import get_namespace
+from ..rules import TraversalContext
 from ._base import Layer
 from ._sequence import layer_from_spec, layer_spec
+from ._sequential import Sequential
 
 __all__ = ["Parallel"]
 
@@ -88,8 +91,6 @@ class Parallel(Layer):
 
     def __init__(self, branches):
         # Layer.__init__ is not called: params is the branches' view
-        from ._sequential import Sequential  # lazy: _sequential imports the layer registry
-
         if not isinstance(branches, (list, tuple)) or not branches:
             raise ValueError(f"Parallel needs a non-empty list of branches; got {branches!r}.")
         stacks = []
@@ -140,8 +141,6 @@ class Parallel(Layer):
         return parts
 
     def forward(self, x, training=False, rng=None):
-        from .._backend import get_namespace
-
         outs, caches = [], []
         for s in self.branches:
             out, cache = s.forward(x, training=training, rng=rng)
@@ -168,8 +167,6 @@ class Parallel(Layer):
         return self._backward(grad, cache, None, True, need_input_grad=False)[1]
 
     def relevance(self, R, cache, ctx=None):
-        from ..rules import TraversalContext
-
         ctx = TraversalContext() if ctx is None else ctx
         R_in = None
         for b, (s, R_b, caches) in enumerate(zip(self.branches, self._parts(R), cache["caches"])):

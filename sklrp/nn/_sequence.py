@@ -25,7 +25,7 @@ each step is independent, and the relevance of padding steps is dropped by
 the embedding.
 """
 
-from ._base import Layer
+from ._base import LAYER_TYPES, Layer
 
 __all__ = ["TimeDistributed"]
 
@@ -50,8 +50,6 @@ def layer_spec(layer):
 
 def layer_from_spec(spec):
     """Rebuild an (unbuilt) layer from :func:`layer_spec`; lists become tuples."""
-    from ._layers import LAYER_TYPES  # lazy: _layers registers this module's layers
-
     if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
         raise ValueError(f"Unknown layer spec {spec!r}; expected a 'type' among {sorted(LAYER_TYPES)}.")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("config", {}).items()}

@@ -2,12 +2,56 @@
 
 import html
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._tokens import TokenRelevances
+__all__ = ["TokenRelevances", "highlight_html", "highlight_ansi", "relevance_color"]
 
-__all__ = ["highlight_html", "highlight_ansi", "relevance_color"]
+
+@dataclass
+class TokenRelevances:
+    """Relevance of every token occurrence of one document.
+
+    Attributes
+    ----------
+    text : str
+        The document as the vectorizer read it (after ``decode``).
+    tokens : list of str
+        Tokens in order of occurrence, as the vectorizer's tokenizer returns
+        them (after its preprocessor, e.g. lower-cased). Stop words and
+        out-of-vocabulary tokens are included, with relevance 0.
+    spans : list of (int, int) or None
+        Character span ``text[start:end]`` of each token; ``None`` when a
+        custom tokenizer or preprocessor produced a token that could not be
+        located in the text.
+    relevance : ndarray of shape (n_tokens,)
+        Relevance of each occurrence (see :func:`token_relevances`).
+    known : ndarray of bool, shape (n_tokens,)
+        Whether the token takes part in at least one feature of the model.
+    label : object or None
+        The class whose score is explained (``None`` for an explicit
+        output-relevance target).
+    """
+
+    text: str
+    tokens: list
+    spans: list
+    relevance: np.ndarray
+    known: np.ndarray
+    label: object = None
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def total(self):
+        """Sum of the token relevances."""
+        return float(np.sum(self.relevance))
+
+    def _repr_html_(self):
+        return highlight_html(self, full_page=False)
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -1,60 +1,13 @@
 """Feature relevances back onto the token occurrences of raw text."""
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import scipy.sparse as sp
 
 from ..base import explain as _explain
+from ._highlight import TokenRelevances
 from ._vocab import text_feature_map
 
 __all__ = ["TokenRelevances", "token_relevances"]
-
-
-@dataclass
-class TokenRelevances:
-    """Relevance of every token occurrence of one document.
-
-    Attributes
-    ----------
-    text : str
-        The document as the vectorizer read it (after ``decode``).
-    tokens : list of str
-        Tokens in order of occurrence, as the vectorizer's tokenizer returns
-        them (after its preprocessor, e.g. lower-cased). Stop words and
-        out-of-vocabulary tokens are included, with relevance 0.
-    spans : list of (int, int) or None
-        Character span ``text[start:end]`` of each token; ``None`` when a
-        custom tokenizer or preprocessor produced a token that could not be
-        located in the text.
-    relevance : ndarray of shape (n_tokens,)
-        Relevance of each occurrence (see :func:`token_relevances`).
-    known : ndarray of bool, shape (n_tokens,)
-        Whether the token takes part in at least one feature of the model.
-    label : object or None
-        The class whose score is explained (``None`` for an explicit
-        output-relevance target).
-    """
-
-    text: str
-    tokens: list
-    spans: list
-    relevance: np.ndarray
-    known: np.ndarray
-    label: object = None
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self):
-        return len(self.tokens)
-
-    def total(self):
-        """Sum of the token relevances."""
-        return float(np.sum(self.relevance))
-
-    def _repr_html_(self):
-        from ._highlight import highlight_html
-
-        return highlight_html(self, full_page=False)
 
 
 def _offset_map(preprocess, text, pre):
