@@ -7,6 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from sklrp._backend import get_namespace
+from sklrp import DenseNetClassifier
 from sklrp.nn import Activation, Conv1D, Dense, Flatten, Layer, LinearOp, ReLU, Reshape, Sequential
 from sklrp.rules import (
     Composite,
@@ -93,6 +94,10 @@ class GatedUnit(Layer):
         self.units, self.use_bias = units, use_bias
         self.bias_factor, self.epsilon = bias_factor, epsilon
 
+    def config(self):
+        return {"units": self.units, "use_bias": self.use_bias, "bias_factor": self.bias_factor,
+                "epsilon": self.epsilon}
+
     def build(self, input_shape, rng, dtype):
         (d,) = input_shape
         self.params = {k: rng.normal(scale=0.5, size=(d, self.units)).astype(dtype) for k in ("Wg", "Wc", "Wr")}
@@ -108,6 +113,23 @@ class GatedUnit(Layer):
         zc = x @ p["Wc"] + p.get("bc", 0)
         gate, signal, skip = _sigmoid(xp, zg), xp.tanh(zc), x @ p["Wr"]
         return gate * signal + skip, {"x": x, "zc": zc, "gate": gate, "signal": signal, "skip": skip}
+
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
+        p, gate, signal = self.params, cache["gate"], cache["signal"]
+        dzc = grad * gate * (1 - signal**2)
+        dzg = grad * signal * gate * (1 - gate)
+        dx = dzc @ p["Wc"].T + dzg @ p["Wg"].T + grad @ p["Wr"].T
+        return dx, (self._param_grads(cache["x"], grad, dzc, dzg) if need_param_grads else {})
+
+    def param_grads(self, grad, cache):
+        gate, signal = cache["gate"], cache["signal"]
+        return self._param_grads(cache["x"], grad, grad * gate * (1 - signal**2), grad * signal * gate * (1 - gate))
+
+    def _param_grads(self, x, grad, dzc, dzg):
+        grads = {"Wc": x.T @ dzc, "Wg": x.T @ dzg, "Wr": x.T @ grad}
+        if self.use_bias:
+            grads.update(bc=dzc.sum(axis=0), bg=dzg.sum(axis=0))
+        return grads
 
     def relevance(self, R, cache, ctx=None):
         ctx = TraversalContext() if ctx is None else ctx
@@ -309,3 +331,55 @@ def test_user_activation_gets_gradient_and_guided_backprop():
     W2 = net.layers[2].params["weight"]
     sig = 1 / (1 + np.exp(-caches[1]["x"]))
     assert_allclose(gb, (np.maximum(seed @ W2.T, 0) * sig) @ net.layers[0].params["weight"].T, rtol=1e-12)
+
+
+def test_gated_unit_gradients_match_finite_differences():
+    layer = GatedUnit(3)
+    layer.build((4,), np.random.RandomState(0), np.float64)
+    x = np.random.RandomState(1).normal(size=(5, 4))
+    G = np.random.RandomState(2).normal(size=(5, 3))
+    out, cache = layer.forward(x)
+    dx, grads = layer.backward(G, cache)
+    assert grads.keys() == layer.params.keys()
+    assert all(np.array_equal(grads[k], v) for k, v in layer.param_grads(G, cache).items())
+    h = 1e-6
+    for arr, analytic in [(x, dx)] + [(layer.params[k], grads[k]) for k in layer.params]:
+        numeric = np.zeros_like(arr)
+        for idx in np.ndindex(*arr.shape):
+            old = arr[idx]
+            arr[idx] = old + h
+            up = float((layer.forward(x)[0] * G).sum())
+            arr[idx] = old - h
+            down = float((layer.forward(x)[0] * G).sum())
+            arr[idx] = old
+            numeric[idx] = (up - down) / (2 * h)
+        assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- a new model family
+class GatedNetClassifier(DenseNetClassifier):
+    """A model family: DenseNetClassifier's parameters and training, gated hidden layers."""
+
+    def _build_layers(self, input_shape):
+        if any(units < 1 for units in self.hidden_layer_sizes):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers; got {self.hidden_layer_sizes!r}.")
+        return [GatedUnit(units) for units in self.hidden_layer_sizes]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_model_family_trains_explains_and_conserves():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X / 16, y, random_state=0)
+    clf = GatedNetClassifier(hidden_layer_sizes=(32,), max_iter=100, random_state=0).fit(X_tr, y_tr)
+    assert clf.score(X_te, y_te) > 0.9
+    assert [type(layer).__name__ for layer in clf.net_.layers] == ["GatedUnit", "Dense"]
+    # a composite keyed by the new layer class, given as the estimator's parameter
+    clf.set_params(composite={GatedUnit: Epsilon(1e-9, bias_factor=1.0), "dense": Epsilon(1e-9, bias_factor=1.0)})
+    R = clf.explain(X_te[:20])
+    assert R.shape == (20, 64)
+    assert_allclose(R.sum(axis=1), clf.decision_function(X_te[:20]).max(axis=1), rtol=1e-6)
+    with pytest.raises(ValueError, match="positive integers"):
+        GatedNetClassifier(hidden_layer_sizes=(0,)).fit(X_tr, y_tr)
