@@ -583,7 +583,7 @@ class DenseNetClassifier(BaseNetClassifier):
         Class labels.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` had string column names.
     input_shape_ : tuple
         Shape of one row as the network sees it.
