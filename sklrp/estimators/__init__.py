@@ -4,6 +4,7 @@ from ..base import explain
 from ._io import load_model, save_model
 from ._linear import LinearRelevanceClassifier
 from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
+from ._text_cnn import TextCNNClassifier
 from ._toolbox import load_lrp_toolbox_model
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "BaseNetClassifier",
     "DenseNetClassifier",
     "ConvNetClassifier",
+    "TextCNNClassifier",
     "save_model",
     "load_model",
     "load_lrp_toolbox_model",

@@ -16,17 +16,20 @@ from ..nn import (
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
+    GlobalMaxPool1D,
     Layer,
     MaxPool1D,
     MaxPool2D,
+    Parallel,
     ReLU,
     SumPool1D,
     SumPool2D,
     Tanh,
 )
 
-__all__ = ["ACTIVATIONS", "POOLS", "dense_stack", "conv_stack", "copy_layers"]
+__all__ = ["ACTIVATIONS", "POOLS", "dense_stack", "conv_stack", "text_cnn_stack", "copy_layers"]
 
 #: activation layers by name
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
@@ -124,6 +127,76 @@ def conv_stack(
         if dropout:
             layers.append(Dropout(dropout))
     return layers + [Flatten()] + dense_stack(hidden_layer_sizes, activation, dropout)
+
+
+def text_cnn_stack(
+    vocab_size,
+    embedding_dim,
+    filter_sizes=(2,),
+    n_filters=800,
+    *,
+    embeddings=None,
+    trainable_embeddings=False,
+    dropout=0.0,
+    n_outputs=None,
+    use_bias=True,
+):
+    """The word CNN of Arras et al. (2016, 2017).
+
+    ``Embedding -> Conv1D(n_filters, H) -> ReLU -> GlobalMaxPool1D`` for one
+    filter size ``H``; for several, one such branch per size in a
+    :class:`~sklrp.nn.Parallel` layer (the pooled features concatenated);
+    then ``(Dropout) -> (Dense(n_outputs))``.  The embedding is channels
+    first (the convolution reads its output without a copy), keeps id 0 as
+    padding (zero vector, zero relevance) and returns relevance per
+    embedding dimension (sum over the last axis for words).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids, padding (id 0) included.
+    embedding_dim : int
+        Length of the word vectors.
+    filter_sizes : sequence of int, default=(2,)
+        Window lengths ``H`` (in tokens) of the convolutions, one branch
+        each.
+    n_filters : int, default=800
+        Filters ``F`` per window length.
+    embeddings : array of shape (vocab_size, embedding_dim), default=None
+        Initial vectors (row 0 is zeroed: padding); ``None`` draws them
+        from N(0, 1/embedding_dim) when the stack is built.
+    trainable_embeddings : bool, default=False
+        Whether training updates the vectors.
+    dropout : float, default=0.0
+        Dropout rate on the pooled features (no layer when 0).
+    n_outputs : int, default=None
+        Append ``Dense(n_outputs)`` (the class scores); ``None`` ends at the
+        pooled features.
+    use_bias : bool, default=True
+        Biases in the convolutions and the output layer (``False`` gives a
+        bias-free network that conserves relevance exactly under LRP-0).
+
+    Returns
+    -------
+    layers : list of sklrp.nn.Layer
+        The unbuilt layers, in order.
+    """
+    sizes = _positive_ints("filter_sizes", filter_sizes)
+    if not sizes:
+        raise ValueError("filter_sizes must hold at least one window length; got an empty sequence.")
+    (n_filters,) = _positive_ints("n_filters", [n_filters])
+    options = dict(padding_idx=0, trainable=trainable_embeddings, relevance="dimension", channels_first=True)
+    if embeddings is None:
+        embedding = Embedding(vocab_size, embedding_dim, **options)
+    else:
+        embedding = Embedding.from_pretrained(embeddings, **options)
+    branches = [[Conv1D(n_filters, h, use_bias=use_bias), ReLU(), GlobalMaxPool1D()] for h in sizes]
+    layers = [embedding] + (branches[0] if len(branches) == 1 else [Parallel(branches)])
+    if dropout:
+        layers.append(Dropout(dropout))
+    if n_outputs is not None:
+        layers.append(Dense(n_outputs, use_bias=use_bias))
+    return layers
 
 
 def copy_layers(layers):

@@ -7,13 +7,14 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
-from ..text._vocab import text_feature_map
+from ..text._vocab import sequence_feature_map, text_feature_map
 from ._embeddings import load_embeddings
 
 __all__ = ["RelevanceDocumentVectorizer"]
@@ -53,6 +54,27 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     :meth:`oov_report`. A document with no word that has an embedding gets
     the zero vector (also after normalisation).
 
+    **Sequence Pipelines** (a :class:`~sklrp.text.TokenSequenceVectorizer`
+    as the last transformer, then a classifier on token ids such as a word
+    CNN) give weights per token *position*, and a word's weight is the sum
+    over its occurrences among the tokens the model reads (after stop
+    words, the OOV policy and truncation), so ``d`` is the sum over the
+    document's tokens of weight times embedding:
+
+    - ``"lrp"`` / ``"sa"``: the relevance of each position from the last
+      step's ``explain`` (``method="lrp"`` / ``"sensitivity"``), summed per
+      word;
+    - ``"uniform"``: 1 per occurrence, i.e. the word's count (the plain sum
+      of the embeddings of the tokens read);
+    - ``"tfidf"``: there is no TF-IDF input, so the TF-IDF of the word's
+      count is computed as scikit-learn's ``TfidfVectorizer`` does by
+      default (``TfidfTransformer()``: smooth idf, ``norm="l2"``), with
+      document frequencies from the documents given to :meth:`fit` (the
+      training documents, normally) or, when :meth:`fit` got none, from the
+      documents of each :meth:`transform` call.
+
+    Padding and the OOV id (``oov="map"``) contribute to no word.
+
     The wrapped estimator is used as it is (it must be fitted already):
     :meth:`fit` only validates the parameters and maps the vocabulary to the
     embedding table, and :meth:`transform` calls it on first use, so
@@ -64,7 +86,9 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     estimator : Pipeline
         A fitted text Pipeline: ``CountVectorizer`` / ``TfidfVectorizer``,
         optional column-keeping or selecting steps, and an explainable last
-        step (e.g. :class:`sklrp.LinearRelevanceClassifier`).
+        step (e.g. :class:`sklrp.LinearRelevanceClassifier`); or a sequence
+        Pipeline (``TokenSequenceVectorizer`` and an explainable classifier
+        on token ids).
     embeddings : dict, gensim KeyedVectors, WordEmbeddings or path
         Word vectors; see :func:`sklrp.feature_extraction.load_embeddings`.
     weighting : {"lrp", "sa", "tfidf", "uniform"}, default="lrp"
@@ -72,8 +96,9 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     normalize : {"l2", "l1"} or None, default="l2"
         Row normalisation of the document vectors. ``"l2"`` is sklrp's
         documented default, because the paper's choice is not verified.
-    vectorizer : CountVectorizer or TfidfVectorizer, default=None
-        Fitted vectorizer to use instead of the Pipeline's first step.
+    vectorizer : CountVectorizer, TfidfVectorizer or TokenSequenceVectorizer, default=None
+        Fitted vectorizer to use instead of the Pipeline's first step (see
+        :func:`sklrp.text.token_relevances`).
     lowercase_fallback : bool, default=True
         Look a term up lower-cased when it is missing as it is.
 
@@ -82,13 +107,21 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     embeddings_ : WordEmbeddings
         The loaded table.
     terms_ : ndarray of str, shape (n_terms,)
-        Vocabulary term of each column of the last step's input.
+        Vocabulary term of each column of the last step's input (for a
+        sequence Pipeline: of each token id, ``"<pad>"`` and ``"<oov>"``
+        included).
     term_rows_ : ndarray of int, shape (n_terms,)
-        Row of each term in ``embeddings_.vectors``; -1 when out of vocabulary.
+        Row of each term in ``embeddings_.vectors``; -1 when out of
+        vocabulary (always for padding and the OOV id).
     n_oov_terms_ : int
-        Number of vocabulary terms without an embedding.
+        Number of vocabulary terms without an embedding (padding and the
+        OOV id are not vocabulary terms).
     coverage_ : float
         Fraction of vocabulary terms with an embedding.
+    tfidf_ : TfidfTransformer or None
+        Sequence Pipelines with ``weighting="tfidf"``: the transformer whose
+        document frequencies :meth:`fit` learned from its documents;
+        ``None`` otherwise.
     n_features_out_ : int
         Embedding dimension.
 
@@ -129,7 +162,11 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
 
         Parameters
         ----------
-        X, y : ignored
+        X : iterable of str, default=None
+            Only read for a sequence Pipeline with ``weighting="tfidf"``: the
+            raw documents whose document frequencies give the idf (normally
+            the training documents). Ignored otherwise.
+        y : ignored
             Present for the transformer API; the wrapped estimator is not refit.
 
         Returns
@@ -141,23 +178,47 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
             raise ValueError("embeddings is required (a dict, a gensim KeyedVectors or a path).")
         check_is_fitted(final_estimator(self.estimator))
         emb = load_embeddings(self.embeddings)
-        fmap = text_feature_map(self.estimator, vectorizer=self.vectorizer)
-        rows = emb.lookup(fmap.terms.tolist(), lowercase_fallback=self.lowercase_fallback)
+        smap = sequence_feature_map(self.estimator, vectorizer=self.vectorizer)
+        if smap is None:
+            terms = text_feature_map(self.estimator, vectorizer=self.vectorizer).terms
+            words = np.ones(len(terms), dtype=bool)
+        else:
+            terms, words = smap.terms, smap.word_ids
+        rows = emb.lookup(terms.tolist(), lowercase_fallback=self.lowercase_fallback)
+        rows[~words] = -1
         self.embeddings_ = emb
-        self.terms_ = fmap.terms
+        self.terms_ = terms
         self.term_rows_ = rows
-        self.n_oov_terms_ = int(np.sum(rows < 0))
-        self.coverage_ = float(np.mean(rows >= 0)) if rows.size else 0.0
+        self.n_oov_terms_ = int(np.sum(rows[words] < 0))
+        self.coverage_ = float(np.mean(rows[words] >= 0)) if words.any() else 0.0
+        self.tfidf_ = None
+        if smap is not None and self.weighting == "tfidf" and X is not None:
+            counts = smap.term_matrix(smap.ids(smap.documents(X)), 1.0)
+            self.tfidf_ = TfidfTransformer().fit(counts)
         self.n_features_out_ = emb.dim
         self._n_features_out = emb.dim
         return self
+
+    def _sequence_weights(self, smap, X, target, method):
+        """Per-word weights of a sequence Pipeline: per-position values summed per id."""
+        docs = smap.documents(X)
+        if method is not None:
+            return smap.term_matrix(*smap.explain(docs, target=target, method=method))
+        W = smap.term_matrix(smap.ids(docs), 1.0)
+        if self.weighting == "tfidf":
+            tfidf = self.tfidf_ if self.tfidf_ is not None else TfidfTransformer().fit(W)
+            W = tfidf.transform(W)
+        return W
 
     def _weights(self, X, target):
         if isinstance(X, str):
             raise ValueError("X must be an iterable of documents, not one string.")
         X = list(X)
-        if self.weighting in ("lrp", "sa"):
-            method = "lrp" if self.weighting == "lrp" else "sensitivity"
+        method = {"lrp": "lrp", "sa": "sensitivity"}.get(self.weighting)
+        smap = sequence_feature_map(self.estimator, vectorizer=self.vectorizer)
+        if smap is not None:
+            W = self._sequence_weights(smap, X, target, method)
+        elif method is not None:
             W = _explain(self.estimator, X, target=target, method=method)
         else:
             W = transform_to_final(self.estimator, X)

@@ -64,7 +64,10 @@ def make_explanation_scorer(name, **kwargs):
     -------
     scorer : callable
         ``scorer(estimator, X, y) -> float``, usable in ``scoring=`` of
-        ``GridSearchCV`` (alone or in a dict with other metrics).
+        ``GridSearchCV`` (alone or in a dict with other metrics). The
+        estimator may be a bag-of-words Pipeline or a sequence Pipeline
+        (``TokenSequenceVectorizer`` and a classifier on token ids, such as
+        a word CNN); both metrics accept either kind.
 
     Examples
     --------

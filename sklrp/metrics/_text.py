@@ -8,8 +8,10 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import Bunch, check_random_state
 
+from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
 from ..feature_extraction._document import RelevanceDocumentVectorizer
+from ..text._vocab import sequence_feature_map
 
 __all__ = ["explanatory_power_score", "word_deletion_curve"]
 
@@ -35,6 +37,17 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     word is deleted by setting its entry in the last step's input (e.g. its
     TF-IDF value) to zero, without renormalising the other entries.
 
+    For a sequence Pipeline (a :class:`~sklrp.text.TokenSequenceVectorizer`
+    as the last transformer, then a classifier on token ids such as a word
+    CNN) the words are the token *positions* the model reads (padding
+    excluded; OOV-mapped positions included), ranked by the relevance of
+    each position, and a word is deleted by replacing its id with the
+    padding id 0 at that position: its embedding becomes zero and the
+    sequence keeps its length (the paper's "set the word's embedding to
+    zero"). A word that occurs several times is deleted one occurrence at
+    a time, each at the rank of its own relevance, since relevance is per
+    occurrence.
+
     Parameters
     ----------
     estimator : Pipeline or explainable classifier
@@ -49,7 +62,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         averaged over ``n_repeats`` draws. Ignored when ``relevance`` is given.
     relevance : array-like or sparse matrix of shape (n_documents, n_features), default=None
         Precomputed relevances in the last step's input space (for all of
-        ``X``, before subsetting).
+        ``X``, before subsetting); for a sequence Pipeline
+        ``(n_documents, max_length_)``, or with a third, embedding axis that
+        is summed over.
     n_words : int, default=10
         Largest number of deleted words. 10 is sklrp's documented default,
         because the paper's choice is not verified.
@@ -64,7 +79,8 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         Class whose relevance ranks the words (the paper's protocol uses the
         true class; recorded as unverified).
     min_words : int, default=0
-        Keep only documents with at least this many distinct words.
+        Keep only documents with at least this many distinct words (for a
+        sequence Pipeline: non-padding positions).
     n_repeats : int, default=5
         Number of random orders averaged for ``method="random"``.
     random_state : int, RandomState instance or None, default=None
@@ -89,9 +105,14 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
 
     Notes
     -----
-    Ties in relevance are broken by column index. A document with fewer
-    than ``k`` words has all of its words deleted at step ``k``. With no
-    selected document the accuracies are NaN.
+    Ties in relevance are broken by column index (position, for a sequence
+    Pipeline). A document with fewer than ``k`` words has all of its words
+    deleted at step ``k``. With no selected document the accuracies are NaN.
+
+    Raises
+    ------
+    TypeError
+        If the ranking needs ``explain`` and the last step has none.
     """
     n_words = _check_int("n_words", n_words, 0)
     min_words = _check_int("min_words", min_words, 0)
@@ -103,14 +124,20 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     if target not in ("true", "predicted"):
         raise ValueError(f"target must be 'true' or 'predicted'; got {target!r}.")
     final = final_estimator(estimator)
+    smap = sequence_feature_map(estimator)
     Xt = transform_to_final(estimator, X)
-    Xt = sp.csr_matrix(Xt, dtype=np.float64, copy=True)
+    if smap is None:
+        Xt = sp.csr_matrix(Xt, dtype=np.float64, copy=True)
+        as_input = _identity
+    else:  # the non-padding positions, with their ids as values; deleting = id 0
+        Xt = sp.csr_matrix(np.asarray(Xt))
+        as_input = _dense
     Xt.eliminate_zeros()
     Xt.sort_indices()
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != Xt.shape[0]:
         raise ValueError(f"y must hold one label per document ({Xt.shape[0]}); got shape {y.shape}.")
-    pred = final.predict(Xt)
+    pred = final.predict(as_input(Xt))
     if subset == "correct":
         keep = pred == y
     elif subset == "misclassified":
@@ -133,6 +160,8 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     cols = Xs.indices
     if relevance is not None:
         Rfull = relevance
+        if smap is not None:
+            Rfull = smap.position_relevance(Rfull, Xt.shape)
         if Rfull.shape != Xt.shape:
             raise ValueError(f"relevance has shape {Rfull.shape}; expected {Xt.shape}.")
         keys_list = [_entries(Rfull, rows_sel[rows], cols)]
@@ -141,7 +170,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         keys_list = [rng.random_sample(cols.shape[0]) for _ in range(n_repeats)]
     else:
         tgt = ys if target == "true" else None
-        R = final.explain(Xs, target=tgt, method=method)
+        R = _explain(final, as_input(Xs), target=tgt, method=method)
+        if smap is not None:
+            R = smap.position_relevance(R, Xs.shape, name="the relevance returned by explain")
         keys_list = [_entries(R, rows, cols)]
     curves = []
     for keys in keys_list:
@@ -151,14 +182,23 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         rank[perm] = np.arange(perm.shape[0]) - Xs.indptr[rows[perm]]
         acc = np.empty(n_words + 1)
         for k in steps:
-            data = np.where(rank < k, 0.0, Xs.data)
+            data = np.where(rank < k, 0, Xs.data)  # keeps the dtype (ids stay integers)
             Xk = sp.csr_matrix((data, Xs.indices, Xs.indptr), shape=Xs.shape)
-            acc[k] = np.mean(final.predict(Xk) == ys)
+            acc[k] = np.mean(final.predict(as_input(Xk)) == ys)
         curves.append(acc)
     curves = np.asarray(curves)
     return Bunch(n_deleted=steps, accuracy=curves.mean(axis=0), accuracy_std=curves.std(axis=0),
                  n_documents=int(rows_sel.size), subset=subset, order=order,
                  method="precomputed" if relevance is not None else method)
+
+
+def _identity(X):
+    return X
+
+
+def _dense(X):
+    """A CSR matrix of token ids back to the dense id matrix (absent = padding 0)."""
+    return X.toarray()
 
 
 def _entries(R, rows, cols):
@@ -190,7 +230,11 @@ def explanatory_power_score(estimator, X, y, *, embeddings, weighting="lrp", tar
     Parameters
     ----------
     estimator : Pipeline
-        Fitted text Pipeline with an explainable last step.
+        Fitted text Pipeline with an explainable last step: a bag-of-words
+        Pipeline or a sequence Pipeline (``TokenSequenceVectorizer`` and a
+        classifier on token ids); see
+        :class:`~sklrp.feature_extraction.RelevanceDocumentVectorizer` for
+        how each builds its document vectors.
     X : iterable of str
         Documents.
     y : array-like of shape (n_documents,)
@@ -214,7 +258,7 @@ def explanatory_power_score(estimator, X, y, *, embeddings, weighting="lrp", tar
         Fraction of the documents that is classified in each split.
     random_state : int, RandomState instance or None, default=0
         Seeds the splits.
-    vectorizer : CountVectorizer or TfidfVectorizer, default=None
+    vectorizer : CountVectorizer, TfidfVectorizer or TokenSequenceVectorizer, default=None
         Fitted vectorizer to use instead of the Pipeline's first step.
     return_details : bool, default=False
         Return a Bunch with the whole curve instead of the score.
@@ -232,7 +276,9 @@ def explanatory_power_score(estimator, X, y, *, embeddings, weighting="lrp", tar
     -----
     KNN ties are resolved towards the smallest class index (as
     ``KNeighborsClassifier`` with uniform weights). Documents with no
-    embedded word keep their zero vector and take part in the vote.
+    embedded word keep their zero vector and take part in the vote. With a
+    sequence Pipeline and ``weighting="tfidf"`` the document frequencies
+    are those of ``X`` (the Pipeline keeps none of its training documents).
     """
     if target not in ("predicted", "true"):
         raise ValueError(f"target must be 'predicted' or 'true'; got {target!r}.")

@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from ..base import explain as _explain
 from ._highlight import TokenRelevances
-from ._vocab import text_feature_map
+from ._vocab import sequence_feature_map, text_feature_map
 
 __all__ = ["TokenRelevances", "token_relevances"]
 
@@ -93,19 +93,39 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
                      vectorizer=None, occurrences="split"):
     """Map feature relevances of a text Pipeline onto the tokens of raw documents.
 
-    The Pipeline is explained with :func:`sklrp.explain` in the space of its
-    last step's input (one relevance per vocabulary term and document); each
-    term's relevance is then handed to the token occurrences that produced it,
-    found by re-running the vectorizer's own ``decode``, preprocessor
-    (``lowercase``, ``strip_accents``), tokenizer (``token_pattern`` or a
-    callable), stop-word list and ``ngram_range``.
+    **Bag-of-words Pipelines.** The Pipeline is explained with
+    :func:`sklrp.explain` in the space of its last step's input (one
+    relevance per vocabulary term and document); each term's relevance is
+    then handed to the token occurrences that produced it, found by
+    re-running the vectorizer's own ``decode``, preprocessor (``lowercase``,
+    ``strip_accents``), tokenizer (``token_pattern`` or a callable),
+    stop-word list and ``ngram_range``.
+
+    **Sequence Pipelines** (a :class:`~sklrp.text.TokenSequenceVectorizer`
+    as the last transformer, then a classifier on token ids such as a word
+    CNN). The last step's ``explain`` gives one relevance per token
+    *position* (an array with a third, embedding axis is summed over it);
+    the tokens and character spans of the positions come from
+    :meth:`~sklrp.text.TokenSequenceVectorizer.token_spans`, so every
+    occurrence has its own relevance and ``occurrences`` does not apply.
+    The tokens listed are those the model reads, in the order of the id
+    row: padding positions are dropped, and tokens the vectorizer removed
+    (stop words, out-of-vocabulary tokens with ``oov="drop"``, tokens cut
+    by ``max_length``) are *absent* from ``tokens`` (their text stays
+    unhighlighted in :func:`highlight_html`). Every listed token has
+    ``known=True``, including out-of-vocabulary tokens mapped to the OOV id
+    with ``oov="map"`` (they keep their own string and the relevance of
+    their position). ``meta["positions"]`` and ``meta["ids"]`` give each
+    token's position in the id row and its id.
 
     Parameters
     ----------
     estimator : Pipeline
         Fitted Pipeline: a ``CountVectorizer`` / ``TfidfVectorizer`` first,
         optionally column-keeping or selecting transformers, and an
-        explainable last step (e.g. :class:`sklrp.LinearRelevanceClassifier`).
+        explainable last step (e.g. :class:`sklrp.LinearRelevanceClassifier`);
+        or a sequence Pipeline ending with a ``TokenSequenceVectorizer`` and
+        an explainable classifier on token ids.
     raw_documents : iterable of str
         Documents in the form the Pipeline's ``predict`` takes.
     target : None, label, array-like, default=None
@@ -114,11 +134,16 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
     method : str, default=None
         Explanation method passed to ``explain`` (e.g. ``"sensitivity"``).
     relevance : array-like or sparse matrix of shape (n_documents, n_columns), default=None
-        Precomputed relevances in the last step's input space; when given,
-        ``estimator`` is used for the vocabulary only and ``target``/``method``
-        are ignored (the label is then ``None``).
-    vectorizer : CountVectorizer or TfidfVectorizer, default=None
-        A fitted vectorizer to use instead of the Pipeline's first step.
+        Precomputed relevances in the last step's input space (for a
+        sequence Pipeline ``(n_documents, max_length_)``, or
+        ``(n_documents, max_length_, dim)`` per embedding dimension); when
+        given, ``estimator`` is used for the vocabulary only and
+        ``target``/``method`` are ignored (the label is then ``None``).
+    vectorizer : CountVectorizer, TfidfVectorizer or TokenSequenceVectorizer, default=None
+        A fitted vectorizer to use instead of the Pipeline's first step. A
+        ``TokenSequenceVectorizer`` makes the last step of ``estimator`` (or
+        ``estimator`` itself, e.g. a bare word CNN) explain
+        ``vectorizer.transform(raw_documents)``.
     occurrences : {"split", "each"}, default="split"
         How a term's relevance ``R_f`` reaches its occurrences. ``"split"``:
         each of the ``n_f`` occurrences gets ``R_f / n_f``, so token relevances
@@ -127,6 +152,7 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
         heatmap convention of Arras et al. 2017; sums are then not conserved).
         Either way an n-gram's share is divided equally among its ``n``
         tokens, and a token collects the shares of all n-grams it belongs to.
+        Ignored for sequence Pipelines (relevance is per occurrence there).
 
     Returns
     -------
@@ -139,19 +165,24 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
     ------
     ValueError
         If the features cannot be mapped back to tokens (see
-        :func:`sklrp.text.text_feature_map`), or ``relevance`` has the wrong
-        shape.
+        :func:`sklrp.text.text_feature_map`), or ``relevance`` (or the
+        output of a sequence model's ``explain``) has the wrong shape.
+    TypeError
+        If the last step has no ``explain`` method.
     """
     if occurrences not in ("split", "each"):
         raise ValueError(f"occurrences must be 'split' or 'each'; got {occurrences!r}.")
     if isinstance(raw_documents, str):
         raise ValueError("raw_documents must be an iterable of documents, not one string.")
     docs = list(raw_documents)
+    smap = sequence_feature_map(estimator, vectorizer=vectorizer)
+    if smap is not None:
+        return _sequence_token_relevances(smap, docs, target, method, relevance)
     fmap = text_feature_map(estimator, vectorizer=vectorizer)
     labels = [None] * len(docs)
     if relevance is None:
         R = _explain(estimator, docs, target=target, method=method)
-        labels = _target_labels(estimator, docs, target)
+        labels = _target_labels(lambda: estimator.predict(docs), len(docs), target)
     else:
         R = relevance
     R = sp.csr_matrix(R) if not sp.issparse(R) else R.tocsr()
@@ -184,12 +215,34 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
     return out
 
 
-def _target_labels(estimator, docs, target):
+def _sequence_token_relevances(smap, raw_documents, target, method, relevance):
+    """token_relevances of a sequence Pipeline: one relevance per token position."""
+    docs = smap.documents(raw_documents)
+    if relevance is None:
+        ids, R = smap.explain(docs, target=target, method=method)
+        labels = _target_labels(lambda: smap.final.predict(ids), len(docs), target)
+    else:
+        ids = smap.ids(docs)
+        R = smap.position_relevance(relevance, ids.shape)
+        labels = [None] * len(docs)
+    out = []
+    for i, (text, row) in enumerate(zip(docs, smap.vectorizer.token_spans(docs))):
+        pos = np.array([t for t, span in enumerate(row) if span is not None], dtype=np.intp)
+        spans = [None if row[t].start is None else (row[t].start, row[t].end) for t in pos]
+        out.append(TokenRelevances(
+            text, [row[t].token for t in pos], spans, R[i, pos], np.ones(pos.size, dtype=bool),
+            labels[i], meta={"positions": pos, "ids": ids[i, pos]},
+        ))
+    return out
+
+
+def _target_labels(predict, n, target):
+    """The explained label of each of ``n`` documents (``predict()`` gives the predicted ones)."""
     if target is None:
-        return list(estimator.predict(docs))
+        return list(predict())
     arr = np.asarray(target)
     if arr.ndim == 0:
-        return [arr.item()] * len(docs)
+        return [arr.item()] * n
     if arr.ndim == 1:
         return arr.tolist()
-    return [None] * len(docs)
+    return [None] * n
