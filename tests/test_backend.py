@@ -136,3 +136,26 @@ def test_subpackages_load_on_attribute_access():
 
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         sklrp.nonexistent
+
+
+@pytest.mark.parametrize("density", [0.5, 0.005])
+def test_conv_input_adjoint_sparse_and_dense_signals_agree(monkeypatch, density):
+    """The CPU transpose multiplies a sparse matrix below a density threshold; both paths give one result."""
+    from sklrp import _backend
+    from sklrp.nn import Conv1D
+
+    rng = np.random.RandomState(0)
+    layer = Conv1D(40, 3, padding="same")
+    layer.build((5, 50), rng, np.float64)
+    x = rng.normal(size=(4, 5, 50))
+    _, cache = layer.forward(x)
+    s = rng.normal(size=(4, 40, 50)) * (rng.uniform(size=(4, 40, 50)) < density)
+    monkeypatch.setattr(_backend, "_SPARSE_SIGNAL_DENSITY", 0.02)
+    got = layer.linear_transpose(s, layer.params["weight"], cache)
+    monkeypatch.setattr(_backend, "_SPARSE_SIGNAL_DENSITY", -1.0)  # dense path always
+    want = layer.linear_transpose(s, layer.params["weight"], cache)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    # and the dense path is the adjoint: <conv(x'), s> == <x', conv^T(s)>
+    x2 = rng.normal(size=x.shape)
+    z2 = layer.linear(x2, layer.params["weight"])
+    np.testing.assert_allclose(np.sum(z2 * s), np.sum(x2 * got), rtol=1e-10)
