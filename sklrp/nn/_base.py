@@ -78,6 +78,11 @@ class Layer:
         """Gradients of the parameters given the output gradient (none here)."""
         return {}
 
+    @property
+    def has_trainable_params(self):
+        """Whether training updates some parameter of this layer (it has any, by default)."""
+        return bool(self.params)
+
     def relevance(self, R, cache, ctx=None):
         """Element-wise layers pass relevance through unchanged."""
         return R

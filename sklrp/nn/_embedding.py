@@ -287,6 +287,10 @@ class Embedding(Layer):
             m = get_namespace(m).where(cache["mask"][..., None], m, m.dtype.type(0))
         return m.sum(axis=-1) if self.relevance_mode == "token" else m
 
+    @property
+    def has_trainable_params(self):
+        return self.trainable
+
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         """Zero gradient for the ids (they are not continuous) and the weight gradient."""
         grads = self.param_grads(grad, cache) if need_param_grads else {}

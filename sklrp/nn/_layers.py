@@ -392,6 +392,10 @@ class _LinearPoolND(_PoolND, LinearLayer):
     def _default_scale(self):
         return 1.0
 
+    @property
+    def has_trainable_params(self):
+        return False  # the scale is fixed
+
     def linear(self, x, weight, bias=None, cache=None):
         win = sliding_windows(x, self.pool_size, self.stride)
         axes = tuple(range(-self.nd, 0))

@@ -108,6 +108,10 @@ class Parallel(Layer):
     def params(self):
         return _BranchParams(self.branches)
 
+    @property
+    def has_trainable_params(self):
+        return any(layer.has_trainable_params for s in self.branches for layer in s.layers)
+
     def config(self):
         return {"branches": [[layer_spec(layer) for layer in s.layers] for s in self.branches]}
 

@@ -122,6 +122,10 @@ class TimeDistributed(Layer):
     def params(self, value):
         self.layer.params = value
 
+    @property
+    def has_trainable_params(self):
+        return self.layer.has_trainable_params
+
     def config(self):
         return {"layer": layer_spec(self.layer)}
 

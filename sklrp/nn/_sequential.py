@@ -97,20 +97,25 @@ class Sequential:
 
         ``composite`` holds gradient rules for the activations (deconvnet,
         guided backprop; None: the true gradient).  Returns the gradient
-        w.r.t. the input of layer ``stop`` (the network's input by default;
-        None when ``need_input_grad=False``, which saves the first layer's
-        input gradient during training) and a list of per-layer
-        parameter-gradient dicts (None below ``stop``).
+        w.r.t. the input of layer ``stop`` (the network's input by default)
+        and a list of per-layer parameter-gradient dicts (empty below
+        ``stop``).  With ``need_input_grad=False`` (training) the pass ends at
+        the lowest layer with trainable parameters and returns None for the
+        input gradient: nothing below a fixed embedding or the first dense
+        layer is computed.
         """
         ctxs = [None] * len(self.layers) if composite is None else self.contexts(composite)
-        grads = [None] * len(self.layers)
+        grads = [{} for _ in self.layers]
+        if not need_input_grad:
+            # below the lowest layer with trainable parameters no gradient is needed
+            stop = next((i for i, layer in enumerate(self.layers) if layer.has_trainable_params), len(self.layers))
         for i in range(len(self.layers) - 1, stop - 1, -1):
             layer = self.layers[i]
-            if i == 0 and not need_input_grad:
+            if i == stop and not need_input_grad:
                 grads[i] = layer.param_grads(grad, caches[i]) if need_param_grads else {}
                 return None, grads
             grad, grads[i] = layer.backward(grad, caches[i], ctxs[i], need_param_grads=need_param_grads)
-        return grad, grads
+        return (grad if need_input_grad else None), grads
 
     def relevance(self, R, caches, composite):
         """Propagate output relevance ``R`` to the input with ``composite``."""

@@ -342,3 +342,25 @@ def test_cupy_matches_numpy():
     assert_allclose(ggrads[0]["weight"].get(), grads[0]["weight"], rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="invalid value"):
         gnet.predict(cupy.asarray(ids + V))
+
+
+def test_training_backward_stops_above_a_fixed_embedding(monkeypatch):
+    """With need_input_grad=False nothing below the lowest trainable layer runs; the gradients are unchanged."""
+    from sklrp.nn import Conv1D
+
+    net = word_cnn(trainable=False)
+    ids = token_ids(np.random.RandomState(0))
+    out, caches = net.forward(ids)
+    G = np.random.RandomState(1).normal(size=out.shape)
+    _, full = net.backward(G, caches)
+
+    def no_transpose(*args, **kwargs):
+        raise AssertionError("the convolution's input gradient was computed")
+
+    monkeypatch.setattr(Conv1D, "linear_transpose", no_transpose)
+    g_in, grads = net.backward(G, caches, need_input_grad=False)
+    assert g_in is None and grads[0] == {}
+    for a, b in zip(grads, full):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_allclose(a[k], b[k], rtol=1e-12)
