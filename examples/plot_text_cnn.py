@@ -1,7 +1,7 @@
 """
-==========================================================================
+===========================================================================
 Which words made the word CNN decide? LRP vs sensitivity on newsgroup posts
-==========================================================================
+===========================================================================
 
 A word-based convolutional network (Arras et al., ACL Rep4NLP 2016 and PLoS
 ONE 2017) reads newsgroup posts as sequences of word vectors: one convolution
@@ -53,7 +53,7 @@ print(f"test accuracy: {np.mean(pipe.predict(test.data) == test.target):.3f}")
 
 # %%
 # Explain three posts with LRP and with sensitivity analysis
-# ---------------------------------------------------------
+# ----------------------------------------------------------
 R = sklrp.explain(pipe, test.data[:50])  # (50, 200): one relevance per token position, padding 0
 scores = pipe.decision_function(test.data[:50]).max(axis=1)
 print(f"LRP relevances sum to {R.sum(axis=1)[:3].round(3)}; class scores {scores[:3].round(3)}")
