@@ -137,7 +137,7 @@ random_state, verbose, warm_start, frozen_layers, device
     n_features_in_ : int
         Number of token positions per document (the vectorizer's
         ``max_length``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` had string column names.
     vocab_size_ : int
         Number of token ids the model accepts (``0 .. vocab_size_ - 1``).
@@ -462,7 +462,7 @@ random_state, verbose, warm_start, frozen_layers, device
 
         Returns
         -------
-        R : array of shape (n_samples, n_positions) or (n_samples, n_positions, embedding_dim_)
+        R : array of shape (n_samples, n_positions) or (n_samples, n_positions, `embedding_dim_`)
             In X's array type; exactly zero at padding positions.
         """
         if not isinstance(per_dimension, (bool, np.bool_)):
