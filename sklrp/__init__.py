@@ -18,6 +18,7 @@ _SUBMODULES = (
     "base",
     "datasets",
     "estimators",
+    "experiments",
     "feature_extraction",
     "metrics",
     "neighbors",

@@ -1,4 +1,4 @@
-"""The ``sklrp`` command line: ``sklrp demo``.
+"""The ``sklrp`` command line: ``sklrp demo`` and ``sklrp reproduce NAME``.
 
 ``sklrp demo`` trains a small convolutional network on scikit-learn's bundled
 digits (no download), explains test digits with LRP, sensitivity analysis and
@@ -179,6 +179,13 @@ def _build_parser():
     )
     demo.add_argument("--quick", action="store_true", help="fewer epochs and test digits (a smoke test)")
     demo.add_argument("--n-heatmaps", type=int, default=None, help="digits in the heatmap grid")
+    from .experiments import EXPERIMENTS
+
+    rep = sub.add_parser("reproduce", help="reproduce a published experiment (JSON lines on stdout)",
+                         description="Reproduce a published experiment; each prints one JSON object per line.")
+    names = rep.add_subparsers(dest="name", metavar="NAME", required=True)
+    for name, (module, description) in EXPERIMENTS.items():
+        module.add_arguments(names.add_parser(name, help=description, description=description))
     return parser
 
 
@@ -199,6 +206,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "demo":
         run_demo(args.output, quick=args.quick, n_heatmaps=args.n_heatmaps)
+        return 0
+    if args.command == "reproduce":
+        from .experiments import EXPERIMENTS
+
+        EXPERIMENTS[args.name][0].run(args)
         return 0
     parser.print_help()
     return 0

@@ -39,3 +39,20 @@ def test_python_m_sklrp_help():
     out = subprocess.run([sys.executable, "-m", "sklrp", "demo", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "--quick" in out.stdout
+
+
+def test_reproduce_lists_and_runs_experiments(capsys, monkeypatch):
+    from sklrp.experiments import EXPERIMENTS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--help"])
+    assert exc.value.code == 0 and "text-cnn" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "nonsense"])
+    assert exc.value.code == 2 and "text-cnn" in capsys.readouterr().err
+    module = EXPERIMENTS["text-cnn"][0]
+    seen = []
+    monkeypatch.setattr(module, "run", seen.append)
+    assert main(["reproduce", "text-cnn", "--n-filters", "800", "--dim", "300", "--filter-sizes", "1", "2", "3"]) == 0
+    (args,) = seen
+    assert (args.n_filters, args.dim, args.filter_sizes, args.settings) == (800, 300, [1, 2, 3], ["headers_kept"])
