@@ -13,7 +13,7 @@ one training epoch on the 20 Newsgroups training set (``SCIKIT_LEARN_DATA``).
 
 Usage::
 
-    python benchmarks/bench_text_cnn.py [--batch 64] [--repeats 5] [--train-epoch]
+    python benchmarks/bench_text_cnn.py [--batch 64] [--repeats 5] [--train-epoch] [--device cuda]
 """
 
 import argparse
@@ -29,12 +29,14 @@ import sklrp
 from sklrp.nn import Conv1D, Dense
 
 
-def _timeit(fn, repeats):
+def _timeit(fn, repeats, sync=lambda: None):
     fn()
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return times
 
@@ -95,17 +97,26 @@ def main():
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--train-epoch", action="store_true", help="also time one epoch on 20 Newsgroups")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="cuda: CuPy input on the GPU (documents/s; zennit is skipped: torch here is a CPU build)")
     args = ap.parse_args()
     rng = np.random.RandomState(0)
     print(json.dumps({"bench": "text_cnn", "machine": platform.machine(), "dtype": "float32", **vars(args)}))
     est = sklrp_model(args, rng)
     X = rng.randint(1, args.vocab, size=(args.batch, args.length))
     X[: args.batch // 4, args.length // 2 :] = 0  # a quarter of the documents end early
+    sync = lambda: None  # noqa: E731
+    if args.device == "cuda":
+        import cupy
+
+        X, sync = cupy.asarray(X), cupy.cuda.Device().synchronize
     fns = {"predict": lambda: est.decision_function(X)}
     for method in ("lrp", "sensitivity", "gradient_x_input"):
         fns[method] = (lambda m: lambda: est.explain(X, method=m))(method)
     ref = {}
     try:
+        if args.device != "cpu":
+            raise ImportError("zennit runs on the CPU build of torch only here")
         torch = _import_zennit()
     except ImportError as exc:
         print(json.dumps({"bench": "zennit", "skipped": f"torch/zennit not importable: {exc!r}"}))
@@ -143,7 +154,7 @@ def main():
     times = {k: [] for k in fns}
     for _ in range(args.repeats):  # interleaved, so that load changes hit every method alike
         for k, fn in fns.items():
-            times[k] += _timeit(fn, 1)
+            times[k] += _timeit(fn, 1, sync)
     med = {k: float(np.median(v)) for k, v in times.items()}
     docs = {k: args.batch / v for k, v in med.items()}
     for method in ("lrp", "sensitivity", "gradient_x_input"):
