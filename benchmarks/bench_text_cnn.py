@@ -44,7 +44,7 @@ def _timeit(fn, repeats, sync=lambda: None):
 def sklrp_model(args, rng):
     """A TextCNNClassifier of the papers' size, fitted for one epoch on random ids."""
     E = rng.normal(scale=0.3, size=(args.vocab, args.dim)).astype(np.float32)
-    X = rng.randint(1, args.vocab, size=(2 * args.batch, args.length))
+    X = rng.randint(1, args.vocab, size=(max(2 * args.batch, args.classes), args.length))
     y = np.arange(X.shape[0]) % args.classes
     est = sklrp.TextCNNClassifier(embeddings=E, filter_sizes=(args.filter_size,), n_filters=args.filters,
                                   max_iter=1, random_state=0)
@@ -135,7 +135,7 @@ def main():
         attributor = Gradient(model=model, composite=composite)
         with torch.no_grad():
             scores = model(xt)
-        onehot = torch.nn.functional.one_hot(scores.argmax(1), args.classes).to(scores.dtype)
+        onehot = torch.nn.functional.one_hot(scores.argmax(1), scores.shape[1]).to(scores.dtype)
 
         def torch_forward():
             with torch.no_grad():
