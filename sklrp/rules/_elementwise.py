@@ -11,7 +11,7 @@ All are plain array functions (NumPy or CuPy), like the linear-map rules.
 """
 
 from .._backend import get_namespace, stabilized_divide
-from ._rules import Rule, _check_real
+from ._rules import Rule, _check_real, _sign
 
 __all__ = [
     "sum_rule",
@@ -25,11 +25,6 @@ __all__ = [
 
 #: how :func:`product_rule` splits the relevance of ``gate * signal``
 PRODUCT_MODES = ("signal_take_all", "half", "proportional")
-
-
-def _sign(xp, z):
-    """``sign(z)`` with ``sign(0) = +1``, in z's dtype."""
-    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
 
 
 def sum_rule(terms, R, *, bias=None, epsilon=0.0, bias_factor=0.0):

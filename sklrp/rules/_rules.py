@@ -37,6 +37,11 @@ def _safe_div(xp, R, z):
     return stabilized_divide(R, z, 0.0)
 
 
+def _sign(xp, z):
+    """``sign(z)`` with ``sign(0) = +1``, in z's dtype (the stabilisers' convention)."""
+    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
+
+
 def _pos(xp, a):
     return xp.maximum(a, 0)
 
@@ -143,7 +148,7 @@ class Epsilon(Rule):
             return R_in
         xp = op.xp
         z = op.output
-        share = self.epsilon * xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
+        share = self.epsilon * _sign(xp, z)
         if op.bias is not None:
             share = share + op.bias_output()
         share = self.bias_factor * _safe_div(xp, share * s, op.fan_in)
