@@ -2,5 +2,6 @@
 
 from ._mnist import get_data_home, load_mnist, lrp_toolbox_preprocess
 from ._newsgroups import load_20newsgroups
+from ._sst import load_sst
 
-__all__ = ["load_20newsgroups", "get_data_home", "load_mnist", "lrp_toolbox_preprocess"]
+__all__ = ["get_data_home", "load_20newsgroups", "load_mnist", "load_sst", "lrp_toolbox_preprocess"]

@@ -231,6 +231,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             early_stopping=self.early_stopping and not incremental,
             frozen=frozen,
             name=type(self).__name__,
+            max_grad_norm=getattr(self, "max_grad_norm", None),
             **{name: getattr(self, name) for name in _TRAINING_PARAMS},
         )
         self._record_training()
@@ -431,7 +432,11 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             else:
                 seed = (idx[:, None] == get_namespace(x).arange(out.shape[1])).astype(x.dtype)
         R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None)
-        return R.reshape(R.shape[0], -1)
+        return self._explanation_rows(R.reshape(R.shape[0], -1), caches)
+
+    def _explanation_rows(self, R, caches):
+        """One chunk's explanation rows from the flat relevance and the forward caches (a hook)."""
+        return R
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):

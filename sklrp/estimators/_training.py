@@ -32,6 +32,19 @@ def predicted_index(z):
     return get_namespace(z).argmax(z, axis=1)
 
 
+def _clip_gradients(grads, max_norm):
+    """Scale the gradients (list of dicts, in place) to a global L2 norm of at most ``max_norm``."""
+    arrays = [g for layer_grads in grads for g in layer_grads.values()]
+    if not arrays:
+        return
+    xp = get_namespace(arrays[0])
+    total = sum((g * g).sum() for g in arrays)
+    scale = xp.minimum(1.0, max_norm / (xp.sqrt(total) + 1e-12)).astype(arrays[0].dtype)
+    for layer_grads in grads:
+        for k in layer_grads:
+            layer_grads[k] = layer_grads[k] * scale
+
+
 class Trainer:
     """Mini-batch training of a network, resumable between calls.
 
@@ -95,6 +108,7 @@ class Trainer:
         frozen=(),
         verbose=False,
         name="Trainer",
+        max_grad_norm=None,
     ):
         """Train ``net`` for up to ``epochs`` epochs on ``X`` and ``Y``.
 
@@ -141,6 +155,10 @@ class Trainer:
             Show a tqdm progress bar over epochs.
         name : str, default="Trainer"
             Name shown on the progress bar and in warnings.
+        max_grad_norm : float or None, default=None
+            Gradient clipping: when the L2 norm of all parameter gradients
+            of a mini-batch together exceeds it, they are scaled down to
+            it (computed on the device, no synchronisation).
 
         Returns
         -------
@@ -185,6 +203,8 @@ class Trainer:
                 _, grads = net.backward(grad, caches, need_input_grad=False)
                 for i in frozen:
                     grads[i] = {}
+                if max_grad_norm is not None:
+                    _clip_gradients(grads, max_grad_norm)
                 self.optimizer.step(layers, grads, weight_decay)
                 total = total + batch_loss * xb.shape[0]
             epoch_loss = float(total) / n  # one device sync per epoch

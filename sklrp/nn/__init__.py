@@ -21,6 +21,7 @@ from ._layers import (
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
 from ._parallel import Parallel
+from ._recurrent import LSTM
 from ._sequence import TimeDistributed, layer_from_spec, layer_spec
 from ._sequential import BACKWARD_METHODS, METHODS, Sequential
 
@@ -45,6 +46,7 @@ __all__ = [
     "Tanh",
     "Dropout",
     "Embedding",
+    "LSTM",
     "TimeDistributed",
     "layer_spec",
     "layer_from_spec",

@@ -50,6 +50,9 @@ class Layer:
     #: ``explain_input(grad, cache, method)``: gradient methods then build their
     #: map from the gradient at its output (see ``Sequential.explain_from``)
     explain_input = None
+    #: whether :meth:`forward` takes the padding mask of its input,
+    #: ``forward(x, training, rng, mask=mask)`` (see :meth:`output_mask`)
+    accepts_mask = False
 
     def __init_subclass__(cls, register=True, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -86,6 +89,19 @@ class Layer:
     def relevance(self, R, cache, ctx=None):
         """Element-wise layers pass relevance through unchanged."""
         return R
+
+    def output_mask(self, mask, cache):
+        """The padding mask of this layer's output, given that of its input.
+
+        Masks mark the real (non-padding) positions of a sequence, shape
+        ``(N, T)`` of bools; :meth:`sklrp.nn.Sequential.forward` hands a
+        layer with ``accepts_mask = True`` the mask of its input and threads
+        the result of this method to the next layer.  An
+        :class:`~sklrp.nn.Embedding` creates the mask from the padding ids,
+        element-wise layers keep it, and every other layer drops it (None,
+        the default), as a layer that changes the time axis must.
+        """
+        return None
 
     def output_nonnegative(self, input_nonnegative):
         """Whether every output is >= 0, given whether every input is.
@@ -237,6 +253,9 @@ class Activation(Layer, register=False):
 
     def derivative(self, cache):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def output_mask(self, mask, cache):
+        return mask  # element-wise: padding stays where it was
 
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         if ctx is None:

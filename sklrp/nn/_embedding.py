@@ -263,6 +263,10 @@ class Embedding(Layer):
             return None
         return ids != self.padding_idx
 
+    def output_mask(self, mask, cache):
+        """The mask of real tokens (``ids != padding_idx``), for recurrent layers."""
+        return cache["mask"]
+
     # --------------------------------------------------------------- passes
     def forward(self, x, training=False, rng=None):
         weight = self.params["weight"]

@@ -573,6 +573,9 @@ class Dropout(Layer):
     def output_nonnegative(self, input_nonnegative):
         return input_nonnegative
 
+    def output_mask(self, mask, cache):
+        return mask
+
     def __init__(self, rate=0.5):
         super().__init__()
         if not 0.0 <= float(rate) < 1.0:

@@ -53,7 +53,10 @@ def layer_from_spec(spec):
     if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
         raise ValueError(f"Unknown layer spec {spec!r}; expected a 'type' among {sorted(LAYER_TYPES)}.")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("config", {}).items()}
-    layer = LAYER_TYPES[spec["type"]](**kwargs)
+    try:
+        layer = LAYER_TYPES[spec["type"]](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"Layer spec {spec!r} does not fit {spec['type']}'s constructor: {exc}") from None
     if spec.get("name") is not None:
         layer.name = str(spec["name"])
     return layer
@@ -141,6 +144,9 @@ class TimeDistributed(Layer):
 
     def output_nonnegative(self, input_nonnegative):
         return self.layer.output_nonnegative(input_nonnegative)
+
+    def output_mask(self, mask, cache):
+        return mask  # one output per time step: the padding stays where it was
 
     def forward(self, x, training=False, rng=None):
         out, inner = self.layer.forward(_fold_time(x), training=training, rng=rng)

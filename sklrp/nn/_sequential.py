@@ -55,17 +55,33 @@ class Sequential:
 
     # ----------------------------------------------------------------- passes
     def forward(self, x, training=False, rng=None):
-        """Run the stack; return the output and the list of per-layer caches."""
+        """Run the stack; return the output and the list of per-layer caches.
+
+        The padding mask of a sequence (see :meth:`Layer.output_mask`) is
+        threaded from the layer that creates it (an
+        :class:`~sklrp.nn.Embedding`) to the layers that accept it (a
+        recurrent layer).
+        """
         caches = []
+        mask = None
         for layer in self.layers:
-            x, cache = layer.forward(x, training=training, rng=rng)
+            if layer.accepts_mask:
+                x, cache = layer.forward(x, training=training, rng=rng, mask=mask)
+            else:
+                x, cache = layer.forward(x, training=training, rng=rng)
+            mask = layer.output_mask(mask, cache)
             caches.append(cache)
         return x, caches
 
     def predict(self, x):
         """Forward pass without keeping caches beyond each layer."""
+        mask = None
         for layer in self.layers:
-            x, _ = layer.forward(x)
+            if layer.accepts_mask:
+                x, cache = layer.forward(x, mask=mask)
+            else:
+                x, cache = layer.forward(x)
+            mask = layer.output_mask(mask, cache)
         return x
 
     def layer_names(self):
@@ -118,11 +134,33 @@ class Sequential:
         return (grad if need_input_grad else None), grads
 
     def relevance(self, R, caches, composite):
-        """Propagate output relevance ``R`` to the input with ``composite``."""
+        """Propagate output relevance ``R`` to the input with ``composite``.
+
+        A layer that absorbs relevance it cannot pass to its input (a
+        recurrent layer's initial states) records it per sample in its
+        cache as ``cache["relevance_rest"]``; :meth:`relevance_rest` sums it.
+        """
         ctxs = self.contexts(get_composite(composite))
         for i in range(len(self.layers) - 1, -1, -1):
             R = self.layers[i].relevance(R, caches[i], ctxs[i])
         return R
+
+    @staticmethod
+    def relevance_rest(caches):
+        """Per-sample relevance that the last relevance pass left on no input.
+
+        The sum of ``cache["relevance_rest"]`` over the layers that record
+        one (recurrent layers: the relevance of their initial states); None
+        when no layer does.  Biases and stabilisers absorb relevance too,
+        which this does not count.
+        """
+        rests = [c["relevance_rest"] for c in caches if isinstance(c, dict) and "relevance_rest" in c]
+        if not rests:
+            return None
+        total = rests[0]
+        for r in rests[1:]:
+            total = total + r
+        return total
 
     def _nonnegative_inputs(self, nonneg=False):
         """Per layer: whether the structure guarantees a non-negative input.

@@ -15,6 +15,7 @@ from ._elementwise import (
     DeconvNet,
     Gradient,
     GuidedBackprop,
+    ProductRule,
     product_rule,
     sum_rule,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "sum_rule",
     "product_rule",
     "PRODUCT_MODES",
+    "ProductRule",
     "ActivationOp",
     "Gradient",
     "DeconvNet",

@@ -34,7 +34,7 @@ __all__ = ["Composite", "COMPOSITES", "CONVENTIONS", "get_composite", "Traversal
 
 #: layer kinds that composites accept as string keys; layer classes with a
 #: ``kind`` register it when they are defined (see :class:`sklrp.nn.Layer`)
-_KINDS = {"dense", "conv", "pool"}
+_KINDS = {"dense", "conv", "pool", "recurrent"}
 
 
 def register_layer_kind(kind):
@@ -273,7 +273,7 @@ CONVENTIONS = {
 
 # --- rule factories shared by the presets; ``p`` holds the resolved options
 def _eps(p):
-    return Epsilon(p["epsilon"])
+    return Epsilon(p["epsilon"], bias_factor=p["bias_factor"])
 
 
 def _gamma(p):
@@ -299,9 +299,12 @@ def _pool(p):
 
 
 def _by_kind(p, dense, conv, first=None):
-    """Preset with rules for dense and conv layers, the pooling rule and a first-layer rule."""
+    """Preset with rules for dense and conv layers, the pooling rule and a first-layer rule.
+
+    Recurrent layers get the dense layers' rule (their maps are dense).
+    """
     return Composite(
-        {"dense": dense(p), "conv": conv(p), "pool": _pool(p)},
+        {"dense": dense(p), "conv": conv(p), "pool": _pool(p), "recurrent": dense(p)},
         first=first, first_match=None if first is None else p["first_match"],
     )
 
@@ -375,7 +378,8 @@ def _preset_options(name, conventions, bias, generalized_gamma, pool_epsilon, fi
 
 
 def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, input_bounds=None,
-                  conventions="sklrp", bias=None, generalized_gamma=None, pool_epsilon=None, first_layer=None):
+                  conventions="sklrp", bias=None, generalized_gamma=None, pool_epsilon=None, first_layer=None,
+                  bias_factor=0.0):
     """Resolve a composite given by name, :class:`Composite`, rule or dict.
 
     Parameters
@@ -385,7 +389,8 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         (applied to every linear layer) or a dict accepted by
         :class:`Composite`.
     epsilon, gamma, alpha, beta : float
-        Parameters of the rules inside a named preset.
+        Parameters of the rules inside a named preset.  Recurrent layers
+        (kind ``"recurrent"``) get the preset's dense-layer rule.
     input_bounds : tuple (low, high) or None
         Bounds for the z^B rule.
     conventions : {"sklrp", "zennit"}, default="sklrp"
@@ -415,6 +420,10 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         predicate.  ``None``: ``"any"`` (sklrp); zennit: ``"conv"`` for
         ``epsilon_gamma_box``, ``"dense_or_conv"`` for ``epsilon_plus_flat``,
         ``"any"`` otherwise.
+    bias_factor : float, default=0.0
+        ``bias_factor`` of the preset's :class:`Epsilon` rules: the share of
+        the bias and stabiliser spread over the inputs (1 conserves
+        relevance exactly; Arras et al. 2017 for LSTMs).
 
     Returns
     -------
@@ -429,7 +438,7 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
     --------
     >>> from sklrp.rules import get_composite
     >>> get_composite("epsilon_plus", epsilon=0.1, bias=True)
-    Composite({'dense': Epsilon(epsilon=0.1), 'conv': ZPlus(bias=True), 'pool': Zero()})
+    Composite({'dense': Epsilon(epsilon=0.1), 'conv': ZPlus(bias=True), 'pool': Zero(), 'recurrent': Epsilon(epsilon=0.1)})
     >>> get_composite("epsilon_gamma_box", input_bounds=(-1.0, 1.0), conventions="zennit").first_match
     'conv'
     """
@@ -444,7 +453,8 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         layer_rules = rules.pop("layer_rules", None)
         return Composite(rules, first=first, last=last, layer_rules=layer_rules)
     if isinstance(composite, str) and composite in COMPOSITES:
-        params = dict(epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, input_bounds=input_bounds)
+        params = dict(epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, input_bounds=input_bounds,
+                      bias_factor=_check_real("bias_factor", bias_factor, low=0.0))
         params.update(_preset_options(composite, conventions, bias, generalized_gamma, pool_epsilon, first_layer))
         return COMPOSITES[composite][0](params)
     raise ValueError(

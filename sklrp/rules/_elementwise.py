@@ -17,6 +17,7 @@ __all__ = [
     "sum_rule",
     "product_rule",
     "PRODUCT_MODES",
+    "ProductRule",
     "ActivationOp",
     "Gradient",
     "DeconvNet",
@@ -113,6 +114,44 @@ def product_rule(gate, signal, R, *, mode="signal_take_all", epsilon=0.0):
         s = stabilized_divide(R, gate + signal, _check_real("epsilon", epsilon, low=0.0))
         return gate * s, signal * s
     raise ValueError(f"Unknown product rule mode {mode!r}; expected one of {list(PRODUCT_MODES)}.")
+
+
+class ProductRule(Rule):
+    """How a layer with multiplicative gates splits the relevance of ``gate * signal``.
+
+    A composite entry for the sub-operation ``"gate"`` of a gated layer
+    (:class:`sklrp.nn.LSTM`); calling it applies :func:`product_rule`.
+
+    Parameters
+    ----------
+    mode : {"signal_take_all", "half", "proportional"}, default="signal_take_all"
+        See :func:`product_rule`.
+    epsilon : float, default=0.0
+        Stabiliser of ``"proportional"``.
+
+    Examples
+    --------
+    >>> from sklrp.rules import Composite, Epsilon, ProductRule
+    >>> comp = Composite({"recurrent": {"default": Epsilon(1e-3), "gate": ProductRule("half")}})
+    """
+
+    name = "product"
+
+    def __init__(self, mode="signal_take_all", epsilon=0.0):
+        if mode not in PRODUCT_MODES:
+            raise ValueError(f"Unknown product rule mode {mode!r}; expected one of {list(PRODUCT_MODES)}.")
+        self.mode = mode
+        self.epsilon = _check_real("epsilon", epsilon, low=0.0)
+
+    def _params(self):
+        params = {"mode": self.mode}
+        if self.epsilon:
+            params["epsilon"] = self.epsilon
+        return params
+
+    def __call__(self, gate, signal, R):
+        """``(R_gate, R_signal)`` for the product ``gate * signal`` with relevance ``R``."""
+        return product_rule(gate, signal, R, mode=self.mode, epsilon=self.epsilon)
 
 
 class ActivationOp:

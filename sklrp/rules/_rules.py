@@ -151,7 +151,11 @@ class Epsilon(Rule):
         share = self.epsilon * _sign(xp, z)
         if op.bias is not None:
             share = share + op.bias_output()
-        share = self.bias_factor * _safe_div(xp, share * s, op.fan_in)
+        fan_in = op.fan_in
+        if isinstance(fan_in, numbers.Real):  # the same N_j for every output (LinearOp.dense maps)
+            share = (self.bias_factor / fan_in) * (share * s)
+        else:
+            share = self.bias_factor * _safe_div(xp, share * s, fan_in)
         return R_in + op.transpose(share, xp.ones_like(op.weight))
 
 

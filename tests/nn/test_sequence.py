@@ -166,6 +166,8 @@ def test_config_round_trip_with_nested_layer():
 
 def test_bad_configuration_raises():
     with pytest.raises(ValueError, match="Unknown layer spec"):
+        TimeDistributed({"type": "NoSuchLayer", "config": {}})
+    with pytest.raises(ValueError, match="does not fit LSTM's constructor"):
         TimeDistributed({"type": "LSTM", "config": {}})
     with pytest.raises(ValueError, match="wraps a Layer"):
         TimeDistributed(Dense)

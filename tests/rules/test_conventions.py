@@ -433,11 +433,12 @@ def test_preset_defaults_are_unchanged():
         assert repr(a) == repr(b)
         assert a.rules == b.rules and a.first == b.first and a.first_match is None and b.first_match is None
     assert repr(get_composite("epsilon_gamma_box", **kw)) == (
-        "Composite({'dense': Epsilon(epsilon=0.3), 'conv': Gamma(gamma=0.1, epsilon=0.0), 'pool': Zero()}, "
-        "first=ZBox(low=0.0, high=1.0))"
+        "Composite({'dense': Epsilon(epsilon=0.3), 'conv': Gamma(gamma=0.1, epsilon=0.0), 'pool': Zero(), "
+        "'recurrent': Epsilon(epsilon=0.3)}, first=ZBox(low=0.0, high=1.0))"
     )
     assert repr(get_composite("epsilon_plus_flat", **kw)) == (
-        "Composite({'dense': Epsilon(epsilon=0.3), 'conv': ZPlus(), 'pool': Zero()}, first=Flat())"
+        "Composite({'dense': Epsilon(epsilon=0.3), 'conv': ZPlus(), 'pool': Zero(), 'recurrent': Epsilon(epsilon=0.3)}, "
+        "first=Flat())"
     )
     assert repr(get_composite("deep_taylor")) == "Composite({'default': ZPlus()}, first=WSquare())"
 
@@ -463,7 +464,10 @@ def expected_zennit(name, eps=0.3, gamma=0.1, alpha=3.0, beta=2.0, bounds=(0.0, 
         "deep_taylor": ({"default": zplus}, ZBox(*bounds), None),
         "flat": ({"default": Flat()}, None, None),
     }
-    return table[name]
+    rules, first, first_layer = table[name]
+    if "dense" in rules:  # recurrent layers get the dense layers' rule
+        rules = {**rules, "recurrent": rules["dense"]}
+    return rules, first, first_layer
 
 
 @pytest.mark.parametrize("name", list(COMPOSITES))
