@@ -1,11 +1,13 @@
 """sklrp: Layer-wise Relevance Propagation for scikit-learn estimators."""
 
 from .estimators import (
+    BiLSTMClassifier,
     ConvNetClassifier,
     DenseNetClassifier,
     LinearRelevanceClassifier,
     TextCNNClassifier,
     explain,
+    load_lrp_for_lstm,
     load_lrp_toolbox_model,
     load_model,
 )
@@ -45,8 +47,10 @@ __all__ = [
     "DenseNetClassifier",
     "ConvNetClassifier",
     "TextCNNClassifier",
+    "BiLSTMClassifier",
     "LinearRelevanceClassifier",
     "load_model",
     "load_lrp_toolbox_model",
+    "load_lrp_for_lstm",
     "__version__",
 ]

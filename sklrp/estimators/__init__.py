@@ -3,6 +3,7 @@
 from ..base import explain
 from ._io import load_model, save_model
 from ._linear import LinearRelevanceClassifier
+from ._lstm import BiLSTMClassifier, load_lrp_for_lstm
 from ._nets import BaseNetClassifier, ConvNetClassifier, DenseNetClassifier
 from ._text_cnn import TextCNNClassifier
 from ._toolbox import load_lrp_toolbox_model
@@ -14,7 +15,9 @@ __all__ = [
     "DenseNetClassifier",
     "ConvNetClassifier",
     "TextCNNClassifier",
+    "BiLSTMClassifier",
     "save_model",
     "load_model",
     "load_lrp_toolbox_model",
+    "load_lrp_for_lstm",
 ]

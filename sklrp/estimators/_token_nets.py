@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import get_namespace, to_host
 from .._validation import validate_array
-from ..nn import Embedding
+from ..nn import Embedding, Sequential
 from ._nets import BaseNetClassifier
 
 __all__ = ["BaseTokenNetClassifier", "WORD2VEC_SETTINGS", "DEFAULT_EMBEDDING_DIM"]
@@ -237,24 +237,43 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         R : array of shape (n_samples, n_positions) or (n_samples, n_positions, `embedding_dim_`)
             In X's array type; exactly zero at padding positions.
         """
-        if not isinstance(per_dimension, (bool, np.bool_)):
-            raise ValueError(f"per_dimension must be True or False; got {per_dimension!r}.")
+        return self._explain_tokens(X, target, method, per_dimension)
+
+    def _explain_tokens(self, X, target, method, per_dimension, return_rest=False):
+        """:meth:`explain`, optionally with the relevance left on the initial states."""
+        for name, flag in (("per_dimension", per_dimension), ("return_rest", return_rest)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False; got {flag!r}.")
+        if return_rest and (self.method if method is None else method) != "lrp":
+            raise ValueError(
+                f"return_rest=True needs method='lrp' (the rest is the LRP relevance left on the initial "
+                f"states); got method={self.method if method is None else method!r}."
+            )
         est = self
-        if per_dimension:
-            # a shallow view that keeps the embedding axis, so that concurrent
-            # calls on the estimator itself are unaffected
+        if per_dimension or return_rest:
+            # a shallow view with the options, so that concurrent calls on the
+            # estimator itself are unaffected
             est = object.__new__(type(self))
             est.__dict__.update(self.__dict__)
-            est._per_dimension = True
+            est._per_dimension = bool(per_dimension)
+            est._return_rest = bool(return_rest)
         R = super(BaseTokenNetClassifier, est).explain(X, target=target, method=method)
-        return R.reshape(R.shape[0], -1, self.embedding_dim_) if per_dimension else R
+        rest = None
+        if return_rest:
+            R, rest = R[:, :-1], R[:, -1]
+        if per_dimension:
+            R = R.reshape(R.shape[0], -1, self.embedding_dim_)
+        return (R, rest) if return_rest else R
 
-    def _explain_batch(self, X, target_index, target_relevance, *, method, context):
-        R = super()._explain_batch(X, target_index, target_relevance, method=method, context=context)
+    def _explanation_rows(self, R, caches):
         R = R.reshape(R.shape[0], -1, self.embedding_dim_)
-        if self.__dict__.get("_per_dimension", False):
-            return R.reshape(R.shape[0], -1)
-        return R.sum(axis=-1)
+        R = R.reshape(R.shape[0], -1) if self.__dict__.get("_per_dimension", False) else R.sum(axis=-1)
+        if self.__dict__.get("_return_rest", False):
+            xp = get_namespace(R)
+            rest = Sequential.relevance_rest(caches)
+            rest = xp.zeros(R.shape[0], dtype=R.dtype) if rest is None else rest.astype(R.dtype, copy=False)
+            R = xp.concatenate([R, rest[:, None]], axis=1)
+        return R
 
     # ----------------------------------------------------------- persistence
     def _get_fitted_state(self):
@@ -268,7 +287,7 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         """
         if self._embedding_matrix() is not None:
             raise ValueError(
-                "A {type(self).__name__} whose embeddings parameter is an array cannot be saved in the safe "
+                f"A {type(self).__name__} whose embeddings parameter is an array cannot be saved in the safe "
                 "format, which stores the parameters as JSON. The fitted vectors are part of net_: "
                 "set_params(embeddings=None) before saving keeps the fitted model unchanged (only a refit "
                 "would start from other vectors); or use pickle."

@@ -1,0 +1,294 @@
+"""BiLSTMClassifier and load_lrp_for_lstm: scikit-learn API, LRP against the slow
+per-sentence reference, conservation with the rest, persistence, the published
+weights, bad input and a toy sentiment pipeline."""
+
+import pickle
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklrp
+from sklrp import BiLSTMClassifier
+from sklrp.estimators._training import _clip_gradients
+from sklrp.nn import LSTM, Dense, Embedding
+from sklrp.rules import Composite, Epsilon
+from sklrp.text import TokenSequenceVectorizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nn"))
+import lstm_reference as ref  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+V, T, D, H = 25, 8, 5, 4
+MODEL = Path(__file__).resolve().parents[3] / "shared" / "data" / "lrp_for_lstm" / "model"
+
+
+def token_ids(rng, n, length=T, vocab=V, min_len=0):
+    X = np.zeros((n, length), dtype=np.int64)
+    for i in range(n):
+        k = rng.randint(min_len, length + 1)
+        X[i, :k] = rng.randint(1, vocab, k)
+    return X
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = token_ids(rng, 60, min_len=1)
+    y = rng.randint(0, 3, len(X))
+    return X, y
+
+
+def small(**kw):
+    params = dict(embedding_dim=D, hidden_size=H, max_iter=4, learning_rate_init=1e-2, dtype="float64",
+                  random_state=0, vocab_size=V)
+    return BiLSTMClassifier(**{**params, **kw})
+
+
+def as_reference(est):
+    """The fitted estimator's weights in the published layout (and the embedding without padding row)."""
+    p = est.net_.layers[1].params
+    w = {}
+    for side, suffix in (("Left", ""), ("Right", "_reverse")):
+        w[f"Wxh_{side}"] = p["input_weight" + suffix].T
+        w[f"Whh_{side}"] = p["recurrent_weight" + suffix].T
+        w[f"bxh_{side}"] = p["bias" + suffix]
+        w[f"bhh_{side}"] = np.zeros_like(p["bias" + suffix])
+    W = est.net_.layers[-1].params["weight"].T
+    w["Why_Left"], w["Why_Right"] = W[:, :H], W[:, H:]
+    return w, est.net_.layers[0].params["weight"][1:]
+
+
+# --------------------------------------------------------------------------- scikit-learn common checks
+@parametrize_with_checks(
+    [
+        BiLSTMClassifier(embedding_dim=6, hidden_size=6, max_iter=30, learning_rate_init=2e-2, random_state=0),
+        BiLSTMClassifier(embedding_dim=6, hidden_size=5, bidirectional=False, output_bias=True, dropout=0.1,
+                         max_iter=30, learning_rate_init=2e-2, random_state=0),
+    ],
+    expected_failed_checks=lambda est: {
+        "check_decision_proba_consistency": "feeds continuous features, which are no token ids, without "
+        "applying the estimator's categorical tag",
+    },
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# --------------------------------------------------------------------------- the network
+def test_fitted_attributes_and_layers(data):
+    X, y = data
+    est = small().fit(X, y)
+    assert [type(layer) for layer in est.net_.layers] == [Embedding, LSTM, Dense]
+    assert est.net_.layer_names() == ["embedding_0", "lstm_0", "dense_0"]
+    assert "bias" not in est.net_.layers[-1].params  # no output bias by default
+    assert (est.vocab_size_, est.embedding_dim_, est.n_features_in_) == (V, D, T)
+    assert est.net_.dtype == np.float64 and small(dtype=None).fit(X, y).net_.dtype == np.float32
+
+
+@pytest.mark.parametrize("bias_factor", [0.0, 1.0])
+@pytest.mark.parametrize("product_rule", ["signal_take_all", "half"])
+def test_lrp_equals_the_reference_per_sentence(bias_factor, product_rule, data):
+    X, y = data
+    est = small(bias_factor=bias_factor, product_rule=product_rule).fit(X, y)
+    w, E = as_reference(est)
+    target = np.array([0, 1, 2] * 20)
+    R, rest = est.explain(X, target=target, per_dimension=True, return_rest=True)
+    R_tok = est.explain(X, target=target)
+    for n in range(len(X)):
+        ids = X[n][X[n] > 0] - 1
+        R_ref, rest_ref = ref.lrp(w, E, ids, target[n], eps=1e-3, bias_factor=bias_factor, product=product_rule)
+        assert_allclose(R[n, : len(ids)], R_ref, rtol=1e-10, atol=1e-12)
+        assert_allclose(R_tok[n, : len(ids)], R_ref.sum(axis=1), rtol=1e-10, atol=1e-12)
+        assert_allclose(rest[n], rest_ref, rtol=1e-10, atol=1e-12)
+        assert not R_tok[n, len(ids):].any()
+    if bias_factor == 1.0:
+        scores = est.decision_function(X)[np.arange(len(X)), target]
+        assert_allclose(R_tok.sum(axis=1) + rest, scores, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method, fn", [("sensitivity", ref.sensitivity), ("gradient_x_input", ref.gradient_x_input)])
+def test_gradient_baselines_equal_the_reference(method, fn, data):
+    X, y = data
+    est = small().fit(X, y)
+    w, E = as_reference(est)
+    m = est.explain(X[:12], target=1, method=method)
+    for n in range(12):
+        ids = X[n][X[n] > 0] - 1
+        assert_allclose(m[n, : len(ids)], fn(w, E, ids, 1), rtol=1e-9, atol=1e-12)
+        assert not m[n, len(ids):].any()
+
+
+def test_binary_two_classes_and_batch_independence(data):
+    X, y = data
+    labels = np.array(["neg", "pos"])[y % 2]
+    est = small(bias_factor=1.0).fit(X, labels)
+    f = est.decision_function(X)
+    assert f.shape == (len(X),)
+    for cls, sign in (("pos", 1.0), ("neg", -1.0)):
+        R, rest = est.explain(X, target=cls, return_rest=True)
+        assert_allclose(R.sum(axis=1) + rest, sign * f, rtol=1e-10, atol=1e-12)
+    R_all = est.explain(X)
+    for n in (0, 7, 31):
+        assert_allclose(est.explain(X[n : n + 1]), R_all[n : n + 1], rtol=1e-12, atol=1e-14)
+
+
+def test_explain_options_and_their_errors(data):
+    X, y = data
+    est = small().fit(X, y)
+    R, rest = est.explain(X[:3], return_rest=True)
+    assert R.shape == (3, T) and rest.shape == (3,) and not rest.any()  # bias_factor=0: nothing left there
+    with pytest.raises(ValueError, match="return_rest=True needs method='lrp'"):
+        est.explain(X[:3], method="sensitivity", return_rest=True)
+    with pytest.raises(ValueError, match="return_rest must be True or False"):
+        est.explain(X[:3], return_rest="yes")
+    eps = est.get_composite()
+    assert eps.rules["recurrent"] == Epsilon(1e-3)
+    half = est.set_params(product_rule="half", bias_factor=1.0).get_composite()
+    assert half.rules["recurrent"]["gate"].mode == "half"
+    assert half.rules["recurrent"]["default"] == Epsilon(1e-3, bias_factor=1.0)
+    with pytest.raises(ValueError, match="composite"):
+        est.set_params(composite="gamma").explain(X[:2])
+    with pytest.raises(ValueError, match="epsilon-family rule"):
+        est.set_params(composite=Composite({"default": "zplus"})).explain(X[:2])
+    R0 = est.set_params(composite="zero", product_rule="signal_take_all").explain(X[:4])
+    R1 = est.set_params(composite=Composite({"default": Epsilon(0.0)})).explain(X[:4])
+    assert_allclose(R0, R1, rtol=1e-12)
+
+
+def test_training_learns_and_clipping_bounds_the_norm():
+    rng = np.random.RandomState(1)
+    X = token_ids(rng, 300, length=10, min_len=2)
+    y = (X == 3).any(axis=1).astype(int)  # the class is whether word 3 occurs
+    est = small(max_iter=40, batch_size=32, learning_rate_init=2e-2, early_stopping=True, n_iter_no_change=8)
+    est.fit(X, y)
+    assert est.score(X, y) > 0.95
+    assert est.best_validation_score_ > 0.9
+    R = est.explain(X[y == 1], target=1)
+    top = np.argmax(R, axis=1)
+    assert np.mean(X[y == 1][np.arange(len(top)), top] == 3) > 0.9  # the deciding word is the most relevant
+    grads = [{"a": np.full(3, 4.0)}, {"b": np.full((2, 2), 3.0)}, {}]
+    _clip_gradients(grads, 5.0)
+    norm = np.sqrt(sum((g**2).sum() for layer in grads for g in layer.values()))
+    assert norm == pytest.approx(5.0)
+    small_grads = [{"a": np.full(3, 0.1)}]
+    _clip_gradients(small_grads, 5.0)
+    assert_array_equal(small_grads[0]["a"], 0.1)
+
+
+def test_pipeline_with_the_vectorizer_explains_words():
+    pos, neg = ["good", "great", "fine", "superb"], ["bad", "awful", "dull", "poor"]
+    filler = ["the", "movie", "plot", "was", "a", "story", "and", "film"]
+    rng = np.random.RandomState(0)
+    docs, labels = [], []
+    for _ in range(240):
+        label = rng.randint(2)
+        words = list(rng.choice(filler, size=rng.randint(2, 6)))
+        words.insert(rng.randint(len(words) + 1), rng.choice(pos if label else neg))
+        docs.append(" ".join(words))
+        labels.append(label)
+    pipe = make_pipeline(
+        TokenSequenceVectorizer(max_length=8),
+        BiLSTMClassifier(hidden_size=8, embedding_dim=8, max_iter=30, learning_rate_init=2e-2, random_state=0),
+    ).fit(docs, labels)
+    assert pipe.score(docs, labels) > 0.95
+    tests = ["the plot was superb", "a dull story and film"]  # "a" is no token for the default pattern
+    for tr in sklrp.text.token_relevances(pipe, tests):
+        assert tr.tokens[int(np.argmax(np.abs(tr.relevance)))] in pos + neg
+        assert "a" not in tr.tokens
+
+
+def test_save_load_round_trip(data, tmp_path):
+    X, y = data
+    labels = np.array(["a", "b", "c"])[y]
+    est = small(product_rule="half", bias_factor=1.0).fit(X, labels)
+    path = tmp_path / "lstm.npz"
+    est.save(path)
+    with np.load(path, allow_pickle=False) as archive:
+        assert "state.net_.1.recurrent_weight_reverse" in archive.files
+    for loaded in (sklrp.load_model(path), pickle.loads(pickle.dumps(est))):
+        assert type(loaded) is BiLSTMClassifier and loaded.get_params() == est.get_params()
+        assert_array_equal(loaded.decision_function(X), est.decision_function(X))
+        R, rest = loaded.explain(X, return_rest=True)
+        R0, rest0 = est.explain(X, return_rest=True)
+        assert_array_equal(R, R0)
+        assert_array_equal(rest, rest0)
+
+
+def test_bad_input_errors(data):
+    X, y = data
+    est = small().fit(X, y)
+    for bad, match in [
+        (X + 0.5, "invalid value.*0.5"),
+        (np.where(X == 3, V + 2, X), f"token ids.*vocab_size={V}.*{V + 2}"),
+        (np.where(X == 3, -1, X), "Negative values in data"),
+    ]:
+        for call in (est.predict, est.explain, lambda Z: clone(est).fit(Z, y)):
+            with pytest.raises(ValueError, match=match):
+                call(bad)
+    with pytest.raises(ValueError, match="hidden_size"):
+        small(hidden_size=0).fit(X, y)
+    with pytest.raises(ValueError, match="product_rule"):
+        small(product_rule="all").fit(X, y)
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        small(max_grad_norm=0).fit(X, y)
+
+
+# --------------------------------------------------------------------------- the published model
+needs_model = pytest.mark.skipif(not (MODEL / "model.npz").is_file(), reason=f"no published model at {MODEL}")
+
+
+@needs_model
+def test_published_weights_give_the_reference_scores_and_relevances():
+    with np.load(MODEL / "model.npz", allow_pickle=False) as archive:
+        w = {k: archive[k] for k in archive.files}
+    E = np.random.RandomState(0).normal(0, 0.5, (19538, 60))
+    pipe = sklrp.load_lrp_for_lstm(MODEL, embeddings=E)
+    vocab = (MODEL / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    lines = (MODEL.parent / "data" / "sequence_test.txt").read_text(encoding="utf-8").splitlines()
+    sentences = [line.split("\t")[1].split(" | ") for line in lines[::150]]
+    sentences.append("neither funny nor suspenseful nor particularly well-drawn .".split())
+    docs = [" ".join(s) for s in sentences]
+    X = pipe[0].transform(docs)
+    scores = pipe.decision_function(docs)
+    clf = pipe[-1].set_params(bias_factor=1.0)
+    R, rest = clf.explain(X, target=0, return_rest=True)
+    index = {word: i for i, word in enumerate(vocab)}
+    for n, s in enumerate(sentences):
+        ids = [index[word] for word in s]
+        assert_array_equal(X[n, : len(ids)], np.array(ids) + 1)
+        assert_allclose(scores[n], ref.forward(w, E, ids), rtol=1e-12, atol=1e-12)
+        R_ref, rest_ref = ref.lrp(w, E, ids, 0, eps=1e-3, bias_factor=1.0)
+        assert_allclose(R[n, : len(ids)], R_ref.sum(axis=1), rtol=1e-10, atol=1e-12)
+        assert_allclose(R[n].sum() + rest[n], scores[n, 0], rtol=1e-10)
+    assert pipe.predict(["8\xa01\\/2"]).shape == (1,)  # a vocabulary word with a no-break space is one token
+    assert pipe[0].transform(["8\xa01\\/2"])[0, 0] == index["8\xa01\\/2"] + 1
+
+
+@needs_model
+def test_loader_errors(tmp_path):
+    E = np.zeros((19538, 60))
+    with pytest.raises(ValueError, match=re.escape("embeddings must be an array of shape (19538, 60)")):
+        sklrp.load_lrp_for_lstm(MODEL, embeddings=E[:, :50])
+    with pytest.raises(FileNotFoundError, match="model.npz not found"):
+        sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    with np.load(MODEL / "model.npz", allow_pickle=False) as archive:
+        w = {k: archive[k] for k in archive.files}
+    (tmp_path / "vocab.txt").write_bytes((MODEL / "vocab.txt").read_bytes())
+    np.savez(tmp_path / "model.npz", **{**w, "Whh_Right": w["Whh_Right"][:, :50]})
+    with pytest.raises(ValueError, match=re.escape("Whh_Right must be a finite float array of shape (240, 60)")):
+        sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    np.savez(tmp_path / "model.npz", **{k: v for k, v in w.items() if k != "Why_Left"})
+    with pytest.raises(ValueError, match="lacks the arrays \\['Why_Left'\\]"):
+        sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    np.savez(tmp_path / "model.npz", **w)
+    (tmp_path / "vocab.txt").write_text("a\nb\na\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="more than once"):
+        sklrp.load_lrp_for_lstm(tmp_path, embeddings=np.zeros((3, 60)))
