@@ -110,7 +110,14 @@ random_state, verbose, warm_start, frozen_layers, device
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` had string column names.
     vocab_size_ : int
-        Number of token ids the model accepts (``0 .. vocab_size_ - 1``).
+        Number of token ids the model accepts (``0 .. vocab_size_ - 1``):
+        the vocabulary's ids and the blank id.
+    blank_id_ : int
+        ``vocab_size_ - 1``: the id of a *blank* word, a zero vector that
+        the LSTM reads as a step (where it skips padding, id 0).
+        :func:`sklrp.metrics.word_deletion_curve` deletes a word by putting
+        it in its place, as Arras et al. set a deleted word's embedding to
+        zero and keep the sentence's length.
     embedding_dim_ : int
         Length of the word vectors.
     input_shape_ : tuple
@@ -261,11 +268,12 @@ random_state, verbose, warm_start, frozen_layers, device
     def _build_net(self, input_shape, n_out, rng, dtype):
         W, dim, trainable = self._initial_vectors(rng)
         vocab = self._fit_setup["vocab_size"]
-        options = {"padding_idx": 0, "trainable": trainable, "relevance": "dimension"}
+        # one more id than the vocabulary: the blank word (a zero vector read as a step)
+        options = {"padding_idx": 0, "trainable": trainable, "relevance": "dimension", "blank_idx": vocab}
         if W is None:
-            embedding = Embedding(vocab, dim, **options)
+            embedding = Embedding(vocab + 1, dim, **options)
         else:
-            embedding = Embedding.from_pretrained(W, **options)
+            embedding = Embedding.from_pretrained(np.vstack([W, np.zeros((1, dim), dtype=W.dtype)]), **options)
         layers = [embedding, LSTM(self.hidden_size, bidirectional=self.bidirectional)]
         if self.dropout:
             layers.append(Dropout(self.dropout))
@@ -285,6 +293,10 @@ random_state, verbose, warm_start, frozen_layers, device
         width = len(lstm.directions) * 12 * lstm.units + 3 * self.embedding_dim_
         per_doc = shape[0] * width * np.dtype(self.net_.dtype).itemsize
         return int(min(4096, max(1, (128 << 20) // per_doc)))
+
+    def _record_text_attributes(self):
+        super()._record_text_attributes()
+        self.blank_id_ = self.net_.layers[0].blank_idx
 
     # ---------------------------------------------------------- explanation
     def get_composite(self):
@@ -470,10 +482,10 @@ def load_lrp_for_lstm(path, embeddings, *, max_length=100, dtype="float64"):
     ).fit([" ".join(words[:1])])
     vocab_size = vectorizer.vocab_size_  # len(words) + 1 (padding)
     clf = BiLSTMClassifier(vocab_size=vocab_size, embedding_dim=e, hidden_size=d, dtype=dtype)
-    net = Sequential([Embedding(vocab_size, e, relevance="dimension", trainable=False), LSTM(d),
-                      Dense(C, use_bias=False)])
+    net = Sequential([Embedding(vocab_size + 1, e, relevance="dimension", trainable=False, blank_idx=vocab_size),
+                      LSTM(d), Dense(C, use_bias=False)])
     net.build((max_length,), np.random.RandomState(0), np.dtype(dtype))
-    net.layers[0].params["weight"] = np.vstack([np.zeros((1, e)), E]).astype(dtype)
+    net.layers[0].params["weight"] = np.vstack([np.zeros((1, e)), E, np.zeros((1, e))]).astype(dtype)
     p = net.layers[1].params
     for side, suffix in (("Left", ""), ("Right", "_reverse")):
         p["input_weight" + suffix] = arrays[f"Wxh_{side}"].T.astype(dtype)

@@ -44,7 +44,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     each position, and a word is deleted by replacing its id with the
     padding id 0 at that position: its embedding becomes zero and the
     sequence keeps its length (the paper's "set the word's embedding to
-    zero"). A word that occurs several times is deleted one occurrence at
+    zero").  A model that reads padding differently from a zero vector (a
+    recurrent model skips it) names its blank id in ``blank_id_``
+    (:class:`~sklrp.BiLSTMClassifier`), which is used instead. A word that occurs several times is deleted one occurrence at
     a time, each at the rank of its own relevance, since relevance is per
     occurrence.
 
@@ -129,7 +131,7 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     if smap is None:
         Xt = sp.csr_matrix(Xt, dtype=np.float64, copy=True)
         as_input = _identity
-    else:  # the non-padding positions, with their ids as values; deleting = id 0
+    else:  # the non-padding positions, with their ids as values; deleting = the blank id
         Xt = sp.csr_matrix(np.asarray(Xt))
         as_input = _dense
     Xt.eliminate_zeros()
@@ -156,6 +158,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
                      n_documents=0, subset=subset, order=order, method=method)
     Xs = Xt[rows_sel]
     ys = y[rows_sel]
+    # a deleted word: a zero entry (bag of words), the padding id 0 (a word CNN, where it
+    # is a zero vector), or the model's blank id (a recurrent model skips padding)
+    blank = getattr(final, "blank_id_", 0) if smap is not None else 0
     rows = np.repeat(np.arange(Xs.shape[0]), np.diff(Xs.indptr))
     cols = Xs.indices
     if relevance is not None:
@@ -182,7 +187,7 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         rank[perm] = np.arange(perm.shape[0]) - Xs.indptr[rows[perm]]
         acc = np.empty(n_words + 1)
         for k in steps:
-            data = np.where(rank < k, 0, Xs.data)  # keeps the dtype (ids stay integers)
+            data = np.where(rank < k, blank, Xs.data)  # keeps the dtype (ids stay integers)
             Xk = sp.csr_matrix((data, Xs.indices, Xs.indptr), shape=Xs.shape)
             acc[k] = np.mean(final.predict(as_input(Xk)) == ys)
         curves.append(acc)

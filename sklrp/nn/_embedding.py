@@ -66,6 +66,12 @@ class Embedding(Layer):
         ``"token"``: one value per token, the sum over the embedding axis,
         shape ``(N, T)`` like the input; ``"dimension"``: one value per
         token and embedding dimension, shape ``(N, T, D)``.
+    blank_idx : int or None, default=None
+        The id of a *blank* word: a zero vector at a real position (the
+        mask counts it as a token, unlike padding), e.g. a deleted word in a
+        word-deletion experiment on a recurrent model, which reads a blank
+        as a step with zero input where it skips padding.  Its vector is
+        zero and stays zero in training.
     channels_first : bool, default=False
         Output layout.  ``False``: ``(N, T, D)``, time-major for recurrent
         and :class:`~sklrp.nn.TimeDistributed` layers.  ``True``:
@@ -132,7 +138,7 @@ class Embedding(Layer):
     """
 
     def __init__(self, vocab_size, embedding_dim, padding_idx=0, trainable=True, relevance="token",
-                 channels_first=False):
+                 channels_first=False, blank_idx=None):
         super().__init__()
         self.vocab_size = self._positive_int("vocab_size", vocab_size)
         self.embedding_dim = self._positive_int("embedding_dim", embedding_dim)
@@ -146,6 +152,16 @@ class Embedding(Layer):
                 )
             padding_idx = int(padding_idx)
         self.padding_idx = padding_idx
+        if blank_idx is not None:
+            if isinstance(blank_idx, bool) or not isinstance(blank_idx, (int, np.integer)) or not (
+                0 <= blank_idx < self.vocab_size
+            ) or blank_idx == padding_idx:
+                raise ValueError(
+                    f"blank_idx must be None or an int in [0, vocab_size={self.vocab_size}) other than "
+                    f"padding_idx={padding_idx}; got {blank_idx!r}."
+                )
+            blank_idx = int(blank_idx)
+        self.blank_idx = blank_idx
         if relevance not in RELEVANCE_MODES:
             raise ValueError(f"relevance must be one of {list(RELEVANCE_MODES)}; got {relevance!r}.")
         self.relevance_mode = relevance
@@ -203,6 +219,7 @@ class Embedding(Layer):
             "trainable": self.trainable,
             "relevance": self.relevance_mode,
             "channels_first": self.channels_first,
+            **({"blank_idx": self.blank_idx} if self.blank_idx is not None else {}),
         }
 
     def build(self, input_shape, rng, dtype):
@@ -216,8 +233,9 @@ class Embedding(Layer):
         else:
             # N(0, 1/D): vectors of unit expected squared norm
             weight = rng.normal(0.0, 1.0 / math.sqrt(dim), (self.vocab_size, dim)).astype(dtype)
-        if self.padding_idx is not None:
-            weight[self.padding_idx] = 0
+        for idx in (self.padding_idx, self.blank_idx):
+            if idx is not None:
+                weight[idx] = 0
         self.params = {"weight": weight}
         self.input_shape = (length,)
         self.output_shape = (dim, length) if self.channels_first else (length, dim)
@@ -304,15 +322,16 @@ class Embedding(Layer):
     def param_grads(self, grad, cache):
         """Scatter-add of the vectors' gradients by id; none when not trainable.
 
-        The padding row's gradient is zero, so it stays zero under any
-        optimizer.
+        The padding and blank rows' gradients are zero, so they stay zero
+        under any optimizer (without weight decay towards other values).
         """
         if not self.trainable:
             return {}
         g = self._token_major(grad).reshape(-1, self.embedding_dim)
         dw = _scatter_add_rows(cache["ids"].reshape(-1), g, self.vocab_size)
-        if self.padding_idx is not None:
-            dw[self.padding_idx] = 0
+        for idx in (self.padding_idx, self.blank_idx):
+            if idx is not None:
+                dw[idx] = 0
         return {"weight": dw}
 
     def relevance(self, R, cache, ctx=None):

@@ -63,7 +63,7 @@ def as_reference(est):
         w[f"bhh_{side}"] = np.zeros_like(p["bias" + suffix])
     W = est.net_.layers[-1].params["weight"].T
     w["Why_Left"], w["Why_Right"] = W[:, :H], W[:, H:]
-    return w, est.net_.layers[0].params["weight"][1:]
+    return w, est.net_.layers[0].params["weight"][1:-1]
 
 
 # --------------------------------------------------------------------------- scikit-learn common checks
@@ -89,7 +89,8 @@ def test_fitted_attributes_and_layers(data):
     assert [type(layer) for layer in est.net_.layers] == [Embedding, LSTM, Dense]
     assert est.net_.layer_names() == ["embedding_0", "lstm_0", "dense_0"]
     assert "bias" not in est.net_.layers[-1].params  # no output bias by default
-    assert (est.vocab_size_, est.embedding_dim_, est.n_features_in_) == (V, D, T)
+    assert (est.vocab_size_, est.embedding_dim_, est.n_features_in_, est.blank_id_) == (V + 1, D, T, V)
+    assert not est.net_.layers[0].params["weight"][[0, V]].any()  # padding and blank rows stay zero
     assert est.net_.dtype == np.float64 and small(dtype=None).fit(X, y).net_.dtype == np.float32
 
 
@@ -227,7 +228,7 @@ def test_bad_input_errors(data):
     est = small().fit(X, y)
     for bad, match in [
         (X + 0.5, "invalid value.*0.5"),
-        (np.where(X == 3, V + 2, X), f"token ids.*vocab_size={V}.*{V + 2}"),
+        (np.where(X == 3, V + 2, X), f"token ids.*vocab_size=({V}|{V + 1}).*{V + 2}"),
         (np.where(X == 3, -1, X), "Negative values in data"),
     ]:
         for call in (est.predict, est.explain, lambda Z: clone(est).fit(Z, y)):
@@ -292,3 +293,25 @@ def test_loader_errors(tmp_path):
     (tmp_path / "vocab.txt").write_text("a\nb\na\n", encoding="utf-8")
     with pytest.raises(ValueError, match="more than once"):
         sklrp.load_lrp_for_lstm(tmp_path, embeddings=np.zeros((3, 60)))
+
+
+def test_a_blank_is_a_zero_vector_step_and_word_deletion_uses_it(data):
+    X, y = data
+    est = small().fit(X, y)
+    w, E = as_reference(est)
+    E_blank = est.net_.layers[0].params["weight"][1:]  # the last row is the blank word's (zero) vector
+    Xb = X[:6].copy()
+    Xb[:, 0] = est.blank_id_
+    for n in range(6):
+        ids = Xb[n][Xb[n] > 0] - 1
+        assert_allclose(est.decision_function(Xb[n : n + 1])[0], ref.forward(w, E_blank, ids), rtol=1e-12)
+    assert not np.allclose(est.decision_function(Xb), est.decision_function(np.where(Xb == est.blank_id_, 0, Xb)))
+    docs = [" ".join(f"w{i}" for i in row[row > 0]) for row in X]
+    vec = TokenSequenceVectorizer(max_length=T, token_pattern=r"\S+").fit(docs)
+    pipe = make_pipeline(vec, small(vocab_size=vec.vocab_size_)).fit(docs, y)
+    curve = sklrp.metrics.word_deletion_curve(pipe, docs, y, n_words=1, subset="all")
+    Xt = vec.transform(docs)
+    R = pipe[-1].explain(Xt, target=y)
+    R[Xt == 0] = -np.inf
+    Xt[np.arange(len(Xt)), np.argmax(R, axis=1)] = pipe[-1].blank_id_
+    assert curve.accuracy[1] == pytest.approx(np.mean(pipe[-1].predict(Xt) == y))

@@ -364,3 +364,19 @@ def test_training_backward_stops_above_a_fixed_embedding(monkeypatch):
         assert a.keys() == b.keys()
         for k in a:
             assert_allclose(a[k], b[k], rtol=1e-12)
+
+
+def test_blank_idx_is_a_zero_vector_that_counts_as_a_token():
+    emb = Embedding(6, 3, blank_idx=5)
+    emb.build((4,), np.random.RandomState(0), np.float64)
+    assert not emb.params["weight"][[0, 5]].any()
+    ids = np.array([[2, 5, 3, 0]])
+    out, cache = emb.forward(ids)
+    assert cache["mask"].tolist() == [[True, True, True, False]]  # the blank is a position, padding is not
+    assert not out[0, 1].any()
+    grads = emb.param_grads(np.ones_like(out), cache)
+    assert not grads["weight"][[0, 5]].any() and grads["weight"][2].all()
+    assert emb.config()["blank_idx"] == 5 and "blank_idx" not in Embedding(6, 3).config()
+    for bad in (0, 6, -1, True, 2.0):
+        with pytest.raises(ValueError, match="blank_idx must be None or an int"):
+            Embedding(6, 3, blank_idx=bad)
