@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_namespace, to_host
+from .._backend import get_namespace, stabilized_divide, to_host
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
 from ._base import Layer, LinearOp
 
@@ -165,106 +165,218 @@ class LSTM(Layer):
         self.output_shape = (d * len(self.directions),)
         return self.output_shape
 
-    # ------------------------------------------------------------ helpers
+    # ------------------------------------------------------------ schedule
     @staticmethod
-    def _span(mask, T):
-        """First and one-past-last columns with a real position in some row."""
-        if mask is None:
-            return 0, T
-        cols = np.flatnonzero(to_host(mask.any(axis=0)))
-        if cols.size == 0:
-            return 0, 0
-        return int(cols[0]), int(cols[-1]) + 1
+    def _schedule(x, mask):
+        """How the batch is read: the real positions packed step by step, longest rows first.
 
-    def _steps(self, suffix, t0, t1):
-        return range(t1 - 1, t0 - 1, -1) if suffix else range(t0, t1)
+        Padding leaves the state unchanged, so only real positions are read.
+        Rows are sorted by their number of real positions (longest first);
+        step ``k`` reads the ``k``-th real position of the ``counts[k]``
+        rows that have one, a prefix of the sorted rows, stored contiguously
+        at ``offsets[k]`` in a ``(n_tokens, features)`` array (PyTorch's
+        packed-sequence layout).
+
+        Returns ``(perm, counts, offsets, src)``: the row order (host), the
+        host lists of counts and offsets, and ``src = (rows, cols)``, the
+        position in ``x`` of every packed token (device index arrays).
+        """
+        xp = get_namespace(x)
+        N, T = x.shape[:2]
+        if mask is None:
+            lengths = np.full(N, T, dtype=np.int64)
+            mask_h = np.ones((N, T), dtype=bool)
+        else:
+            mask_h = to_host(mask).astype(bool, copy=False)
+            lengths = mask_h.sum(axis=1)
+        perm = np.argsort(-lengths, kind="stable")
+        L = int(lengths.max()) if N else 0
+        ordered = lengths[perm]
+        counts = [int(np.searchsorted(-ordered, -k, side="right")) for k in range(1, L + 1)]  # rows with >= k
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
+        sorted_row, col = np.nonzero(mask_h[perm])  # row-major: each row's real columns in order
+        starts = np.concatenate([[0], np.cumsum(ordered)])[:-1]
+        rank = np.arange(sorted_row.size) - starts[sorted_row]  # which real position of its row
+        order = np.lexsort((sorted_row, rank))  # step by step, sorted rows within a step
+        rows = perm[sorted_row[order]]
+        cols = col[order]
+        return perm, counts, offsets, (xp.asarray(rows), xp.asarray(cols))
+
+    def _steps(self, suffix, counts, offsets):
+        """``(active rows, packed slice)`` per step, in the order a direction reads them."""
+        steps = [(n, slice(offsets[k], offsets[k] + n)) for k, n in enumerate(counts)]
+        return steps[::-1] if suffix else steps
+
+    def _gate_constants(self, xp, dtype):
+        """``scale``, ``add`` of shape (4, 1, 1): gates as ``tanh(z * scale) * scale + add``.
+
+        sigmoid(z) = (1 + tanh(z / 2)) / 2 for i, f, o; tanh(z) for g.
+        """
+        half = np.array([0.5, 1.0, 0.5, 0.5]).reshape(4, 1, 1)
+        return xp.asarray(half.astype(dtype)), xp.asarray(np.where(half == 0.5, 0.5, 0.0).astype(dtype))
+
+    @staticmethod
+    def _by_gate(W):
+        """``(rows, 4d)`` weights as ``(4, rows, d)``, one contiguous block per gate (i, g, f, o)."""
+        xp = get_namespace(W)
+        rows, d4 = W.shape
+        return xp.ascontiguousarray(W.reshape(rows, 4, d4 // 4).transpose(1, 0, 2))
 
     # --------------------------------------------------------------- passes
     def forward(self, x, training=False, rng=None, mask=None):
         xp = get_namespace(x)
         if x.ndim != 3:
             raise ValueError(f"LSTM expects inputs of shape (N, T, features); got shape {x.shape}.")
-        N, T, _ = x.shape
+        N = x.shape[0]
         d = self.units
-        t0, t1 = self._span(mask, T)
+        perm, counts, offsets, src = self._schedule(x, mask)
+        data = x[src]  # (n_tokens, features): the real positions, step by step
+        scale, add = self._gate_constants(xp, x.dtype)
+        rows = xp.asarray(perm)
         outs, dirs = [], []
         for suffix in self.directions:
             Wx, Wh, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
-            zx = x[:, t0:t1] @ Wx + b  # input maps of all steps at once
-            h = xp.zeros((N, d), dtype=x.dtype)
-            c = xp.zeros((N, d), dtype=x.dtype)
-            L = t1 - t0
-            Z = xp.empty((N, L, 4 * d), dtype=x.dtype)  # pre-activations
-            A = xp.empty((N, L, 4 * d), dtype=x.dtype)  # gate values i, g, f, o
-            H_prev = xp.empty((N, L, d), dtype=x.dtype)
-            C_prev = xp.empty((N, L, d), dtype=x.dtype)
-            C = xp.empty((N, L, d), dtype=x.dtype)
-            for t in self._steps(suffix, t0, t1):
-                k = t - t0
-                z = zx[:, k] + h @ Wh
-                a = xp.concatenate(
-                    [_sigmoid(z[:, :d]), xp.tanh(z[:, d : 2 * d]), _sigmoid(z[:, 2 * d :])], axis=1
-                )
-                c_new = a[:, 2 * d : 3 * d] * c + a[:, :d] * a[:, d : 2 * d]
-                h_new = a[:, 3 * d :] * xp.tanh(c_new)
-                Z[:, k], A[:, k], H_prev[:, k], C_prev[:, k], C[:, k] = z, a, h, c, c_new
-                if mask is not None:
-                    m = mask[:, t, None]
-                    c_new = xp.where(m, c_new, c)
-                    h_new = xp.where(m, h_new, h)
-                h, c = h_new, c_new
-            outs.append(h)
-            dirs.append({"Z": Z, "A": A, "H_prev": H_prev, "C_prev": C_prev, "C": C})
+            # gate-major (4, ., d) maps, scaled per gate so that one tanh gives every gate (z / 2 for
+            # the sigmoids; halving is exact, and g, the gate LRP divides by, is unscaled)
+            Wx4, Wh4 = self._by_gate(Wx) * scale, self._by_gate(Wh) * scale
+            Z = xp.matmul(data, Wx4)  # (4, n_tokens, d): the input maps of all tokens at once
+            Z += b.reshape(4, 1, d) * scale  # (in place: a second (4, n_tokens, d) array costs page faults)
+            A = xp.empty_like(Z)  # gate values i, g, f, o
+            C = xp.empty((Z.shape[1], d), dtype=x.dtype)
+            IG = xp.empty_like(C)  # i * g, the cell's new content
+            TC = xp.empty_like(C)
+            H = xp.empty_like(C)
+            steps = self._steps(suffix, counts, offsets)
+            h_last = xp.zeros((N, d), dtype=x.dtype)
+            # one buffer for the recurrent products: fresh (4, n, d) temporaries of a few hundred
+            # kB each step are mapped and zeroed by the allocator every time (about 2x slower)
+            rec_buf = xp.empty(4 * max(counts, default=0) * d, dtype=x.dtype)
+            prev = []
+            h = c = None
+            for j, (n, sl) in enumerate(steps):
+                m = 0 if h is None else h.shape[0]
+                if n <= m:
+                    hp, cp = h[:n], c[:n]
+                else:  # rows [m, n) start here, from the zero state
+                    hp = xp.zeros((n, d), dtype=x.dtype)
+                    cp = xp.zeros((n, d), dtype=x.dtype)
+                    if m:
+                        hp[:m], cp[:m] = h, c
+                z, a = Z[:, sl], A[:, sl]
+                z += xp.matmul(hp, Wh4, out=rec_buf[: 4 * n * d].reshape(4, n, d))
+                xp.tanh(z, out=a)
+                a *= scale
+                a += add
+                c, ig = C[sl], IG[sl]
+                xp.multiply(a[0], a[1], out=ig)
+                xp.multiply(a[2], cp, out=c)
+                c += ig
+                tc = TC[sl]
+                xp.tanh(c, out=tc)
+                h = H[sl]
+                xp.multiply(a[3], tc, out=h)
+                n_next = steps[j + 1][0] if j + 1 < len(steps) else 0
+                if n_next < n:  # rows [n_next, n) read their last token here
+                    h_last[n_next:n] = h[n_next:n]
+                prev.append((hp, cp))
+            out = xp.empty_like(h_last)
+            out[rows] = h_last
+            outs.append(out)
+            # Z holds the pre-activations times scale (g's unscaled), gate-major
+            dirs.append({"Z": Z, "A": A, "C": C, "IG": IG, "TC": TC, "prev": prev})
         out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=1)
-        cache = {"x": x, "mask": mask, "span": (t0, t1), "dirs": dirs}
+        cache = {"x": x, "data": data, "perm": perm, "counts": counts, "offsets": offsets, "src": src,
+                 "dirs": dirs}
         return out, cache
 
-    def _step_mask(self, cache, t):
-        mask = cache["mask"]
-        return None if mask is None else mask[:, t, None]
+    def _sweep(self, suffix, counts, offsets, g_last, step_fn):
+        """Run ``step_fn`` over one direction's steps in reverse reading order.
+
+        ``g_last`` (sorted rows) is the signal on the last hidden states;
+        ``step_fn(j, n, sl, dh, dc) -> (dh_prev, dc_prev)`` gets the signal
+        on step ``j``'s hidden and cell states and returns that on the
+        previous ones.  Returns the signal left on the initial states per
+        sorted row, ``(h0, c0)``.
+        """
+        xp = get_namespace(g_last)
+        N, d = g_last.shape
+        steps = self._steps(suffix, counts, offsets)
+        h0 = xp.zeros((N, d), dtype=g_last.dtype)
+        c0 = xp.zeros((N, d), dtype=g_last.dtype)
+        dh_next = dc_next = None
+        for j in range(len(steps) - 1, -1, -1):
+            n, sl = steps[j]
+            n_next = steps[j + 1][0] if j + 1 < len(steps) else 0
+            if dh_next is None:
+                dh = xp.zeros((n, d), dtype=g_last.dtype)
+                dc = xp.zeros((n, d), dtype=g_last.dtype)
+            elif n_next >= n:
+                dh, dc = dh_next[:n], dc_next[:n]
+                if n_next > n:  # rows [n, n_next) started at the next step: their initial state
+                    h0[n:n_next] = dh_next[n:]
+                    c0[n:n_next] = dc_next[n:]
+            else:
+                dh = xp.zeros((n, d), dtype=g_last.dtype)
+                dc = xp.zeros((n, d), dtype=g_last.dtype)
+                dh[:n_next], dc[:n_next] = dh_next, dc_next
+            if n_next < n:  # rows whose last token is here get the output signal
+                dh[n_next:n] += g_last[n_next:n]
+            dh_next, dc_next = step_fn(j, n, sl, dh, dc)
+        if dh_next is not None:
+            n = dh_next.shape[0]
+            h0[:n] = dh_next
+            c0[:n] = dc_next
+        return h0, c0
+
+    def _unpack(self, flat, cache):
+        """Packed ``(n_tokens, features)`` values at their positions of ``x`` (zeros elsewhere)."""
+        xp = get_namespace(flat)
+        out = xp.zeros(cache["x"].shape, dtype=flat.dtype)
+        out[cache["src"]] = flat
+        return out
 
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         """Backpropagation through time; the input gradient and the parameter gradients."""
-        x = cache["x"]
+        data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
         xp = get_namespace(grad)
-        t0, t1 = cache["span"]
         d = self.units
-        gx = xp.zeros_like(x)
+        rows = xp.asarray(perm)
+        gdata = None
         grads = {}
-        for n, suffix in enumerate(self.directions):
+        for n_dir, suffix in enumerate(self.directions):
             Wx, Wh = self.params["input_weight" + suffix], self.params["recurrent_weight" + suffix]
-            D = cache["dirs"][n]
-            dh = grad[:, n * d : (n + 1) * d]
-            dc = xp.zeros_like(dh)
-            dZ = xp.zeros_like(D["Z"])
-            for t in reversed(self._steps(suffix, t0, t1)):
-                k = t - t0
-                a = D["A"][:, k]
-                i, g, f, o = a[:, :d], a[:, d : 2 * d], a[:, 2 * d : 3 * d], a[:, 3 * d :]
-                tc = xp.tanh(D["C"][:, k])
+            WhT4 = xp.ascontiguousarray(self._by_gate(Wh).transpose(0, 2, 1))  # (4, d, d): gate k's W^T
+            D = cache["dirs"][n_dir]
+            A, TC, prev = D["A"], D["TC"], D["prev"]
+            dZ = xp.empty_like(A)  # gate-major gradient of the (unscaled) pre-activations
+            dWh = xp.zeros((4, d, d), dtype=grad.dtype) if need_param_grads else None
+
+            def step(j, n, sl, dh, dc, A=A, TC=TC, prev=prev, dZ=dZ, WhT4=WhT4, dWh=dWh):
+                a, tc = A[:, sl], TC[sl]
+                hp, cp = prev[j]
+                i, g, f, o = a[0], a[1], a[2], a[3]
                 dct = dc + dh * o * (1 - tc * tc)
-                dz = xp.concatenate(
-                    [dct * g * i * (1 - i), dct * i * (1 - g * g), dct * D["C_prev"][:, k] * f * (1 - f),
-                     dh * tc * o * (1 - o)],
-                    axis=1,
-                )
-                m = self._step_mask(cache, t)
-                if m is not None:
-                    dz = xp.where(m, dz, dz.dtype.type(0))
-                dh_prev = dz @ Wh.T
-                dc_prev = dct * f
-                if m is not None:
-                    dh_prev = xp.where(m, dh_prev, dh)
-                    dc_prev = xp.where(m, dc_prev, dc)
-                dZ[:, k] = dz
-                dh, dc = dh_prev, dc_prev
-            gx[:, t0:t1] += dZ @ Wx.T
+                dz = dZ[:, sl]
+                xp.multiply(dct * g, i * (1 - i), out=dz[0])
+                xp.multiply(dct * i, 1 - g * g, out=dz[1])
+                xp.multiply(dct * cp, f * (1 - f), out=dz[2])
+                xp.multiply(dh * tc, o * (1 - o), out=dz[3])
+                if dWh is not None:
+                    dWh += xp.matmul(hp.T, dz)
+                return xp.matmul(dz, WhT4).sum(axis=0), dct * f
+
+            self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step)
+            WxT4 = xp.ascontiguousarray(self._by_gate(Wx).transpose(0, 2, 1))  # (4, d, features)
+            g_dir = xp.matmul(dZ[0], WxT4[0])
+            for k in range(1, 4):
+                g_dir += xp.matmul(dZ[k], WxT4[k])
+            gdata = g_dir if gdata is None else gdata + g_dir
             if need_param_grads:
-                flat = dZ.reshape(-1, 4 * d)
-                grads["input_weight" + suffix] = x[:, t0:t1].reshape(-1, x.shape[2]).T @ flat
-                grads["recurrent_weight" + suffix] = D["H_prev"].reshape(-1, d).T @ flat
-                grads["bias" + suffix] = flat.sum(axis=0)
-        return gx, grads
+                e = data.shape[1]
+                grads["input_weight" + suffix] = xp.matmul(data.T, dZ).transpose(1, 0, 2).reshape(e, 4 * d)
+                grads["recurrent_weight" + suffix] = dWh.transpose(1, 0, 2).reshape(d, 4 * d)
+                grads["bias" + suffix] = dZ.sum(axis=1).reshape(4 * d)
+        return self._unpack(gdata, cache), grads
 
     def param_grads(self, grad, cache):
         return self.backward(grad, cache)[1]
@@ -277,50 +389,77 @@ class LSTM(Layer):
         product = ctx.rule(self, "gate")
         if not isinstance(product, ProductRule):
             product = ProductRule()
-        x = cache["x"]
+        take_all = product.mode == "signal_take_all"
+        data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
         xp = get_namespace(R)
-        t0, t1 = cache["span"]
-        N, _, dim = x.shape
+        N = R.shape[0]
         d = self.units
-        fan_in = dim + d
+        fan_in = data.shape[1] + d
+        rows = xp.asarray(perm)
+        # the same plain epsilon rule on both maps of the gates (the usual case): its epsilon
+        shared = None
+        if rule_x == rule_h and not rule_x.bias_factor:
+            shared = rule_x.epsilon
         # with signal-take-all only the cell candidate g receives relevance
-        cols = slice(d, 2 * d) if product.mode == "signal_take_all" else slice(0, 4 * d)
-        R_x = xp.zeros_like(x)
+        sel = slice(d, 2 * d) if take_all else slice(0, 4 * d)
+        R_data = xp.zeros_like(data)
         rest = xp.zeros(N, dtype=R.dtype)
-        for n, suffix in enumerate(self.directions):
-            Wx = self.params["input_weight" + suffix][:, cols]
-            Wh = self.params["recurrent_weight" + suffix][:, cols]
-            b = self.params["bias" + suffix][cols]
-            D = cache["dirs"][n]
-            Rh = R[:, n * d : (n + 1) * d]
-            Rc = xp.zeros_like(Rh)
-            R_pre = xp.zeros(D["Z"][..., cols].shape, dtype=R.dtype)
-            for t in reversed(self._steps(suffix, t0, t1)):
-                k = t - t0
-                a = D["A"][:, k]
-                i, g, f, o = a[:, :d], a[:, d : 2 * d], a[:, 2 * d : 3 * d], a[:, 3 * d :]
-                c_prev = D["C_prev"][:, k]
-                R_o, R_tc = product(o, xp.tanh(D["C"][:, k]), Rh)
-                Rct = Rc + R_tc
-                R_fc, R_ig = sum_rule([f * c_prev, i * g], Rct, epsilon=cell.epsilon, bias_factor=cell.bias_factor)
-                R_f, R_cprev = product(f, c_prev, R_fc)
-                R_i, R_g = product(i, g, R_ig)
-                r = R_g if cols.start == d else xp.concatenate([R_i, R_g, R_f, R_o], axis=1)
-                m = self._step_mask(cache, t)
-                if m is not None:
-                    r = xp.where(m, r, r.dtype.type(0))
-                op = LinearOp.dense(D["H_prev"][:, k], Wh, b, output=D["Z"][:, k, cols], fan_in=fan_in)
-                R_hprev = rule_h(op, r)
-                if m is not None:
-                    R_hprev = xp.where(m, R_hprev, Rh)
-                    R_cprev = xp.where(m, R_cprev, Rc)
-                R_pre[:, k] = r
-                Rh, Rc = R_hprev, R_cprev
-            op = LinearOp.dense(x[:, t0:t1], Wx, b, output=D["Z"][..., cols], fan_in=fan_in)
-            R_x[:, t0:t1] += rule_x(op, R_pre)
-            rest = rest + Rh.sum(axis=1) + Rc.sum(axis=1)
+        for n_dir, suffix in enumerate(self.directions):
+            Wx = self.params["input_weight" + suffix][:, sel]
+            Wh = self.params["recurrent_weight" + suffix][:, sel]
+            b = self.params["bias" + suffix][sel]
+            D = cache["dirs"][n_dir]
+            Z, A, C, IG, TC, prev = (D[k] for k in ("Z", "A", "C", "IG", "TC", "prev"))
+            if take_all:
+                Z = Z[1]  # g's pre-activations (unscaled), (n_tokens, d)
+            else:  # all pre-activations as (n_tokens, 4d) in the weights' column order
+                Z = (Z / self._gate_constants(xp, Z.dtype)[0]).transpose(1, 0, 2).reshape(Z.shape[1], 4 * d)
+            R_pre = xp.zeros(Z.shape, dtype=R.dtype)
+
+            def step(j, n, sl, Rh, Rc, Z=Z, A=A, C=C, IG=IG, TC=TC, prev=prev, R_pre=R_pre, Wh=Wh, b=b):
+                hp, cp = prev[j]
+                if take_all and not cell.bias_factor:
+                    # the sum rule on c = f * c_prev + i * g, written out: one division per unit
+                    Rct = Rc + Rh
+                    s = stabilized_divide(Rct, C[sl], cell.epsilon)
+                    r = IG[sl] * s
+                    R_cp = C[sl] * s
+                    R_cp -= r
+                    if shared is not None:
+                        # plain epsilon on both maps: one division serves x_t and h_{t-1}
+                        s_g = R_pre[sl] = stabilized_divide(r, Z[sl], shared)
+                        return hp * (s_g @ Wh.T), R_cp
+                    R_pre[sl] = r
+                    op = LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in)
+                    return rule_h(op, r), R_cp
+                a = A[:, sl]
+                i, g, f, o = a[0], a[1], a[2], a[3]
+                if take_all:
+                    Rct = Rc + Rh
+                else:
+                    R_o, R_tc = product(o, TC[sl], Rh)
+                    Rct = Rc + R_tc
+                R_fc, R_ig = sum_rule([f * cp, IG[sl]], Rct, epsilon=cell.epsilon, bias_factor=cell.bias_factor)
+                if take_all:
+                    r, R_cp = R_ig, R_fc
+                else:
+                    R_f, R_cp = product(f, cp, R_fc)
+                    R_i, R_g = product(i, g, R_ig)
+                    r = xp.concatenate([R_i, R_g, R_f, R_o], axis=1)
+                R_pre[sl] = r
+                op = LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in)
+                return rule_h(op, r), R_cp
+
+            h0, c0 = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step)
+            rest[rows] += h0.sum(axis=1) + c0.sum(axis=1)
+            if shared is not None and take_all and not cell.bias_factor:
+                t = R_pre @ Wx.T  # R_pre holds the divided relevance here
+                t *= data
+                R_data += t
+            else:
+                R_data += rule_x(LinearOp.dense(data, Wx, b, output=Z, fan_in=fan_in), R_pre)
         cache["relevance_rest"] = rest
-        return R_x
+        return self._unpack(R_data, cache)
 
     def output_nonnegative(self, input_nonnegative):
         return False

@@ -215,7 +215,7 @@ def test_mask_skips_all_padding_columns_and_bad_shapes_raise():
     X = padded([[1, 2], [3]], T=6)
     net = sklrp_net(w, E, 6)
     _, caches = net.forward(X)
-    assert caches[1]["span"] == (0, 2)
+    assert caches[1]["counts"] == [2, 1]  # packed position k is real for the first counts[k] sorted rows
     assert net.predict(np.zeros((2, 6), dtype=np.int64)).tolist() == [[0.0] * N_CLS] * 2
     with pytest.raises(ValueError, match="shape \\(time, features\\)"):
         LSTM(3).build((4,), np.random.RandomState(0), np.float64)
@@ -223,3 +223,33 @@ def test_mask_skips_all_padding_columns_and_bad_shapes_raise():
         LSTM(0)
     with pytest.raises(ValueError, match="bidirectional must be True or False"):
         LSTM(3, bidirectional="yes")
+
+
+def test_padding_anywhere_is_skipped():
+    """Interior padding and rows padded on different sides: each row reads its own tokens only."""
+    w, E = reference_weights(10)
+    comp = composite(1e-3, 1.0, "half")
+    X = np.array([[0, 3, 0, 5, 2, 0], [4, 4, 1, 0, 0, 0], [0, 0, 0, 7, 8, 9], [0, 0, 0, 0, 0, 0]])
+    net = sklrp_net(w, E, 6)
+    out, R, rest = explain(net, X, np.array([0, 1, 2, 0]), comp)
+    for n in range(4):
+        ids = X[n][X[n] > 0] - 1
+        np.testing.assert_allclose(out[n], ref_forward(w, E, ids), rtol=1e-12, atol=1e-14)
+        R_ref, rest_ref = ref_lrp(w, E, ids, [0, 1, 2, 0][n], eps=1e-3, bias_factor=1.0, product="half")
+        np.testing.assert_allclose(R[n][X[n] > 0], R_ref, rtol=1e-10, atol=1e-12)
+        assert not R[n][X[n] == 0].any()
+        np.testing.assert_allclose(rest[n], rest_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_shared_division_fast_path_equals_the_rule_interface():
+    """Plain epsilon on both gate maps divides once per step; the general path (distinct rules) agrees."""
+    w, E = reference_weights(11)
+    X = padded(SENTENCES)
+    net = sklrp_net(w, E, X.shape[1])
+    targets = np.array([0, 1, 2, 0, 1])
+    fast = Composite({"default": Epsilon(1e-3)})
+    general = Composite({"default": Epsilon(1e-3),
+                         "recurrent": {"input": Epsilon(1e-3), "recurrent": Epsilon(1e-3 * (1 + 1e-12))}})
+    _, R_fast, _ = explain(net, X, targets, fast)
+    _, R_general, _ = explain(net, X, targets, general)
+    np.testing.assert_allclose(R_fast, R_general, rtol=1e-8, atol=1e-12)
