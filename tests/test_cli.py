@@ -1,9 +1,11 @@
 """Tests of the sklrp command line."""
 
+import json
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sklrp.cli import main
@@ -56,3 +58,34 @@ def test_reproduce_lists_and_runs_experiments(capsys, monkeypatch):
     assert main(["reproduce", "text-cnn", "--n-filters", "800", "--dim", "300", "--filter-sizes", "1", "2", "3"]) == 0
     (args,) = seen
     assert (args.n_filters, args.dim, args.filter_sizes, args.settings) == (800, 300, [1, 2, 3], ["headers_kept"])
+
+
+def test_reproduce_sst_lstm_runs_end_to_end_on_a_small_sample(capsys, monkeypatch, tmp_path):
+    from sklrp.datasets import get_data_home, load_sst
+    from sklrp.experiments import EXPERIMENTS
+
+    if not (get_data_home() / "sst" / "trees" / "test.txt").is_file():
+        pytest.skip("SST data not available (set SKLRP_DATA)")
+    module = EXPERIMENTS["sst-lstm"][0]
+
+    def small(subset, **kw):  # 80 items of each class
+        b = load_sst(subset, **kw)
+        keep = np.concatenate([np.flatnonzero(b.target == c)[:80] for c in range(5)])
+        return type(b)(data=[b.data[i] for i in keep], target=b.target[keep])
+
+    monkeypatch.setattr(module, "load_sst", small)
+    html = tmp_path / "sst.html"
+    assert main(["reproduce", "sst-lstm", "--phrases", "--epochs", "2", "--dim", "8", "--hidden", "8",
+                 "--html", str(html)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    figures = [r["figure"] for r in rows]
+    assert figures.count("fit") == 2 and figures.count("accuracy") == 2 and figures.count("claim") == 3
+    deletion = [r for r in rows if r["figure"] == "word_deletion"]
+    assert {r["subset"] for r in deletion} == {"correct", "misclassified"}
+    for r in deletion:
+        assert r["n_deleted"] == [0, 1, 2, 3, 4, 5] and len(r["lrp"]) == 6
+        if r["n_sentences"]:
+            assert r["lrp"][0] == (1.0 if r["subset"] == "correct" else 0.0)
+    heat = [r for r in rows if r["figure"] == "heatmap"]
+    assert heat[0]["tokens"][:3] == ["neither", "funny", "nor"] and len(heat[0]["relevance"]) == 8
+    assert "neither" in html.read_text(encoding="utf-8")
