@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import get_namespace, to_host
-from ..nn import LSTM, Dense, Dropout, Embedding, Sequential
+from ..nn import GRU, LSTM, Dense, Dropout, Embedding, Sequential
 from ..rules import Composite, ProductRule, Rule, get_composite
 from ..rules._elementwise import PRODUCT_MODES
 from ._token_nets import BaseTokenNetClassifier
@@ -60,6 +60,10 @@ class BiLSTMClassifier(BaseTokenNetClassifier):
     hidden_size : int, default=60
         Units of each direction's hidden and cell state (60 in the
         published model).
+    cell : {"lstm", "gru"}, default="lstm"
+        The recurrent unit: :class:`sklrp.nn.LSTM`, or :class:`sklrp.nn.GRU`
+        (Cho et al. 2014, the other architecture with multiplicative gates
+        that Arras et al. name), explained with the same rules.
     bidirectional : bool, default=True
         ``False`` keeps the left-to-right LSTM only.
     output_bias : bool, default=False
@@ -76,7 +80,7 @@ random_state, verbose, warm_start, frozen_layers, device
         As in :class:`~sklrp.DenseNetClassifier` (``batch_size="auto"`` is
         ``min(200, n_samples)``; ``max_iter`` defaults to 20 epochs here).
         ``frozen_layers`` names come from ``net_.layer_names()``:
-        ``"embedding_0"``, ``"lstm_0"``, ``"dense_0"``.
+        ``"embedding_0"``, ``"lstm_0"`` (``"gru_0"``), ``"dense_0"``.
     max_grad_norm : float or None, default=5.0
         Gradient clipping: the gradients of a mini-batch are scaled down
         when their global L2 norm exceeds it (``None``: no clipping).
@@ -124,7 +128,7 @@ random_state, verbose, warm_start, frozen_layers, device
     input_shape_ : tuple
         ``(n_features_in_,)``.
     net_ : sklrp.nn.Sequential
-        The trained network (Embedding, LSTM, [Dropout,] Dense).
+        The trained network (Embedding, LSTM or GRU, [Dropout,] Dense).
     history_, n_iter_, loss_, best_validation_score_
         As in :class:`~sklrp.DenseNetClassifier`.
     input_bounds_ : tuple of float
@@ -190,6 +194,7 @@ random_state, verbose, warm_start, frozen_layers, device
             if k not in ("gamma", "alpha", "beta", "input_bounds")
         },
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cell": [StrOptions({"lstm", "gru"})],
         "bidirectional": ["boolean"],
         "output_bias": ["boolean"],
         "max_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -206,6 +211,7 @@ random_state, verbose, warm_start, frozen_layers, device
         embedding_dim=None,
         trainable_embeddings="auto",
         hidden_size=60,
+        cell="lstm",
         bidirectional=True,
         output_bias=False,
         dropout=0.0,
@@ -238,6 +244,7 @@ random_state, verbose, warm_start, frozen_layers, device
         self.embedding_dim = embedding_dim
         self.trainable_embeddings = trainable_embeddings
         self.hidden_size = hidden_size
+        self.cell = cell
         self.bidirectional = bidirectional
         self.output_bias = output_bias
         self.dropout = dropout
@@ -275,7 +282,8 @@ random_state, verbose, warm_start, frozen_layers, device
             embedding = Embedding(vocab + 1, dim, **options)
         else:
             embedding = Embedding.from_pretrained(np.vstack([W, np.zeros((1, dim), dtype=W.dtype)]), **options)
-        layers = [embedding, LSTM(self.hidden_size, bidirectional=self.bidirectional)]
+        unit = GRU if self.cell == "gru" else LSTM
+        layers = [embedding, unit(self.hidden_size, bidirectional=self.bidirectional)]
         if self.dropout:
             layers.append(Dropout(self.dropout))
         layers.append(Dense(n_out, use_bias=self.output_bias))
@@ -290,8 +298,8 @@ random_state, verbose, warm_start, frozen_layers, device
         shape = getattr(self, "input_shape_", None)
         if shape is None:
             return 4096
-        lstm = self.net_.layers[1]
-        width = len(lstm.directions) * 12 * lstm.units + 3 * self.embedding_dim_
+        rnn = self.net_.layers[1]
+        width = len(rnn.directions) * 3 * rnn.n_gates * rnn.units + 3 * self.embedding_dim_
         per_doc = shape[0] * width * np.dtype(self.net_.dtype).itemsize
         return int(min(4096, max(1, (128 << 20) // per_doc)))
 

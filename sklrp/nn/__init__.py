@@ -21,7 +21,7 @@ from ._layers import (
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
 from ._parallel import Parallel
-from ._recurrent import LSTM
+from ._recurrent import GRU, LSTM
 from ._sequence import TimeDistributed, layer_from_spec, layer_spec
 from ._sequential import BACKWARD_METHODS, METHODS, Sequential
 
@@ -47,6 +47,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "LSTM",
+    "GRU",
     "TimeDistributed",
     "layer_spec",
     "layer_from_spec",

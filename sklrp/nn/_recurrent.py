@@ -19,7 +19,7 @@ from .._backend import get_namespace, stabilized_divide, to_host
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
 from ._base import Layer, LinearOp
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "GRU"]
 
 #: gate order along the 4 * units axis of the weights (that of Arras et al.'s code)
 GATES = ("i", "g", "f", "o")
@@ -43,7 +43,152 @@ def _epsilon_rule(rule, op_name):
     )
 
 
-class LSTM(Layer):
+class _Recurrent(Layer, register=False):
+    """Shared machinery of the recurrent layers: parameters, packed steps, reverse sweeps.
+
+    Subclasses set ``n_gates`` and implement ``_initial_bias(d, dtype)``,
+    ``forward``, ``backward`` and ``relevance`` with :meth:`_schedule`,
+    :meth:`_steps` and :meth:`_sweep`.
+    """
+
+    kind = "recurrent"
+    uses_rules = True
+    accepts_mask = True
+    #: number of gate blocks along the weights' second axis
+    n_gates = None
+
+    def __init__(self, units, bidirectional=True):
+        super().__init__()
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"units must be a positive int; got {units!r}.")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be True or False; got {bidirectional!r}.")
+        self.units = int(units)
+        self.bidirectional = bool(bidirectional)
+
+    def config(self):
+        return {"units": self.units, "bidirectional": self.bidirectional}
+
+    @property
+    def directions(self):
+        """Parameter-name suffixes of the directions: ``("",)`` or ``("", "_reverse")``."""
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"{type(self).__name__} expects inputs of shape (time, features), e.g. from "
+                f"Embedding(channels_first=False); got {tuple(input_shape)}."
+            )
+        dim, d, G = int(input_shape[1]), self.units, self.n_gates
+        self.params = {}
+        for suffix in self.directions:
+            lim_x = math.sqrt(6.0 / (dim + G * d))
+            lim_h = math.sqrt(6.0 / (d + G * d))
+            self.params["input_weight" + suffix] = rng.uniform(-lim_x, lim_x, (dim, G * d)).astype(dtype)
+            self.params["recurrent_weight" + suffix] = rng.uniform(-lim_h, lim_h, (d, G * d)).astype(dtype)
+            self.params["bias" + suffix] = self._initial_bias(d, dtype)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.output_shape = (d * len(self.directions),)
+        return self.output_shape
+
+    # ------------------------------------------------------------ schedule
+    @staticmethod
+    def _schedule(x, mask):
+        """How the batch is read: the real positions packed step by step, longest rows first.
+
+        Padding leaves the state unchanged, so only real positions are read.
+        Rows are sorted by their number of real positions (longest first);
+        step ``k`` reads the ``k``-th real position of the ``counts[k]``
+        rows that have one, a prefix of the sorted rows, stored contiguously
+        at ``offsets[k]`` in a ``(n_tokens, features)`` array (PyTorch's
+        packed-sequence layout).
+
+        Returns ``(perm, counts, offsets, src)``: the row order (host), the
+        host lists of counts and offsets, and ``src = (rows, cols)``, the
+        position in ``x`` of every packed token (device index arrays).
+        """
+        xp = get_namespace(x)
+        N, T = x.shape[:2]
+        if mask is None:
+            lengths = np.full(N, T, dtype=np.int64)
+            mask_h = np.ones((N, T), dtype=bool)
+        else:
+            mask_h = to_host(mask).astype(bool, copy=False)
+            lengths = mask_h.sum(axis=1)
+        perm = np.argsort(-lengths, kind="stable")
+        L = int(lengths.max()) if N else 0
+        ordered = lengths[perm]
+        counts = [int(np.searchsorted(-ordered, -k, side="right")) for k in range(1, L + 1)]  # rows with >= k
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
+        sorted_row, col = np.nonzero(mask_h[perm])  # row-major: each row's real columns in order
+        starts = np.concatenate([[0], np.cumsum(ordered)])[:-1]
+        rank = np.arange(sorted_row.size) - starts[sorted_row]  # which real position of its row
+        order = np.lexsort((sorted_row, rank))  # step by step, sorted rows within a step
+        rows = perm[sorted_row[order]]
+        cols = col[order]
+        return perm, counts, offsets, (xp.asarray(rows), xp.asarray(cols))
+
+    def _steps(self, suffix, counts, offsets):
+        """``(active rows, packed slice)`` per step, in the order a direction reads them."""
+        steps = [(n, slice(offsets[k], offsets[k] + n)) for k, n in enumerate(counts)]
+        return steps[::-1] if suffix else steps
+
+    def _by_gate(self, W):
+        """``(rows, G d)`` weights as ``(G, rows, d)``, one contiguous block per gate (``G = n_gates``)."""
+        xp = get_namespace(W)
+        rows = W.shape[0]
+        return xp.ascontiguousarray(W.reshape(rows, self.n_gates, self.units).transpose(1, 0, 2))
+
+    def _unpack(self, flat, cache):
+        """Packed ``(n_tokens, features)`` values at their positions of ``x`` (zeros elsewhere)."""
+        xp = get_namespace(flat)
+        out = xp.zeros(cache["x"].shape, dtype=flat.dtype)
+        out[cache["src"]] = flat
+        return out
+
+    def _sweep(self, suffix, counts, offsets, g_last, step_fn, n_states):
+        """Run ``step_fn`` over one direction's steps in reverse reading order.
+
+        ``g_last`` (sorted rows) is the signal on the last hidden states;
+        ``step_fn(j, n, sl, *signals) -> signals_prev`` gets the signal on
+        step ``j``'s ``n_states`` states (hidden first, then e.g. the cell)
+        and returns that on the previous ones.  Returns the signal left on
+        the initial states per sorted row, one ``(N, d)`` array per state.
+        """
+        xp = get_namespace(g_last)
+        N, d = g_last.shape
+        steps = self._steps(suffix, counts, offsets)
+        first = [xp.zeros((N, d), dtype=g_last.dtype) for _ in range(n_states)]
+        nxt = None
+        for j in range(len(steps) - 1, -1, -1):
+            n, sl = steps[j]
+            n_next = steps[j + 1][0] if j + 1 < len(steps) else 0
+            if nxt is None:
+                cur = [xp.zeros((n, d), dtype=g_last.dtype) for _ in range(n_states)]
+            elif n_next >= n:
+                cur = [a[:n] for a in nxt]
+                if n_next > n:  # rows [n, n_next) started at the next step: their initial state
+                    for f, a in zip(first, nxt):
+                        f[n:n_next] = a[n:]
+            else:
+                cur = [xp.zeros((n, d), dtype=g_last.dtype) for _ in range(n_states)]
+                for c, a in zip(cur, nxt):
+                    c[:n_next] = a
+            if n_next < n:  # rows whose last token is here get the output signal
+                cur[0][n_next:n] += g_last[n_next:n]
+            nxt = step_fn(j, n, sl, *cur)
+        if nxt is not None:
+            n = nxt[0].shape[0]
+            for f, a in zip(first, nxt):
+                f[:n] = a
+        return first
+
+    def output_nonnegative(self, input_nonnegative):
+        return False
+
+
+class LSTM(_Recurrent):
     """Long short-term memory layer (one or two directions) with LRP.
 
     Input ``(N, T, D)`` (time-major per sample, e.g. an
@@ -124,88 +269,12 @@ class LSTM(Layer):
     ((2, 5), [0.0, 0.0])
     """
 
-    kind = "recurrent"
-    uses_rules = True
-    accepts_mask = True
+    n_gates = 4
 
-    def __init__(self, units, bidirectional=True):
-        super().__init__()
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units must be a positive int; got {units!r}.")
-        if not isinstance(bidirectional, (bool, np.bool_)):
-            raise ValueError(f"bidirectional must be True or False; got {bidirectional!r}.")
-        self.units = int(units)
-        self.bidirectional = bool(bidirectional)
-
-    def config(self):
-        return {"units": self.units, "bidirectional": self.bidirectional}
-
-    @property
-    def directions(self):
-        """Parameter-name suffixes of the directions: ``("",)`` or ``("", "_reverse")``."""
-        return ("", "_reverse") if self.bidirectional else ("",)
-
-    def build(self, input_shape, rng, dtype):
-        if len(input_shape) != 2:
-            raise ValueError(
-                f"LSTM expects inputs of shape (time, features), e.g. from Embedding(channels_first=False); "
-                f"got {tuple(input_shape)}."
-            )
-        dim, d = int(input_shape[1]), self.units
-        self.params = {}
-        for suffix in self.directions:
-            lim_x = math.sqrt(6.0 / (dim + 4 * d))
-            lim_h = math.sqrt(6.0 / (d + 4 * d))
-            bias = np.zeros(4 * d, dtype=dtype)
-            bias[2 * d : 3 * d] = 1.0  # forget gate open at the start (Jozefowicz et al. 2015)
-            self.params["input_weight" + suffix] = rng.uniform(-lim_x, lim_x, (dim, 4 * d)).astype(dtype)
-            self.params["recurrent_weight" + suffix] = rng.uniform(-lim_h, lim_h, (d, 4 * d)).astype(dtype)
-            self.params["bias" + suffix] = bias
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.output_shape = (d * len(self.directions),)
-        return self.output_shape
-
-    # ------------------------------------------------------------ schedule
-    @staticmethod
-    def _schedule(x, mask):
-        """How the batch is read: the real positions packed step by step, longest rows first.
-
-        Padding leaves the state unchanged, so only real positions are read.
-        Rows are sorted by their number of real positions (longest first);
-        step ``k`` reads the ``k``-th real position of the ``counts[k]``
-        rows that have one, a prefix of the sorted rows, stored contiguously
-        at ``offsets[k]`` in a ``(n_tokens, features)`` array (PyTorch's
-        packed-sequence layout).
-
-        Returns ``(perm, counts, offsets, src)``: the row order (host), the
-        host lists of counts and offsets, and ``src = (rows, cols)``, the
-        position in ``x`` of every packed token (device index arrays).
-        """
-        xp = get_namespace(x)
-        N, T = x.shape[:2]
-        if mask is None:
-            lengths = np.full(N, T, dtype=np.int64)
-            mask_h = np.ones((N, T), dtype=bool)
-        else:
-            mask_h = to_host(mask).astype(bool, copy=False)
-            lengths = mask_h.sum(axis=1)
-        perm = np.argsort(-lengths, kind="stable")
-        L = int(lengths.max()) if N else 0
-        ordered = lengths[perm]
-        counts = [int(np.searchsorted(-ordered, -k, side="right")) for k in range(1, L + 1)]  # rows with >= k
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
-        sorted_row, col = np.nonzero(mask_h[perm])  # row-major: each row's real columns in order
-        starts = np.concatenate([[0], np.cumsum(ordered)])[:-1]
-        rank = np.arange(sorted_row.size) - starts[sorted_row]  # which real position of its row
-        order = np.lexsort((sorted_row, rank))  # step by step, sorted rows within a step
-        rows = perm[sorted_row[order]]
-        cols = col[order]
-        return perm, counts, offsets, (xp.asarray(rows), xp.asarray(cols))
-
-    def _steps(self, suffix, counts, offsets):
-        """``(active rows, packed slice)`` per step, in the order a direction reads them."""
-        steps = [(n, slice(offsets[k], offsets[k] + n)) for k, n in enumerate(counts)]
-        return steps[::-1] if suffix else steps
+    def _initial_bias(self, d, dtype):
+        bias = np.zeros(4 * d, dtype=dtype)
+        bias[2 * d : 3 * d] = 1.0  # forget gate open at the start (Jozefowicz et al. 2015)
+        return bias
 
     def _gate_constants(self, xp, dtype):
         """``scale``, ``add`` of shape (4, 1, 1): gates as ``tanh(z * scale) * scale + add``.
@@ -214,13 +283,6 @@ class LSTM(Layer):
         """
         half = np.array([0.5, 1.0, 0.5, 0.5]).reshape(4, 1, 1)
         return xp.asarray(half.astype(dtype)), xp.asarray(np.where(half == 0.5, 0.5, 0.0).astype(dtype))
-
-    @staticmethod
-    def _by_gate(W):
-        """``(rows, 4d)`` weights as ``(4, rows, d)``, one contiguous block per gate (i, g, f, o)."""
-        xp = get_namespace(W)
-        rows, d4 = W.shape
-        return xp.ascontiguousarray(W.reshape(rows, 4, d4 // 4).transpose(1, 0, 2))
 
     # --------------------------------------------------------------- passes
     def forward(self, x, training=False, rng=None, mask=None):
@@ -289,52 +351,6 @@ class LSTM(Layer):
                  "dirs": dirs}
         return out, cache
 
-    def _sweep(self, suffix, counts, offsets, g_last, step_fn):
-        """Run ``step_fn`` over one direction's steps in reverse reading order.
-
-        ``g_last`` (sorted rows) is the signal on the last hidden states;
-        ``step_fn(j, n, sl, dh, dc) -> (dh_prev, dc_prev)`` gets the signal
-        on step ``j``'s hidden and cell states and returns that on the
-        previous ones.  Returns the signal left on the initial states per
-        sorted row, ``(h0, c0)``.
-        """
-        xp = get_namespace(g_last)
-        N, d = g_last.shape
-        steps = self._steps(suffix, counts, offsets)
-        h0 = xp.zeros((N, d), dtype=g_last.dtype)
-        c0 = xp.zeros((N, d), dtype=g_last.dtype)
-        dh_next = dc_next = None
-        for j in range(len(steps) - 1, -1, -1):
-            n, sl = steps[j]
-            n_next = steps[j + 1][0] if j + 1 < len(steps) else 0
-            if dh_next is None:
-                dh = xp.zeros((n, d), dtype=g_last.dtype)
-                dc = xp.zeros((n, d), dtype=g_last.dtype)
-            elif n_next >= n:
-                dh, dc = dh_next[:n], dc_next[:n]
-                if n_next > n:  # rows [n, n_next) started at the next step: their initial state
-                    h0[n:n_next] = dh_next[n:]
-                    c0[n:n_next] = dc_next[n:]
-            else:
-                dh = xp.zeros((n, d), dtype=g_last.dtype)
-                dc = xp.zeros((n, d), dtype=g_last.dtype)
-                dh[:n_next], dc[:n_next] = dh_next, dc_next
-            if n_next < n:  # rows whose last token is here get the output signal
-                dh[n_next:n] += g_last[n_next:n]
-            dh_next, dc_next = step_fn(j, n, sl, dh, dc)
-        if dh_next is not None:
-            n = dh_next.shape[0]
-            h0[:n] = dh_next
-            c0[:n] = dc_next
-        return h0, c0
-
-    def _unpack(self, flat, cache):
-        """Packed ``(n_tokens, features)`` values at their positions of ``x`` (zeros elsewhere)."""
-        xp = get_namespace(flat)
-        out = xp.zeros(cache["x"].shape, dtype=flat.dtype)
-        out[cache["src"]] = flat
-        return out
-
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         """Backpropagation through time; the input gradient and the parameter gradients."""
         data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
@@ -365,7 +381,7 @@ class LSTM(Layer):
                     dWh += xp.matmul(hp.T, dz)
                 return xp.matmul(dz, WhT4).sum(axis=0), dct * f
 
-            self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step)
+            self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step, 2)
             WxT4 = xp.ascontiguousarray(self._by_gate(Wx).transpose(0, 2, 1))  # (4, d, features)
             g_dir = xp.matmul(dZ[0], WxT4[0])
             for k in range(1, 4):
@@ -450,7 +466,7 @@ class LSTM(Layer):
                 op = LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in)
                 return rule_h(op, r), R_cp
 
-            h0, c0 = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step)
+            h0, c0 = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step, 2)
             rest[rows] += h0.sum(axis=1) + c0.sum(axis=1)
             if shared is not None and take_all and not cell.bias_factor:
                 t = R_pre @ Wx.T  # R_pre holds the divided relevance here
@@ -461,5 +477,234 @@ class LSTM(Layer):
         cache["relevance_rest"] = rest
         return self._unpack(R_data, cache)
 
-    def output_nonnegative(self, input_nonnegative):
-        return False
+
+class GRU(_Recurrent):
+    """Gated recurrent unit layer (one or two directions) with LRP.
+
+    The same interface as :class:`LSTM` (input ``(N, T, D)``, padding mask,
+    output the last hidden state of each direction), for the original GRU of
+    Cho et al. (2014), whose reset gate acts before the recurrent map::
+
+        r = sigmoid(x_t W_r + h_{t-1} U_r + b_r)
+        u = sigmoid(x_t W_u + h_{t-1} U_u + b_u)
+        n = tanh(x_t W_n + (r * h_{t-1}) U_n + b_n)
+        h_t = (1 - u) * n + u * h_{t-1},      h_0 = 0
+
+    Parameters
+    ----------
+    units : int
+        Size ``d`` of the hidden state (per direction).
+    bidirectional : bool, default=True
+        Also read every sequence from its last to its first real token.
+
+    Attributes
+    ----------
+    params : dict
+        Per direction ``"input_weight"`` ``(D, 3d)``, ``"recurrent_weight"``
+        ``(d, 3d)`` and ``"bias"`` ``(3d,)`` (suffix ``"_reverse"`` for the
+        right-to-left direction); columns are the gates r, u, n.
+
+    Notes
+    -----
+    **Relevance** (the rules of Arras et al. 2017 for gated units), per
+    sub-operation of kind ``"recurrent"``:
+
+    - ``"input"``: the maps from ``x_t`` into the pre-activations;
+      ``"recurrent"``: from ``r * h_{t-1}`` into the candidate's and from
+      ``h_{t-1}`` into the gates'.  Epsilon-family rules, dividing by the
+      whole pre-activation and spreading bias shares over the ``D + d``
+      inputs.
+    - ``"cell"``: the sum ``h_t = (1 - u) n + u h_{t-1}``, element-wise (the
+      epsilon rule's ``epsilon`` and ``bias_factor``).
+    - ``"gate"``: the product rule for ``(1 - u) * n``, ``u * h_{t-1}`` and
+      ``r * h_{t-1}`` (gates first); signal-take-all unless a
+      :class:`~sklrp.rules.ProductRule` is given: the gates get no relevance,
+      ``n`` and ``h_{t-1}`` get it all.
+
+    The relevance of ``h_0`` is recorded as ``cache["relevance_rest"]``.
+
+    References
+    ----------
+    Cho et al., "Learning phrase representations using RNN encoder-decoder
+    for statistical machine translation", EMNLP 2014.
+
+    Arras, Montavon, Müller and Samek, "Explaining recurrent neural network
+    predictions in sentiment analysis", WASSA 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklrp.nn import GRU, Dense, Embedding, Sequential
+    >>> net = Sequential([Embedding(50, 8), GRU(6), Dense(3, use_bias=False)])
+    >>> net.build((5,), np.random.RandomState(0), np.float64)
+    (3,)
+    >>> R = net.explain(np.array([[4, 9, 2, 0, 0]]), np.array([[1.0, 0, 0]]), composite="epsilon")
+    >>> R.shape, R[0, 3:].tolist()
+    ((1, 5), [0.0, 0.0])
+    """
+
+    n_gates = 3
+
+    def _initial_bias(self, d, dtype):
+        return np.zeros(3 * d, dtype=dtype)
+
+    def forward(self, x, training=False, rng=None, mask=None):
+        xp = get_namespace(x)
+        if x.ndim != 3:
+            raise ValueError(f"GRU expects inputs of shape (N, T, features); got shape {x.shape}.")
+        N = x.shape[0]
+        d = self.units
+        perm, counts, offsets, src = self._schedule(x, mask)
+        data = x[src]
+        rows = xp.asarray(perm)
+        outs, dirs = [], []
+        for suffix in self.directions:
+            Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
+            Z = xp.matmul(data, self._by_gate(Wx))  # (3, n_tokens, d): r, u, n pre-activations
+            Z += b.reshape(3, 1, d)
+            U3 = self._by_gate(U)
+            U_ru, U_n = U3[:2], U3[2]
+            A = xp.empty_like(Z)  # r, u, n
+            S = xp.empty((Z.shape[1], d), dtype=x.dtype)  # r * h_prev
+            H = xp.empty_like(S)
+            steps = self._steps(suffix, counts, offsets)
+            h_last = xp.zeros((N, d), dtype=x.dtype)
+            buf = xp.empty(2 * max(counts, default=0) * d, dtype=x.dtype)
+            prev = []
+            h = None
+            for j, (n, sl) in enumerate(steps):
+                m = 0 if h is None else h.shape[0]
+                if n <= m:
+                    hp = h[:n]
+                else:  # rows [m, n) start here, from the zero state
+                    hp = xp.zeros((n, d), dtype=x.dtype)
+                    if m:
+                        hp[:m] = h
+                z, a = Z[:, sl], A[:, sl]
+                z[:2] += xp.matmul(hp, U_ru, out=buf[: 2 * n * d].reshape(2, n, d))
+                xp.tanh(z[:2] * 0.5, out=a[:2])  # sigmoid(z) = (1 + tanh(z / 2)) / 2
+                a[:2] *= 0.5
+                a[:2] += 0.5
+                s_ = S[sl]
+                xp.multiply(a[0], hp, out=s_)
+                z[2] += s_ @ U_n
+                xp.tanh(z[2], out=a[2])
+                h = H[sl]
+                xp.subtract(hp, a[2], out=h)  # h = n + u * (h_prev - n)
+                h *= a[1]
+                h += a[2]
+                n_next = steps[j + 1][0] if j + 1 < len(steps) else 0
+                if n_next < n:
+                    h_last[n_next:n] = h[n_next:n]
+                prev.append(hp)
+            out = xp.empty_like(h_last)
+            out[rows] = h_last
+            outs.append(out)
+            dirs.append({"Z": Z, "A": A, "S": S, "H": H, "prev": prev})
+        out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=1)
+        cache = {"x": x, "data": data, "perm": perm, "counts": counts, "offsets": offsets, "src": src,
+                 "dirs": dirs}
+        return out, cache
+
+    def backward(self, grad, cache, ctx=None, need_param_grads=True):
+        """Backpropagation through time; the input gradient and the parameter gradients."""
+        data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
+        xp = get_namespace(grad)
+        d = self.units
+        rows = xp.asarray(perm)
+        gdata = None
+        grads = {}
+        for n_dir, suffix in enumerate(self.directions):
+            Wx, U = self.params["input_weight" + suffix], self.params["recurrent_weight" + suffix]
+            UT3 = xp.ascontiguousarray(self._by_gate(U).transpose(0, 2, 1))  # (3, d, d): gate k's U^T
+            D = cache["dirs"][n_dir]
+            A, S, prev = D["A"], D["S"], D["prev"]
+            dZ = xp.empty_like(A)
+            dU = xp.zeros((3, d, d), dtype=grad.dtype) if need_param_grads else None
+
+            def step(j, n, sl, dh, A=A, S=S, prev=prev, dZ=dZ, UT3=UT3, dU=dU):
+                a = A[:, sl]
+                r, u, nn = a[0], a[1], a[2]
+                hp = prev[j]
+                dz = dZ[:, sl]
+                xp.multiply(dh * (1 - u), 1 - nn * nn, out=dz[2])  # through n = tanh(z_n)
+                ds = dz[2] @ UT3[2]
+                xp.multiply(ds * hp, r * (1 - r), out=dz[0])
+                xp.multiply(dh * (hp - nn), u * (1 - u), out=dz[1])
+                dhp = dh * u + ds * r + dz[0] @ UT3[0] + dz[1] @ UT3[1]
+                if dU is not None:
+                    dU[0] += hp.T @ dz[0]
+                    dU[1] += hp.T @ dz[1]
+                    dU[2] += S[sl].T @ dz[2]
+                return (dhp,)
+
+            self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step, 1)
+            WxT3 = xp.ascontiguousarray(self._by_gate(Wx).transpose(0, 2, 1))
+            g_dir = xp.matmul(dZ[0], WxT3[0])
+            for k in (1, 2):
+                g_dir += xp.matmul(dZ[k], WxT3[k])
+            gdata = g_dir if gdata is None else gdata + g_dir
+            if need_param_grads:
+                e = data.shape[1]
+                grads["input_weight" + suffix] = xp.matmul(data.T, dZ).transpose(1, 0, 2).reshape(e, 3 * d)
+                grads["recurrent_weight" + suffix] = dU.transpose(1, 0, 2).reshape(d, 3 * d)
+                grads["bias" + suffix] = dZ.sum(axis=1).reshape(3 * d)
+        return self._unpack(gdata, cache), grads
+
+    def param_grads(self, grad, cache):
+        return self.backward(grad, cache)[1]
+
+    def relevance(self, R, cache, ctx=None):
+        ctx = TraversalContext() if ctx is None else ctx
+        rule_x = _epsilon_rule(ctx.rule(self, "input"), "input")
+        rule_h = _epsilon_rule(ctx.rule(self, "recurrent"), "recurrent")
+        cell = _epsilon_rule(ctx.rule(self, "cell"), "cell")
+        product = ctx.rule(self, "gate")
+        if not isinstance(product, ProductRule):
+            product = ProductRule()
+        take_all = product.mode == "signal_take_all"
+        data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
+        xp = get_namespace(R)
+        N = R.shape[0]
+        d = self.units
+        fan_in = data.shape[1] + d
+        rows = xp.asarray(perm)
+        R_data = xp.zeros_like(data)
+        rest = xp.zeros(N, dtype=R.dtype)
+        for n_dir, suffix in enumerate(self.directions):
+            Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
+            D = cache["dirs"][n_dir]
+            Z, A, S, H, prev = D["Z"], D["A"], D["S"], D["H"], D["prev"]
+            R_n = xp.zeros((Z.shape[1], d), dtype=R.dtype)  # relevance of the candidate's pre-activation
+            R_ru = None if take_all else xp.zeros((Z.shape[1], 2 * d), dtype=R.dtype)
+            U_n, b_n = U[:, 2 * d :], b[2 * d :]
+            U_ru, b_ru = U[:, : 2 * d], b[: 2 * d]
+
+            def step(j, n, sl, Rh, Z=Z, A=A, S=S, H=H, prev=prev, R_n=R_n, R_ru=R_ru, U_n=U_n, b_n=b_n,
+                     U_ru=U_ru, b_ru=b_ru):
+                a = A[:, sl]
+                r, u, nn = a[0], a[1], a[2]
+                hp = prev[j]
+                keep = 1 - u
+                R_t1, R_t2 = sum_rule([keep * nn, u * hp], Rh, epsilon=cell.epsilon, bias_factor=cell.bias_factor)
+                R_keep, R_cand = product(keep, nn, R_t1)
+                R_u, R_hp = product(u, hp, R_t2)
+                R_n[sl] = R_cand
+                op = LinearOp.dense(S[sl], U_n, b_n, output=Z[2, sl], fan_in=fan_in)
+                R_r, R_hp_r = product(r, hp, rule_h(op, R_cand))
+                R_hp = R_hp + R_hp_r
+                if not take_all:
+                    r_ru = xp.concatenate([R_r, R_keep + R_u], axis=1)
+                    R_ru[sl] = r_ru
+                    z_ru = xp.concatenate([Z[0, sl], Z[1, sl]], axis=1)
+                    R_hp = R_hp + rule_h(LinearOp.dense(hp, U_ru, b_ru, output=z_ru, fan_in=fan_in), r_ru)
+                return (R_hp,)
+
+            (h0,) = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step, 1)
+            rest[rows] += h0.sum(axis=1)
+            R_data += rule_x(LinearOp.dense(data, Wx[:, 2 * d :], b_n, output=Z[2], fan_in=fan_in), R_n)
+            if not take_all:
+                z_ru = xp.concatenate([Z[0], Z[1]], axis=1)
+                R_data += rule_x(LinearOp.dense(data, Wx[:, : 2 * d], b_ru, output=z_ru, fan_in=fan_in), R_ru)
+        cache["relevance_rest"] = rest
+        return self._unpack(R_data, cache)

@@ -72,6 +72,8 @@ def as_reference(est):
         BiLSTMClassifier(embedding_dim=6, hidden_size=6, max_iter=30, learning_rate_init=2e-2, random_state=0),
         BiLSTMClassifier(embedding_dim=6, hidden_size=5, bidirectional=False, output_bias=True, dropout=0.1,
                          max_iter=30, learning_rate_init=2e-2, random_state=0),
+        BiLSTMClassifier(embedding_dim=6, hidden_size=6, cell="gru", max_iter=30, learning_rate_init=2e-2,
+                         random_state=0),
     ],
     expected_failed_checks=lambda est: {
         "check_decision_proba_consistency": "feeds continuous features, which are no token ids, without "
@@ -127,10 +129,11 @@ def test_gradient_baselines_equal_the_reference(method, fn, data):
         assert not m[n, len(ids):].any()
 
 
-def test_binary_two_classes_and_batch_independence(data):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_binary_two_classes_and_batch_independence(cell, data):
     X, y = data
     labels = np.array(["neg", "pos"])[y % 2]
-    est = small(bias_factor=1.0).fit(X, labels)
+    est = small(bias_factor=1.0, cell=cell).fit(X, labels)
     f = est.decision_function(X)
     assert f.shape == (len(X),)
     for cls, sign in (("pos", 1.0), ("neg", -1.0)):
@@ -164,12 +167,15 @@ def test_explain_options_and_their_errors(data):
     assert_allclose(R0, R1, rtol=1e-12)
 
 
-def test_training_learns_and_clipping_bounds_the_norm():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_learns_and_clipping_bounds_the_norm(cell):
     rng = np.random.RandomState(1)
     X = token_ids(rng, 300, length=10, min_len=2)
     y = (X == 3).any(axis=1).astype(int)  # the class is whether word 3 occurs
-    est = small(max_iter=40, batch_size=32, learning_rate_init=2e-2, early_stopping=True, n_iter_no_change=8)
+    est = small(max_iter=40, batch_size=32, learning_rate_init=2e-2, early_stopping=True, n_iter_no_change=8,
+                cell=cell)
     est.fit(X, y)
+    assert type(est.net_.layers[1]).__name__ == cell.upper()
     assert est.score(X, y) > 0.95
     assert est.best_validation_score_ > 0.9
     R = est.explain(X[y == 1], target=1)
@@ -206,10 +212,11 @@ def test_pipeline_with_the_vectorizer_explains_words():
         assert "a" not in tr.tokens
 
 
-def test_save_load_round_trip(data, tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_save_load_round_trip(cell, data, tmp_path):
     X, y = data
     labels = np.array(["a", "b", "c"])[y]
-    est = small(product_rule="half", bias_factor=1.0).fit(X, labels)
+    est = small(product_rule="half", bias_factor=1.0, cell=cell).fit(X, labels)
     path = tmp_path / "lstm.npz"
     est.save(path)
     with np.load(path, allow_pickle=False) as archive:
