@@ -159,8 +159,8 @@ def main():
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float32",
                     help="sklrp's dtype (float32: the estimator's default for token ids)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--reference-every", type=int, default=4,
-                    help="time the per-sentence reference on every k-th sentence (default 4: 553 sentences)")
+    ap.add_argument("--reference-every", type=int, default=1,
+                    help="time the per-sentence reference on every k-th sentence (default 1: all)")
     args = ap.parse_args()
     dtype = np.dtype(args.dtype)
     w, n_words, sentences, source = load_model_and_sentences()

@@ -307,7 +307,7 @@ class TokenSequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_
 
         Returns
         -------
-        X : ndarray of shape (n_docs, max_length_), dtype int64
+        X : ndarray of shape (n_docs, `max_length_`), dtype int64
             Token ids, 0 = padding.
         """
         docs = _check_documents(raw_documents)
@@ -353,7 +353,7 @@ class TokenSequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_
 
         Returns
         -------
-        X : ndarray of shape (n_docs, max_length_), dtype int64
+        X : ndarray of shape (n_docs, `max_length_`), dtype int64
             Token ids, 0 = padding (and 1 = OOV with ``oov="map"``).
         """
         check_is_fitted(self)
@@ -425,7 +425,7 @@ class TokenSequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_
 
         Returns
         -------
-        names : ndarray of str, shape (vocab_size_,)
+        names : ndarray of str, shape (`vocab_size_`,)
             ``names[id]`` is the term with that id; ``names[0]`` is
             ``"<pad>"`` and, with ``oov="map"``, ``names[1]`` is ``"<oov>"``.
             These name the ids (the rows of an embedding matrix), not the

@@ -322,3 +322,23 @@ def test_a_blank_is_a_zero_vector_step_and_word_deletion_uses_it(data):
     R[Xt == 0] = -np.inf
     Xt[np.arange(len(Xt)), np.argmax(R, axis=1)] = pipe[-1].blank_id_
     assert curve.accuracy[1] == pytest.approx(np.mean(pipe[-1].predict(Xt) == y))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cupy_input_matches_numpy(cell, data):
+    cp = pytest.importorskip("cupy")
+    X, y = data
+    cpu = small(cell=cell, bias_factor=1.0).fit(X, y)
+    Xg = cp.asarray(X)
+    R, rest = cpu.explain(Xg, return_rest=True)  # a host model follows CuPy input (device=None)
+    assert isinstance(R, cp.ndarray)
+    R0, rest0 = cpu.explain(X, return_rest=True)
+    assert_allclose(cp.asnumpy(R), R0, rtol=1e-10, atol=1e-13)
+    assert_allclose(cp.asnumpy(rest), rest0, rtol=1e-10, atol=1e-13)
+    for method in ("sensitivity", "gradient_x_input"):
+        assert_allclose(cp.asnumpy(cpu.explain(Xg, method=method)), cpu.explain(X, method=method),
+                        rtol=1e-10, atol=1e-13)
+    gpu = small(cell=cell).fit(Xg, y)  # host random draws: the same model up to rounding
+    assert_allclose(cp.asnumpy(gpu.decision_function(Xg)), small(cell=cell).fit(X, y).decision_function(X),
+                    rtol=1e-6, atol=1e-8)
