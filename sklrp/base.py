@@ -269,6 +269,11 @@ class ExplainMixin:
         return None
 
     # ---------------------------------------------------------------- chunks
+    def _chunk_bounds(self, X):
+        """``(start, stop)`` of the chunks of rows of ``X``: ``_chunk_size`` rows each."""
+        step = self._chunk_size
+        return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
+
     def _map_chunks(self, X, func, *per_sample, **kwargs):
         """Apply ``func`` to chunks of samples of a validated ``X``.
 
@@ -299,10 +304,9 @@ class ExplainMixin:
         else:
             in_gpu = is_gpu_array(X)
             X = to_device(X, self._compute_device(X))
-        step = self._chunk_size
         outs = [
-            func(X[s : s + step], *(None if a is None else a[s : s + step] for a in per_sample), **kwargs)
-            for s in range(0, X.shape[0], step)
+            func(X[s:e], *(None if a is None else a[s:e] for a in per_sample), **kwargs)
+            for s, e in self._chunk_bounds(X)
         ]
         if sparse:
             out = outs[0] if len(outs) == 1 else sp.vstack(outs, format="csr")

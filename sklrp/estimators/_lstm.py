@@ -297,8 +297,10 @@ random_state, verbose, warm_start, frozen_layers, device
         """Sentences per pass: about 48 MB of forward and relevance arrays.
 
         Smaller than the other networks' 128 MB: the recurrent steps touch
-        their buffers over and over, and chunks that stay closer to the
-        caches measured up to a quarter faster on a 2-core CPU.
+        their buffers over and over, and chunks closer to the caches
+        measured faster on a 2-core CPU (sizing chunks by the tokens of
+        their sentences, so that short ones share larger chunks, measured
+        slower).
         """
         shape = getattr(self, "input_shape_", None)
         if shape is None:

@@ -342,3 +342,16 @@ def test_cupy_input_matches_numpy(cell, data):
     gpu = small(cell=cell).fit(Xg, y)  # host random draws: the same model up to rounding
     assert_allclose(cp.asnumpy(gpu.decision_function(Xg)), small(cell=cell).fit(X, y).decision_function(X),
                     rtol=1e-6, atol=1e-8)
+
+
+def test_chunking_does_not_change_the_results(data):
+    X, y = data
+    est = small(bias_factor=1.0).fit(X, y)
+    R, rest = est.explain(X, return_rest=True)
+    scores = est.decision_function(X)
+    for size in (1, 7):
+        est._chunk_bounds = lambda X, k=size: [(s, min(s + k, len(X))) for s in range(0, len(X), k)]
+        R1, rest1 = est.explain(X, return_rest=True)
+        assert_allclose(R1, R, rtol=1e-12, atol=1e-14)
+        assert_allclose(rest1, rest, rtol=1e-12, atol=1e-14)
+        assert_allclose(est.decision_function(X), scores, rtol=1e-12)
