@@ -1,6 +1,7 @@
 """scikit-learn estimators that explain their predictions."""
 
 from ..base import explain
+from ._eeg import EEGDNNClassifier
 from ._io import load_model, save_model
 from ._linear import LinearRelevanceClassifier
 from ._lstm import BiLSTMClassifier, load_lrp_for_lstm
@@ -16,6 +17,7 @@ __all__ = [
     "ConvNetClassifier",
     "TextCNNClassifier",
     "BiLSTMClassifier",
+    "EEGDNNClassifier",
     "save_model",
     "load_model",
     "load_lrp_toolbox_model",

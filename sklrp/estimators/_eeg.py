@@ -1,0 +1,326 @@
+"""Single-trial EEG classifiers explained as channel x time heatmaps (Sturm et al. 2016).
+
+:class:`EEGDNNClassifier` takes the 3-D arrays of MNE's decoding estimators,
+``(n_trials, n_channels, n_times)`` (or flat rows with ``input_shape``), and
+returns relevance of the same shape.  Two LRP-explainable architectures: the
+paper's fully connected net on channels x time (``"dnn"``) and a shallow
+convolutional net (``"shallow"``: temporal convolution, spatial convolution
+across channels, ReLU, average pooling over time, dense).
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import validate_array
+from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, ReLU, Reshape
+from ._architectures import _positive_ints, dense_stack
+from ._nets import BaseNetClassifier
+
+__all__ = ["EEGDNNClassifier"]
+
+ARCHITECTURES = ("dnn", "shallow")
+
+
+class EEGDNNClassifier(BaseNetClassifier):
+    """Deep net for single-trial EEG, explained per channel and time point with LRP.
+
+    Sturm, Lapuschkin, Samek and Müller (2016) classify single motor-imagery
+    trials with a neural network and explain each decision with LRP as a
+    channel x time heatmap.  ``X`` is what MNE's decoding tools take and
+    give, ``(n_trials, n_channels, n_times)`` (e.g. ``epochs.get_data()``
+    after ``mne.decoding.Scaler``); :meth:`explain` returns the relevance of
+    every channel and time point in that shape.
+
+    Parameters
+    ----------
+    architecture : {"shallow", "dnn"}, default="shallow"
+        ``"dnn"``: flatten -> ``hidden_layer_sizes`` dense layers with ReLU
+        (and ``dropout``) -> dense, the paper's fully connected net on
+        channels x time.  ``"shallow"``: a temporal convolution
+        (``n_temporal_filters`` filters of ``temporal_kernel`` samples,
+        "same" padding) -> a spatial convolution across all channels
+        (``n_spatial_filters``) -> ReLU -> average pooling over time
+        (``pool_size`` samples, stride ``pool_stride``; skipped for trials
+        shorter than the window) -> dropout -> dense; a band-power detector
+        in the spirit of Schirrmeister et al.'s shallow ConvNet, with ReLU
+        and average pooling (instead of squaring and a logarithm) so that
+        every layer has an LRP rule.
+    input_shape : tuple (n_channels, n_times) or None, default=None
+        Layout of flat 2-D rows; one entry may be -1 (inferred).  ``None``:
+        ``X`` must be 3-D.
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Dense layers of ``"dnn"``.
+    n_temporal_filters, n_spatial_filters : int, default=20, 20
+        Filters of the ``"shallow"`` convolutions.
+    temporal_kernel : int, default=25
+        Length of the temporal filters in samples (156 ms at 160 Hz).
+    pool_size, pool_stride : int, default=75, 15
+        Average-pooling window and stride over time, in samples.
+    dropout : float, default=0.5
+        Dropout rate before the output layer (and after each ``"dnn"``
+        hidden layer).
+    solver, learning_rate_init, momentum, weight_decay, batch_size, max_iter, \
+tol, early_stopping, validation_fraction, n_iter_no_change, shuffle, \
+random_state, verbose, warm_start, frozen_layers, device
+        As in :class:`~sklrp.DenseNetClassifier` (``max_iter`` 100 here).
+        ``frozen_layers`` take names of ``net_.layer_names()``, e.g.
+        ``["conv2d_0", "conv2d_1"]`` to fine-tune only the output layer on a
+        new subject (subject-to-subject transfer, with ``warm_start=True``).
+    composite : str, Composite, Rule or dict, default="epsilon"
+        LRP rules.  The input and the convolutions' outputs are signed EEG,
+        so the epsilon rule is the default (z+ assumes non-negative inputs).
+    epsilon, gamma, alpha, beta, input_bounds, method
+        As in :class:`~sklrp.DenseNetClassifier`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        ``n_channels * n_times``.
+    input_shape_ : tuple
+        ``(n_channels, n_times)``.
+    net_, history_, n_iter_, loss_, input_bounds_, best_validation_score_
+        As in :class:`~sklrp.DenseNetClassifier`.
+
+    See Also
+    --------
+    sklrp.eeg.load_eegbci : Motor-imagery epochs through MNE.
+    sklrp.eeg.relevance_to_evoked : Relevance as ``mne.Evoked`` for topomaps.
+
+    References
+    ----------
+    Sturm, Lapuschkin, Samek and Müller, "Interpretable deep neural networks
+    for single-trial EEG classification", J. Neurosci. Methods 274, 2016.
+
+    Schirrmeister et al., "Deep learning with convolutional neural networks
+    for EEG decoding and visualization", Hum. Brain Mapp. 38(11), 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklrp import EEGDNNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 8, 64))            # 40 trials, 8 channels, 64 samples
+    >>> y = np.repeat([0, 1], 20)
+    >>> X[y == 1, 2] *= 3                            # class 1: more power on channel 2
+    >>> clf = EEGDNNClassifier(temporal_kernel=9, pool_size=16, pool_stride=8, max_iter=30,
+    ...                        random_state=0).fit(X, y)
+    >>> R = clf.explain(X[:3])
+    >>> R.shape
+    (3, 8, 64)
+    """
+
+    _parameter_constraints = {
+        **BaseNetClassifier._parameter_constraints,
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "input_shape": [tuple, list, None],
+        "hidden_layer_sizes": [tuple, list],
+        "n_temporal_filters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_spatial_filters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "temporal_kernel": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pool_stride": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+    _parameter_constraints.pop("activation")
+
+    _chunk_size = 1024
+
+    def __init__(
+        self,
+        architecture="shallow",
+        *,
+        input_shape=None,
+        hidden_layer_sizes=(100,),
+        n_temporal_filters=20,
+        n_spatial_filters=20,
+        temporal_kernel=25,
+        pool_size=75,
+        pool_stride=15,
+        dropout=0.5,
+        solver="adam",
+        learning_rate_init=1e-3,
+        momentum=0.9,
+        weight_decay=0.0,
+        batch_size="auto",
+        max_iter=100,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        frozen_layers=None,
+        device=None,
+        composite="epsilon",
+        epsilon=1e-6,
+        gamma=0.25,
+        alpha=2.0,
+        beta=1.0,
+        input_bounds=None,
+        method="lrp",
+    ):
+        self.architecture = architecture
+        self.input_shape = input_shape
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_temporal_filters = n_temporal_filters
+        self.n_spatial_filters = n_spatial_filters
+        self.temporal_kernel = temporal_kernel
+        self.pool_size = pool_size
+        self.pool_stride = pool_stride
+        self.dropout = dropout
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.frozen_layers = frozen_layers
+        self.device = device
+        self.composite = composite
+        self.epsilon = epsilon
+        self.gamma = gamma
+        self.alpha = alpha
+        self.beta = beta
+        self.input_bounds = input_bounds
+        self.method = method
+
+    # ---------------------------------------------------------------- input
+    def _trial_shape(self, n_features):
+        """``(n_channels, n_times)`` of a flat row of ``n_features`` values, from ``input_shape``."""
+        shape = self.input_shape
+        if shape is None:
+            raise ValueError(
+                f"{type(self).__name__} got a 2-D X with {n_features} features per row; give 3-D X of shape "
+                "(n_trials, n_channels, n_times) as from epochs.get_data(), or set input_shape=(n_channels, "
+                "n_times) for flat rows."
+            )
+        shape = tuple(shape)
+        if len(shape) != 2 or any(
+            isinstance(s, bool) or not isinstance(s, numbers.Integral) or (s < 1 and s != -1) for s in shape
+        ) or shape.count(-1) > 1:
+            raise ValueError(
+                f"input_shape must be (n_channels, n_times) of positive ints, one of which may be -1; got "
+                f"{self.input_shape!r}."
+            )
+        if -1 in shape:
+            known = int(np.prod([s for s in shape if s != -1]))
+            if n_features % known:
+                raise ValueError(f"input_shape={shape} does not divide the {n_features} features of a row.")
+            shape = tuple(n_features // known if s == -1 else s for s in shape)
+        return tuple(int(s) for s in shape)
+
+    def _as_rows(self, X):
+        """``(X_2d, trial_shape or None)``: 3-D input flattened, flat input as it is."""
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:
+            X = np.asarray(X)
+            ndim = X.ndim
+        if ndim == 3:
+            if X.shape[0] < 1:
+                raise ValueError(f"Found array with 0 trial(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if self.input_shape is not None and -1 not in tuple(self.input_shape) and \
+                    tuple(X.shape[1:]) != tuple(self.input_shape):
+                raise ValueError(
+                    f"X has trials of shape {tuple(X.shape[1:])} but input_shape={tuple(self.input_shape)}."
+                )
+            return X.reshape(X.shape[0], -1), tuple(int(s) for s in X.shape[1:])
+        if ndim not in (1, 2):
+            raise ValueError(
+                f"X must be 3-D (n_trials, n_channels, n_times) or 2-D with input_shape; got {ndim} dimension(s)."
+            )
+        return X, None
+
+    def _input_shape(self, n_features):
+        shape = self.__dict__.get("_fit_trial_shape")
+        return shape if shape is not None else self._trial_shape(n_features)
+
+    def _validate_input(self, X):
+        check_is_fitted(self)
+        X2, shape = self._as_rows(X)
+        if shape is not None and shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has trials of shape {shape} (n_channels, n_times) but {type(self).__name__} was fitted on "
+                f"{tuple(self.input_shape_)}."
+            )
+        return validate_array(self, X2, reset=False)
+
+    def _fit(self, X, y, incremental, classes=None):
+        X2, shape = self._as_rows(X)
+        first = not hasattr(self, "net_") or not (self.warm_start or incremental)
+        if not first and shape is not None and shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has trials of shape {shape} but the fitted network expects {tuple(self.input_shape_)}."
+            )
+        self._fit_trial_shape = shape
+        try:
+            return super()._fit(X2, y, incremental, classes=classes)
+        finally:
+            self.__dict__.pop("_fit_trial_shape", None)
+
+    # ------------------------------------------------------------------ net
+    def _build_layers(self, input_shape):
+        channels, times = input_shape
+        if self.architecture == "dnn":
+            layers = [Flatten()] + dense_stack(self.hidden_layer_sizes, "relu", self.dropout)
+            return layers + ([Dropout(self.dropout)] if self.dropout and not self.hidden_layer_sizes else [])
+        _positive_ints("hidden_layer_sizes", self.hidden_layer_sizes)
+        layers = [
+            Reshape((1, channels, times)),
+            Conv2D(self.n_temporal_filters, (1, self.temporal_kernel), padding="same"),
+            Conv2D(self.n_spatial_filters, (channels, 1)),
+            ReLU(),
+        ]
+        if times >= self.pool_size:
+            layers.append(AvgPool2D((1, self.pool_size), stride=(1, self.pool_stride)))
+        layers.append(Flatten())
+        if self.dropout:
+            layers.append(Dropout(self.dropout))
+        return layers
+
+    # ---------------------------------------------------------- explanation
+    def explain(self, X, target=None, method=None):
+        """Relevance of every channel and time point for the target class score.
+
+        Parameters
+        ----------
+        X : array of shape (n_trials, n_channels, n_times) or (n_trials, n_features)
+            Trials (NumPy or CuPy), flat rows with ``input_shape``.
+        target : None, label, array-like of labels, or array of shape (n_trials, n_classes), default=None
+            As in :meth:`sklrp.DenseNetClassifier.explain` (``None``: the
+            predicted class).
+        method : str, default=None
+            ``"lrp"``, ``"sensitivity"``, ``"gradient"``,
+            ``"gradient_x_input"``, ``"deconvnet"`` or ``"guided_backprop"``.
+
+        Returns
+        -------
+        R : array shaped like ``X``
+            In X's array type.
+        """
+        check_is_fitted(self)
+        X2, shape = self._as_rows(X)
+        if shape is not None and shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has trials of shape {shape} (n_channels, n_times) but {type(self).__name__} was fitted on "
+                f"{tuple(self.input_shape_)}."
+            )
+        R = super().explain(X2, target=target, method=method)
+        return R.reshape((R.shape[0],) + shape) if shape is not None else R
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

@@ -1,0 +1,160 @@
+"""EEGDNNClassifier: 3-D input and output, scikit-learn API on the flat form, conservation,
+gradients, transfer with frozen layers, bad input, and a synthetic power-change task."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklrp
+from sklrp import EEGDNNClassifier
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+C, T = 6, 48
+
+
+def power_task(n=80, seed=0, channel=2):
+    """Class 1 trials carry a 10-cycle oscillation on ``channel`` in the second half."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, C, T))
+    y = np.repeat([0, 1], n // 2)
+    t = np.arange(T)
+    burst = 2.5 * np.sin(2 * np.pi * t / 6) * (t >= T // 2)
+    X[y == 1, channel] += burst * rng.uniform(0.8, 1.2, size=(n // 2, 1))
+    return X, y
+
+
+def small(**kw):
+    params = dict(temporal_kernel=7, n_temporal_filters=4, n_spatial_filters=4, pool_size=8, pool_stride=4,
+                  hidden_layer_sizes=(16,), dropout=0.0, max_iter=60, learning_rate_init=1e-2, random_state=0)
+    return EEGDNNClassifier(**{**params, **kw})
+
+
+@parametrize_with_checks(
+    [
+        EEGDNNClassifier("dnn", input_shape=(1, -1), hidden_layer_sizes=(16,), dropout=0.0, max_iter=50,
+                         learning_rate_init=1e-2, random_state=0),
+        EEGDNNClassifier("shallow", input_shape=(1, -1), temporal_kernel=3, n_temporal_filters=4,
+                         n_spatial_filters=4, pool_size=4, pool_stride=2, dropout=0.0, max_iter=50,
+                         learning_rate_init=1e-2, random_state=0),
+    ]
+)
+def test_sklearn_compatible_on_flat_rows(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("architecture", ["shallow", "dnn"])
+def test_three_d_in_three_d_out_and_flat_rows_agree(architecture):
+    X, y = power_task()
+    est = small(architecture=architecture).fit(X, y)
+    assert est.input_shape_ == (C, T) and est.n_features_in_ == C * T
+    R = est.explain(X[:5])
+    assert R.shape == (5, C, T)
+    flat = small(architecture=architecture, input_shape=(C, -1)).fit(X.reshape(len(X), -1), y)
+    assert_allclose(flat.decision_function(X.reshape(len(X), -1)), est.decision_function(X), rtol=1e-10)
+    assert_allclose(flat.explain(X[:5].reshape(5, -1)), R.reshape(5, -1), rtol=1e-10, atol=1e-14)
+    for method in ("sensitivity", "gradient_x_input"):
+        assert est.explain(X[:3], method=method).shape == (3, C, T)
+    assert sklrp.explain(est, X[:2], target=1).shape == (2, C, T)
+
+
+@pytest.mark.parametrize("architecture", ["shallow", "dnn"])
+def test_lrp0_on_a_bias_free_net_conserves_the_score(architecture):
+    X, y = power_task()
+    est = small(architecture=architecture).fit(X, y)
+    for layer in est.net_.layers:
+        if "bias" in layer.params:
+            layer.params["bias"] = np.zeros_like(layer.params["bias"])
+    est.set_params(composite="zero")
+    f = est.decision_function(X)
+    for cls, sign in ((1, 1.0), (0, -1.0)):
+        R = est.explain(X, target=cls)
+        assert_allclose(R.sum(axis=(1, 2)), sign * f, rtol=1e-6, atol=1e-9)
+
+
+def test_gradient_matches_finite_differences():
+    X, y = power_task(40)
+    est = small(max_iter=5).fit(X, y)
+    x = X[:1].copy()
+    g = est.explain(x, target=1, method="gradient")
+    rng = np.random.RandomState(0)
+    for _ in range(6):
+        c, t = rng.randint(C), rng.randint(T)
+        xp_, xm = x.copy(), x.copy()
+        xp_[0, c, t] += 1e-6
+        xm[0, c, t] -= 1e-6
+        fd = (est.decision_function(xp_)[0] - est.decision_function(xm)[0]) / 2e-6
+        assert_allclose(g[0, c, t], fd, rtol=1e-5, atol=1e-8)
+
+
+def test_learns_the_power_change_and_explains_it_on_its_channel():
+    X, y = power_task(160, seed=1)
+    est = small(max_iter=80).fit(X[:120], y[:120])
+    assert est.score(X[120:], y[120:]) >= 0.9
+    R = est.explain(X[120:][y[120:] == 1], target=1)
+    by_channel = np.clip(R, 0, None).sum(axis=(0, 2))
+    assert np.argmax(by_channel) == 2
+    by_time = np.clip(R[:, 2], 0, None).sum(axis=0)
+    assert by_time[T // 2 :].sum() > 0.8 * by_time.sum()  # the second half, where the burst is
+
+
+def test_transfer_fine_tunes_only_the_unfrozen_layers():
+    X, y = power_task(80, seed=2)
+    est = small(max_iter=10).fit(X, y)
+    names = est.net_.layer_names()
+    assert names[:3] == ["reshape_0", "conv2d_0", "conv2d_1"]
+    before = {k: v.copy() for k, v in est.net_.layers[1].params.items()}
+    dense_before = est.net_.layers[-1].params["weight"].copy()
+    X2, y2 = power_task(40, seed=3, channel=4)
+    est.set_params(warm_start=True, frozen_layers=["conv2d_0", "conv2d_1"], max_iter=5).fit(X2, y2)
+    for k, v in before.items():
+        assert_array_equal(est.net_.layers[1].params[k], v)
+    assert not np.allclose(est.net_.layers[-1].params["weight"], dense_before)
+    with pytest.raises(ValueError, match="trials of shape"):
+        est.fit(X2[:, :4], y2)
+
+
+def test_save_load_round_trip(tmp_path):
+    X, y = power_task(40)
+    est = small(max_iter=5).fit(X, np.array(["left", "right"])[y])
+    est.save(tmp_path / "eeg.npz")
+    loaded = sklrp.load_model(tmp_path / "eeg.npz")
+    assert_array_equal(loaded.explain(X[:4]), est.explain(X[:4]))
+    assert loaded.input_shape_ == (C, T)
+
+
+def test_bad_input_errors():
+    X, y = power_task(40)
+    with pytest.raises(ValueError, match="give 3-D X of shape .n_trials, n_channels, n_times."):
+        small().fit(X.reshape(40, -1), y)
+    with pytest.raises(ValueError, match="does not divide"):
+        small(input_shape=(7, -1)).fit(X.reshape(40, -1), y)
+    with pytest.raises(ValueError, match="input_shape must be"):
+        small(input_shape=(C, 0)).fit(X.reshape(40, -1), y)
+    with pytest.raises(ValueError, match="3-D .* or 2-D"):
+        small().fit(X[..., None], y)
+    est = small(max_iter=3).fit(X, y)
+    with pytest.raises(ValueError, match="trials of shape \\(5, 48\\).*fitted on \\(6, 48\\)"):
+        est.predict(X[:, :5])
+    with pytest.raises(ValueError, match="trials of shape \\(5, 48\\)"):
+        est.explain(X[:, :5])
+    bad = X.copy()
+    bad[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.predict(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        clone(est).fit(bad, y)
+    with pytest.raises(ValueError, match="architecture"):
+        small(architecture="deep").fit(X, y)
+
+
+@pytest.mark.gpu
+def test_cupy_input_matches_numpy():
+    cp = pytest.importorskip("cupy")
+    X, y = power_task(40)
+    est = small(max_iter=5).fit(X, y)
+    R = est.explain(cp.asarray(X))
+    assert isinstance(R, cp.ndarray) and R.shape == X.shape
+    assert_allclose(cp.asnumpy(R), est.explain(X), rtol=1e-9, atol=1e-12)
