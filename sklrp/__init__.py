@@ -20,6 +20,7 @@ __version__ = "0.1.0.dev0"
 _SUBMODULES = (
     "base",
     "datasets",
+    "eeg",
     "estimators",
     "experiments",
     "feature_extraction",

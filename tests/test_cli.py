@@ -89,3 +89,20 @@ def test_reproduce_sst_lstm_runs_end_to_end_on_a_small_sample(capsys, monkeypatc
     heat = [r for r in rows if r["figure"] == "heatmap"]
     assert heat[0]["tokens"][:3] == ["neither", "funny", "nor"] and len(heat[0]["relevance"]) == 8
     assert "neither" in html.read_text(encoding="utf-8")
+
+
+def test_reproduce_eeg_runs_end_to_end_on_one_subject(capsys):
+    pytest.importorskip("mne")
+    from sklrp.eeg._datasets import _eeg_root, _subject_folder
+
+    if not _subject_folder(_eeg_root(), 1).is_dir():
+        pytest.skip("EEGBCI data not available (set MNE_DATA)")
+    assert main(["reproduce", "eeg", "--tasks", "hands_feet", "--subjects", "1", "--epochs", "1", "--n-splits", "2",
+                 "--n-simulated", "24", "--no-transfer"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    acc = [r for r in rows if r["figure"] == "accuracy"]
+    assert len(acc) == 1 and acc[0]["subject"] == 1 and 0.0 <= acc[0]["csp_lda"] <= 1.0
+    assert 0.0 <= acc[0]["sensorimotor_relevance_share"] <= 1.0
+    loc = [r for r in rows if r["figure"] == "localisation"]
+    assert len(loc) == 1 and loc[0]["n_test"] == 6
+    assert {r["claim"][:12] for r in rows if r["figure"] == "claim"} >= {"hands vs fee", "simulated da"}

@@ -65,7 +65,10 @@ class EEGDNNClassifier(BaseNetClassifier):
     solver, learning_rate_init, momentum, weight_decay, batch_size, max_iter, \
 tol, early_stopping, validation_fraction, n_iter_no_change, shuffle, \
 random_state, verbose, warm_start, frozen_layers, device
-        As in :class:`~sklrp.DenseNetClassifier` (``max_iter`` 100 here).
+        As in :class:`~sklrp.DenseNetClassifier`, except ``batch_size=32``
+        (EEG data sets hold tens to hundreds of trials: small batches give
+        many updates per epoch; ``"auto"`` would train on one batch of up
+        to 200) and ``max_iter=100``.
         ``frozen_layers`` take names of ``net_.layer_names()``, e.g.
         ``["conv2d_0", "conv2d_1"]`` to fine-tune only the output layer on a
         new subject (subject-to-subject transfer, with ``warm_start=True``).
@@ -144,7 +147,7 @@ random_state, verbose, warm_start, frozen_layers, device
         learning_rate_init=1e-3,
         momentum=0.9,
         weight_decay=0.0,
-        batch_size="auto",
+        batch_size=32,
         max_iter=100,
         tol=1e-4,
         early_stopping=False,
