@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import validate_array
-from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, ReLU, Reshape
+from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, Log, ReLU, Reshape, Square
 from ._architectures import _positive_ints, dense_stack
 from ._nets import BaseNetClassifier
 
@@ -48,6 +48,14 @@ class EEGDNNClassifier(BaseNetClassifier):
         in the spirit of Schirrmeister et al.'s shallow ConvNet, with ReLU
         and average pooling (instead of squaring and a logarithm) so that
         every layer has an LRP rule.
+    activation : {"relu", "square"}, default="relu"
+        Non-linearity of ``"shallow"`` after the spatial convolution.
+        ``"square"``: square -> average pooling -> logarithm, the log band
+        power of each spatially filtered signal (CSP's feature, as in the
+        shallow ConvNet of Schirrmeister et al.), which LRP explains with
+        element-wise pass-through rules; the relevance then follows the
+        filtered signal's power over time.  ``"relu"``: ReLU -> average
+        pooling (rectified amplitude).
     input_shape : tuple (n_channels, n_times) or None, default=None
         Layout of flat 2-D rows; one entry may be -1 (inferred).  ``None``:
         ``X`` must be 3-D.
@@ -127,7 +135,7 @@ random_state, verbose, warm_start, frozen_layers, device
         "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "pool_stride": [Interval(numbers.Integral, 1, None, closed="left")],
     }
-    _parameter_constraints.pop("activation")
+    _parameter_constraints["activation"] = [StrOptions({"relu", "square"})]
 
     _chunk_size = 1024
 
@@ -135,6 +143,7 @@ random_state, verbose, warm_start, frozen_layers, device
         self,
         architecture="shallow",
         *,
+        activation="relu",
         input_shape=None,
         hidden_layer_sizes=(100,),
         n_temporal_filters=20,
@@ -168,6 +177,7 @@ random_state, verbose, warm_start, frozen_layers, device
         method="lrp",
     ):
         self.architecture = architecture
+        self.activation = activation
         self.input_shape = input_shape
         self.hidden_layer_sizes = hidden_layer_sizes
         self.n_temporal_filters = n_temporal_filters
@@ -284,10 +294,12 @@ random_state, verbose, warm_start, frozen_layers, device
             Reshape((1, channels, times)),
             Conv2D(self.n_temporal_filters, (1, self.temporal_kernel), padding="same"),
             Conv2D(self.n_spatial_filters, (channels, 1)),
-            ReLU(),
+            Square() if self.activation == "square" else ReLU(),
         ]
         if times >= self.pool_size:
             layers.append(AvgPool2D((1, self.pool_size), stride=(1, self.pool_stride)))
+        if self.activation == "square":
+            layers.append(Log())
         layers.append(Flatten())
         if self.dropout:
             layers.append(Dropout(self.dropout))

@@ -117,7 +117,9 @@ def _accuracies(task, args, data):
             Xs = np.concatenate([data[s][0] for s in others])
             ys = np.concatenate([data[s][1] for s in others])
             t0 = time.perf_counter()
-            pre = _fit_quietly(_dnn(args, info), Xs, ys)
+            pre = _dnn(args, info)
+            pre[-1].set_params(max_iter=args.pretrain_epochs)
+            pre = _fit_quietly(pre, Xs, ys)
             transfer = []
             for tr, te in splits:
                 model = copy.deepcopy(pre)
@@ -214,6 +216,8 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--pretrain-epochs", type=int, default=30,
+                        help="epochs on the other subjects' trials (about 14 times the target's)")
     parser.add_argument("--fine-tune-epochs", type=int, default=30)
     parser.add_argument("--no-transfer", dest="transfer", action="store_false")
     parser.add_argument("--n-splits", type=int, default=10, help="shuffle splits (MNE's example: 10)")

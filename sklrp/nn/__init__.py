@@ -18,6 +18,8 @@ from ._layers import (
     SumPool1D,
     SumPool2D,
     Tanh,
+    Square,
+    Log,
 )
 from ._optim import OPTIMIZERS, SGD, Adam, softmax, softmax_cross_entropy
 from ._parallel import Parallel
@@ -44,6 +46,8 @@ __all__ = [
     "Reshape",
     "ReLU",
     "Tanh",
+    "Square",
+    "Log",
     "Dropout",
     "Embedding",
     "LSTM",

@@ -35,6 +35,8 @@ __all__ = [
     "Flatten",
     "ReLU",
     "Tanh",
+    "Square",
+    "Log",
     "Dropout",
 ]
 
@@ -561,6 +563,54 @@ class Tanh(Activation):
 
     def derivative(self, cache):
         return 1 - cache["y"] ** 2
+
+
+class Square(Activation):
+    """Element-wise square, ``y = x**2`` (signal power); LRP passes relevance through unchanged.
+
+    With average pooling and :class:`Log` after a spatial filter it computes
+    the log band power of the filtered signal, the feature of CSP, as in the
+    shallow ConvNet of Schirrmeister et al. (2017).
+    """
+
+    def output_nonnegative(self, input_nonnegative):
+        return True
+
+    def forward(self, x, training=False, rng=None):
+        return x * x, {"x": x}
+
+    def derivative(self, cache):
+        return 2 * cache["x"]
+
+
+class Log(Activation):
+    """Element-wise ``y = log(max(x, floor))``; LRP passes relevance through unchanged.
+
+    Parameters
+    ----------
+    floor : float, default=1e-6
+        Inputs below it are clipped (their gradient is zero), so that zero
+        power gives a finite output.
+    """
+
+    def __init__(self, floor=1e-6):
+        super().__init__()
+        floor = float(floor)
+        if not floor > 0 or not np.isfinite(floor):
+            raise ValueError(f"Log floor must be a positive finite number; got {floor!r}.")
+        self.floor = floor
+
+    def config(self):
+        return {"floor": self.floor}
+
+    def forward(self, x, training=False, rng=None):
+        xp = get_namespace(x)
+        return xp.log(xp.maximum(x, x.dtype.type(self.floor))), {"x": x}
+
+    def derivative(self, cache):
+        x = cache["x"]
+        xp = get_namespace(x)
+        return xp.where(x > self.floor, 1 / xp.maximum(x, x.dtype.type(self.floor)), x.dtype.type(0))
 
 
 class Dropout(Layer):

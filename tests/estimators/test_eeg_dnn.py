@@ -60,10 +60,10 @@ def test_three_d_in_three_d_out_and_flat_rows_agree(architecture):
     assert sklrp.explain(est, X[:2], target=1).shape == (2, C, T)
 
 
-@pytest.mark.parametrize("architecture", ["shallow", "dnn"])
-def test_lrp0_on_a_bias_free_net_conserves_the_score(architecture):
+@pytest.mark.parametrize("architecture, activation", [("shallow", "relu"), ("shallow", "square"), ("dnn", "relu")])
+def test_lrp0_on_a_bias_free_net_conserves_the_score(architecture, activation):
     X, y = power_task()
-    est = small(architecture=architecture).fit(X, y)
+    est = small(architecture=architecture, activation=activation).fit(X, y)
     for layer in est.net_.layers:
         if "bias" in layer.params:
             layer.params["bias"] = np.zeros_like(layer.params["bias"])
@@ -89,9 +89,10 @@ def test_gradient_matches_finite_differences():
         assert_allclose(g[0, c, t], fd, rtol=1e-5, atol=1e-8)
 
 
-def test_learns_the_power_change_and_explains_it_on_its_channel():
+@pytest.mark.parametrize("activation", ["relu", "square"])
+def test_learns_the_power_change_and_explains_it_on_its_channel(activation):
     X, y = power_task(160, seed=1)
-    est = small(max_iter=80).fit(X[:120], y[:120])
+    est = small(max_iter=80, activation=activation).fit(X[:120], y[:120])
     assert est.score(X[120:], y[120:]) >= 0.9
     R = est.explain(X[120:][y[120:] == 1], target=1)
     by_channel = np.clip(R, 0, None).sum(axis=(0, 2))

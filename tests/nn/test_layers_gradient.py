@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from sklrp.nn import (
     BACKWARD_METHODS,
@@ -26,6 +26,8 @@ from sklrp.nn import (
     SumPool1D,
     SumPool2D,
     Tanh,
+    Square,
+    Log,
 )
 from sklrp.rules import TraversalContext
 
@@ -277,6 +279,21 @@ def test_relu_gradient_away_from_kink():
 def test_tanh_gradient():
     x = np.random.RandomState(0).normal(size=(3, 7))
     check_layer_gradient(build(Tanh(), (7,)), x)
+
+
+def test_square_and_log_gradients_and_relevance_pass_through():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(3, 7))
+    check_layer_gradient(build(Square(), (7,)), x)
+    check_layer_gradient(build(Log(), (7,)), np.abs(x) + 0.5)
+    layer = build(Log(floor=0.1), (7,))
+    y, cache = layer.forward(np.array([[0.0, 0.05, 1.0, 2.0, 3.0, 4.0, 5.0]]))
+    assert y[0, 0] == np.log(0.1) and layer.derivative(cache)[0, :2].tolist() == [0.0, 0.0]
+    R = rng.normal(size=(3, 7))
+    for act in (Square(), Log()):
+        assert_array_equal(build(act, (7,)).relevance(R, {}), R)
+    with pytest.raises(ValueError, match="floor"):
+        Log(floor=0)
 
 
 def test_dropout_training_gradient_with_fixed_mask():
