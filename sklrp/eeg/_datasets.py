@@ -316,17 +316,22 @@ def simulate_motor_imagery(n_trials=100, *, channels=("C3", "C4"), band=(8.0, 12
         y : ndarray of shape (n_trials,), int64
             0 = left hand imagery (ERD over ``channels[1]``), 1 = right hand
             imagery (ERD over ``channels[0]``).
-        target_names : ndarray ``["left", "right"]``
+        target_names : ndarray
+            ``["left", "right"]``.
         info : mne.Info
             Channel names, sampling frequency and the 10-05 montage.
         ch_names : list of str
+            The 64 channel names.
         sfreq : float
+            Sampling frequency in Hz.
         times : ndarray of shape (n_times,)
+            Time of each sample in seconds.
         channels : tuple of 2 str
             The ERD channels, as given.
         erd_channels : tuple of 2 str
             The ERD channel of each class: ``(channels[1], channels[0])``.
-        band, window, amplitude : as given
+        band, window, amplitude : tuple, tuple, float
+            As given.
         envelope : ndarray of shape (n_times,)
             The taper in [0, 1] multiplying the removed band component.
         neighbours : dict
