@@ -69,7 +69,7 @@ def train(args, docs, y, dev_docs, dev_y, *, name):
     """A (vectorizer, bi-LSTM) pipeline, trained epoch by epoch; the best development epoch is kept."""
     vec = TokenSequenceVectorizer(max_length=args.max_length, lowercase=True, token_pattern=r"[^ ]+",
                                   min_df=2, oov="map").fit(docs)
-    clf = BiLSTMClassifier(vocab_size=vec.vocab_size_, embedding_dim=args.dim, hidden_size=args.hidden,
+    clf = BiLSTMClassifier(vocab_size=vec.vocab_size_, embedding_dim=args.dim, hidden_size=args.hidden, cell=args.cell,
                            dropout=args.dropout, batch_size=args.batch_size, learning_rate_init=args.learning_rate,
                            max_iter=1, warm_start=True, random_state=args.seed)
     X, X_dev = vec.transform(docs), vec.transform(dev_docs)
@@ -147,6 +147,7 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--dim", type=int, default=60, help="word-vector length (60 in the published model)")
     parser.add_argument("--hidden", type=int, default=60, help="hidden units per direction")
+    parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"], help="the recurrent unit")
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
