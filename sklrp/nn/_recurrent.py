@@ -184,6 +184,39 @@ class _Recurrent(Layer, register=False):
                 f[:n] = a
         return first
 
+    def _input_gradients(self, suffix, data, dZ, dU, need_param_grads, grads):
+        """Gradient at the packed inputs from the gate-major ``dZ`` ``(G, n_tokens, d)``; fills ``grads``.
+
+        ``dU`` ``(G, d, d)`` is the accumulated gradient of the recurrent
+        weights per gate (None without parameter gradients).
+        """
+        xp = get_namespace(dZ)
+        G, d = self.n_gates, self.units
+        WxT = xp.ascontiguousarray(self._by_gate(self.params["input_weight" + suffix]).transpose(0, 2, 1))
+        g = xp.matmul(dZ[0], WxT[0])
+        for k in range(1, G):
+            g += xp.matmul(dZ[k], WxT[k])
+        if need_param_grads:
+            e = data.shape[1]
+            grads["input_weight" + suffix] = xp.matmul(data.T, dZ).transpose(1, 0, 2).reshape(e, G * d)
+            grads["recurrent_weight" + suffix] = dU.transpose(1, 0, 2).reshape(d, G * d)
+            grads["bias" + suffix] = dZ.sum(axis=1).reshape(G * d)
+        return g
+
+    def param_grads(self, grad, cache):
+        return self.backward(grad, cache)[1]
+
+    def _rules(self, ctx):
+        """``(rule_x, rule_h, cell, product)``: the rules of this layer's sub-operations in ``ctx``."""
+        ctx = TraversalContext() if ctx is None else ctx
+        rule_x = _epsilon_rule(ctx.rule(self, "input"), "input")
+        rule_h = _epsilon_rule(ctx.rule(self, "recurrent"), "recurrent")
+        cell = _epsilon_rule(ctx.rule(self, "cell"), "cell")
+        product = ctx.rule(self, "gate")
+        if not isinstance(product, ProductRule):
+            product = ProductRule()
+        return rule_x, rule_h, cell, product
+
     def output_nonnegative(self, input_nonnegative):
         return False
 
@@ -360,7 +393,7 @@ class LSTM(_Recurrent):
         gdata = None
         grads = {}
         for n_dir, suffix in enumerate(self.directions):
-            Wx, Wh = self.params["input_weight" + suffix], self.params["recurrent_weight" + suffix]
+            Wh = self.params["recurrent_weight" + suffix]
             WhT4 = xp.ascontiguousarray(self._by_gate(Wh).transpose(0, 2, 1))  # (4, d, d): gate k's W^T
             D = cache["dirs"][n_dir]
             A, TC, prev = D["A"], D["TC"], D["prev"]
@@ -382,29 +415,12 @@ class LSTM(_Recurrent):
                 return xp.matmul(dz, WhT4).sum(axis=0), dct * f
 
             self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step, 2)
-            WxT4 = xp.ascontiguousarray(self._by_gate(Wx).transpose(0, 2, 1))  # (4, d, features)
-            g_dir = xp.matmul(dZ[0], WxT4[0])
-            for k in range(1, 4):
-                g_dir += xp.matmul(dZ[k], WxT4[k])
+            g_dir = self._input_gradients(suffix, data, dZ, dWh, need_param_grads, grads)
             gdata = g_dir if gdata is None else gdata + g_dir
-            if need_param_grads:
-                e = data.shape[1]
-                grads["input_weight" + suffix] = xp.matmul(data.T, dZ).transpose(1, 0, 2).reshape(e, 4 * d)
-                grads["recurrent_weight" + suffix] = dWh.transpose(1, 0, 2).reshape(d, 4 * d)
-                grads["bias" + suffix] = dZ.sum(axis=1).reshape(4 * d)
         return self._unpack(gdata, cache), grads
 
-    def param_grads(self, grad, cache):
-        return self.backward(grad, cache)[1]
-
     def relevance(self, R, cache, ctx=None):
-        ctx = TraversalContext() if ctx is None else ctx
-        rule_x = _epsilon_rule(ctx.rule(self, "input"), "input")
-        rule_h = _epsilon_rule(ctx.rule(self, "recurrent"), "recurrent")
-        cell = _epsilon_rule(ctx.rule(self, "cell"), "cell")
-        product = ctx.rule(self, "gate")
-        if not isinstance(product, ProductRule):
-            product = ProductRule()
+        rule_x, rule_h, cell, product = self._rules(ctx)
         take_all = product.mode == "signal_take_all"
         data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
         xp = get_namespace(R)
@@ -615,7 +631,7 @@ class GRU(_Recurrent):
         gdata = None
         grads = {}
         for n_dir, suffix in enumerate(self.directions):
-            Wx, U = self.params["input_weight" + suffix], self.params["recurrent_weight" + suffix]
+            U = self.params["recurrent_weight" + suffix]
             UT3 = xp.ascontiguousarray(self._by_gate(U).transpose(0, 2, 1))  # (3, d, d): gate k's U^T
             D = cache["dirs"][n_dir]
             A, S, prev = D["A"], D["S"], D["prev"]
@@ -639,29 +655,12 @@ class GRU(_Recurrent):
                 return (dhp,)
 
             self._sweep(suffix, counts, offsets, grad[rows, n_dir * d : (n_dir + 1) * d], step, 1)
-            WxT3 = xp.ascontiguousarray(self._by_gate(Wx).transpose(0, 2, 1))
-            g_dir = xp.matmul(dZ[0], WxT3[0])
-            for k in (1, 2):
-                g_dir += xp.matmul(dZ[k], WxT3[k])
+            g_dir = self._input_gradients(suffix, data, dZ, dU, need_param_grads, grads)
             gdata = g_dir if gdata is None else gdata + g_dir
-            if need_param_grads:
-                e = data.shape[1]
-                grads["input_weight" + suffix] = xp.matmul(data.T, dZ).transpose(1, 0, 2).reshape(e, 3 * d)
-                grads["recurrent_weight" + suffix] = dU.transpose(1, 0, 2).reshape(d, 3 * d)
-                grads["bias" + suffix] = dZ.sum(axis=1).reshape(3 * d)
         return self._unpack(gdata, cache), grads
 
-    def param_grads(self, grad, cache):
-        return self.backward(grad, cache)[1]
-
     def relevance(self, R, cache, ctx=None):
-        ctx = TraversalContext() if ctx is None else ctx
-        rule_x = _epsilon_rule(ctx.rule(self, "input"), "input")
-        rule_h = _epsilon_rule(ctx.rule(self, "recurrent"), "recurrent")
-        cell = _epsilon_rule(ctx.rule(self, "cell"), "cell")
-        product = ctx.rule(self, "gate")
-        if not isinstance(product, ProductRule):
-            product = ProductRule()
+        rule_x, rule_h, cell, product = self._rules(ctx)
         take_all = product.mode == "signal_take_all"
         data, perm, counts, offsets = (cache[k] for k in ("data", "perm", "counts", "offsets"))
         xp = get_namespace(R)
