@@ -21,16 +21,6 @@ from ._base import Layer, LinearOp
 
 __all__ = ["LSTM", "GRU"]
 
-#: gate order along the 4 * units axis of the weights (that of Arras et al.'s code)
-GATES = ("i", "g", "f", "o")
-
-
-def _sigmoid(z):
-    """Logistic function without overflow warnings: ``(1 + tanh(z / 2)) / 2``."""
-    xp = get_namespace(z)
-    return 0.5 * (1.0 + xp.tanh(0.5 * z))
-
-
 def _epsilon_rule(rule, op_name):
     """``rule`` if the LSTM supports it on ``op_name`` (an epsilon-family rule), else a clear error."""
     if isinstance(rule, Epsilon):
@@ -139,6 +129,35 @@ class _Recurrent(Layer, register=False):
         xp = get_namespace(W)
         rows = W.shape[0]
         return xp.ascontiguousarray(W.reshape(rows, self.n_gates, self.units).transpose(1, 0, 2))
+
+    @staticmethod
+    def _carry(states, n):
+        """The previous states of a step that reads ``n`` rows.
+
+        Views of ``states`` (the last step's; ``(0, d)`` before the first),
+        extended with zero initial states for the rows that start here.
+        """
+        if n <= states[0].shape[0]:
+            return [s[:n] for s in states]
+        xp = get_namespace(states[0])
+        out = []
+        for s in states:
+            p = xp.zeros((n,) + s.shape[1:], dtype=s.dtype)
+            p[: s.shape[0]] = s
+            out.append(p)
+        return out
+
+    @staticmethod
+    def _output(outs, perm, cache):
+        """The last hidden states in the input's row order, both directions side by side, and ``cache``."""
+        xp = get_namespace(outs[0])
+        rows = xp.asarray(perm)
+        restored = []
+        for h_last in outs:
+            out = xp.empty_like(h_last)
+            out[rows] = h_last
+            restored.append(out)
+        return (restored[0] if len(restored) == 1 else xp.concatenate(restored, axis=1)), cache
 
     def _unpack(self, flat, cache):
         """Packed ``(n_tokens, features)`` values at their positions of ``x`` (zeros elsewhere)."""
@@ -327,7 +346,6 @@ class LSTM(_Recurrent):
         perm, counts, offsets, src = self._schedule(x, mask)
         data = x[src]  # (n_tokens, features): the real positions, step by step
         scale, add = self._gate_constants(xp, x.dtype)
-        rows = xp.asarray(perm)
         outs, dirs = [], []
         for suffix in self.directions:
             Wx, Wh, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
@@ -347,16 +365,9 @@ class LSTM(_Recurrent):
             # kB each step are mapped and zeroed by the allocator every time (about 2x slower)
             rec_buf = xp.empty(4 * max(counts, default=0) * d, dtype=x.dtype)
             prev = []
-            h = c = None
+            h = c = xp.zeros((0, d), dtype=x.dtype)
             for j, (n, sl) in enumerate(steps):
-                m = 0 if h is None else h.shape[0]
-                if n <= m:
-                    hp, cp = h[:n], c[:n]
-                else:  # rows [m, n) start here, from the zero state
-                    hp = xp.zeros((n, d), dtype=x.dtype)
-                    cp = xp.zeros((n, d), dtype=x.dtype)
-                    if m:
-                        hp[:m], cp[:m] = h, c
+                hp, cp = self._carry([h, c], n)
                 z, a = Z[:, sl], A[:, sl]
                 z += xp.matmul(hp, Wh4, out=rec_buf[: 4 * n * d].reshape(4, n, d))
                 xp.tanh(z, out=a)
@@ -374,15 +385,11 @@ class LSTM(_Recurrent):
                 if n_next < n:  # rows [n_next, n) read their last token here
                     h_last[n_next:n] = h[n_next:n]
                 prev.append((hp, cp))
-            out = xp.empty_like(h_last)
-            out[rows] = h_last
-            outs.append(out)
+            outs.append(h_last)
             # Z holds the pre-activations times scale (g's unscaled), gate-major
             dirs.append({"Z": Z, "A": A, "C": C, "IG": IG, "TC": TC, "prev": prev})
-        out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=1)
-        cache = {"x": x, "data": data, "perm": perm, "counts": counts, "offsets": offsets, "src": src,
-                 "dirs": dirs}
-        return out, cache
+        return self._output(outs, perm, {"x": x, "data": data, "perm": perm, "counts": counts,
+                                         "offsets": offsets, "src": src, "dirs": dirs})
 
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         """Backpropagation through time; the input gradient and the parameter gradients."""
@@ -572,7 +579,6 @@ class GRU(_Recurrent):
         d = self.units
         perm, counts, offsets, src = self._schedule(x, mask)
         data = x[src]
-        rows = xp.asarray(perm)
         outs, dirs = [], []
         for suffix in self.directions:
             Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
@@ -587,15 +593,9 @@ class GRU(_Recurrent):
             h_last = xp.zeros((N, d), dtype=x.dtype)
             buf = xp.empty(2 * max(counts, default=0) * d, dtype=x.dtype)
             prev = []
-            h = None
+            h = xp.zeros((0, d), dtype=x.dtype)
             for j, (n, sl) in enumerate(steps):
-                m = 0 if h is None else h.shape[0]
-                if n <= m:
-                    hp = h[:n]
-                else:  # rows [m, n) start here, from the zero state
-                    hp = xp.zeros((n, d), dtype=x.dtype)
-                    if m:
-                        hp[:m] = h
+                (hp,) = self._carry([h], n)
                 z, a = Z[:, sl], A[:, sl]
                 z[:2] += xp.matmul(hp, U_ru, out=buf[: 2 * n * d].reshape(2, n, d))
                 xp.tanh(z[:2] * 0.5, out=a[:2])  # sigmoid(z) = (1 + tanh(z / 2)) / 2
@@ -613,14 +613,10 @@ class GRU(_Recurrent):
                 if n_next < n:
                     h_last[n_next:n] = h[n_next:n]
                 prev.append(hp)
-            out = xp.empty_like(h_last)
-            out[rows] = h_last
-            outs.append(out)
-            dirs.append({"Z": Z, "A": A, "S": S, "H": H, "prev": prev})
-        out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=1)
-        cache = {"x": x, "data": data, "perm": perm, "counts": counts, "offsets": offsets, "src": src,
-                 "dirs": dirs}
-        return out, cache
+            outs.append(h_last)
+            dirs.append({"Z": Z, "A": A, "S": S, "prev": prev})
+        return self._output(outs, perm, {"x": x, "data": data, "perm": perm, "counts": counts,
+                                         "offsets": offsets, "src": src, "dirs": dirs})
 
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         """Backpropagation through time; the input gradient and the parameter gradients."""
@@ -673,13 +669,13 @@ class GRU(_Recurrent):
         for n_dir, suffix in enumerate(self.directions):
             Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
             D = cache["dirs"][n_dir]
-            Z, A, S, H, prev = D["Z"], D["A"], D["S"], D["H"], D["prev"]
+            Z, A, S, prev = D["Z"], D["A"], D["S"], D["prev"]
             R_n = xp.zeros((Z.shape[1], d), dtype=R.dtype)  # relevance of the candidate's pre-activation
             R_ru = None if take_all else xp.zeros((Z.shape[1], 2 * d), dtype=R.dtype)
             U_n, b_n = U[:, 2 * d :], b[2 * d :]
             U_ru, b_ru = U[:, : 2 * d], b[: 2 * d]
 
-            def step(j, n, sl, Rh, Z=Z, A=A, S=S, H=H, prev=prev, R_n=R_n, R_ru=R_ru, U_n=U_n, b_n=b_n,
+            def step(j, n, sl, Rh, Z=Z, A=A, S=S, prev=prev, R_n=R_n, R_ru=R_ru, U_n=U_n, b_n=b_n,
                      U_ru=U_ru, b_ru=b_ru):
                 a = A[:, sl]
                 r, u, nn = a[0], a[1], a[2]
