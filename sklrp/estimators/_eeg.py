@@ -260,23 +260,23 @@ random_state, verbose, warm_start, frozen_layers, device
         shape = self.__dict__.get("_fit_trial_shape")
         return shape if shape is not None else self._trial_shape(n_features)
 
-    def _validate_input(self, X):
-        check_is_fitted(self)
+    def _fitted_rows(self, X):
+        """:meth:`_as_rows` for a fitted network: 3-D trials must have its trial shape."""
         X2, shape = self._as_rows(X)
         if shape is not None and shape != tuple(self.input_shape_):
             raise ValueError(
                 f"X has trials of shape {shape} (n_channels, n_times) but {type(self).__name__} was fitted on "
                 f"{tuple(self.input_shape_)}."
             )
-        return validate_array(self, X2, reset=False)
+        return X2, shape
+
+    def _validate_input(self, X):
+        check_is_fitted(self)
+        return validate_array(self, self._fitted_rows(X)[0], reset=False)
 
     def _fit(self, X, y, incremental, classes=None):
-        X2, shape = self._as_rows(X)
         first = not hasattr(self, "net_") or not (self.warm_start or incremental)
-        if not first and shape is not None and shape != tuple(self.input_shape_):
-            raise ValueError(
-                f"X has trials of shape {shape} but the fitted network expects {tuple(self.input_shape_)}."
-            )
+        X2, shape = self._as_rows(X) if first else self._fitted_rows(X)
         self._fit_trial_shape = shape
         try:
             return super()._fit(X2, y, incremental, classes=classes)
@@ -326,12 +326,7 @@ random_state, verbose, warm_start, frozen_layers, device
             In X's array type.
         """
         check_is_fitted(self)
-        X2, shape = self._as_rows(X)
-        if shape is not None and shape != tuple(self.input_shape_):
-            raise ValueError(
-                f"X has trials of shape {shape} (n_channels, n_times) but {type(self).__name__} was fitted on "
-                f"{tuple(self.input_shape_)}."
-            )
+        X2, shape = self._fitted_rows(X)
         R = super().explain(X2, target=target, method=method)
         return R.reshape((R.shape[0],) + shape) if shape is not None else R
 

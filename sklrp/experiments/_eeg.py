@@ -37,6 +37,7 @@ from sklearn.pipeline import make_pipeline
 
 from ..base import explain
 from ..eeg import load_eegbci, simulate_motor_imagery
+from ..eeg._datasets import _neighbours
 from ..estimators import EEGDNNClassifier
 
 __all__ = ["add_arguments", "run"]
@@ -89,12 +90,10 @@ def _fit_quietly(model, X, y):
 
 
 def _neighbourhood(info, names, radius=0.06):
-    pos = np.array([ch["loc"][:3] for ch in info["chs"]])
-    idx = [info.ch_names.index(n) for n in names if n in info.ch_names]
-    near = np.zeros(len(info.ch_names), dtype=bool)
-    for i in idx:
-        near |= np.linalg.norm(pos - pos[i], axis=1) <= radius
-    return near
+    """Boolean mask of the channels ``names`` and their neighbours within ``radius`` metres."""
+    near = _neighbours(info, [n for n in names if n in info.ch_names], radius)
+    keep = set(near) | {n for ns in near.values() for n in ns}
+    return np.array([ch in keep for ch in info.ch_names])
 
 
 def _accuracies(task, args, data):
