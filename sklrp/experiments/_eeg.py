@@ -26,12 +26,9 @@ Usage::
 """
 
 import copy
-import json
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
@@ -39,6 +36,7 @@ from ..base import explain
 from ..eeg import load_eegbci, simulate_motor_imagery
 from ..eeg._datasets import _neighbours
 from ..estimators import EEGDNNClassifier
+from ._common import emit, fit_quietly
 
 __all__ = ["add_arguments", "run"]
 
@@ -48,10 +46,6 @@ TASK_SUBJECTS = {
 }
 SENSORIMOTOR = ("C3", "C4", "Cz")
 
-
-def emit(**kw):
-    """Print one JSON line."""
-    print(json.dumps(kw), flush=True)
 
 
 def _dnn(args, info):
@@ -83,11 +77,6 @@ def _load(subject, task, args):
     return cropped.get_data(copy=True), epochs.events[:, -1] - 1, cropped.info
 
 
-def _fit_quietly(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
-
 
 def _neighbourhood(info, names, radius=0.06):
     """Boolean mask of the channels ``names`` and their neighbours within ``radius`` metres."""
@@ -103,10 +92,10 @@ def _accuracies(task, args, data):
         X, y, info = data[subject]
         splits = list(cv.split(X))
         t0 = time.perf_counter()
-        csp = [np.mean(_fit_quietly(_csp(), X[tr], y[tr]).predict(X[te]) == y[te]) for tr, te in splits]
+        csp = [np.mean(fit_quietly(_csp(), X[tr], y[tr]).predict(X[te]) == y[te]) for tr, te in splits]
         t_csp = time.perf_counter() - t0
         t0 = time.perf_counter()
-        dnn_models = [_fit_quietly(_dnn(args, info), X[tr], y[tr]) for tr, _ in splits]
+        dnn_models = [fit_quietly(_dnn(args, info), X[tr], y[tr]) for tr, _ in splits]
         dnn = [np.mean(m.predict(X[te]) == y[te]) for m, (_, te) in zip(dnn_models, splits)]
         t_dnn = time.perf_counter() - t0
         row = {"csp_lda": float(np.mean(csp)), "dnn": float(np.mean(dnn))}
@@ -118,12 +107,12 @@ def _accuracies(task, args, data):
             t0 = time.perf_counter()
             pre = _dnn(args, info)
             pre[-1].set_params(max_iter=args.pretrain_epochs)
-            pre = _fit_quietly(pre, Xs, ys)
+            pre = fit_quietly(pre, Xs, ys)
             transfer = []
             for tr, te in splits:
                 model = copy.deepcopy(pre)
                 model[-1].set_params(warm_start=True, max_iter=args.fine_tune_epochs)
-                _fit_quietly(model, X[tr], y[tr])
+                fit_quietly(model, X[tr], y[tr])
                 transfer.append(np.mean(model.predict(X[te]) == y[te]))
             row["dnn_transfer"] = float(np.mean(transfer))
             extra["transfer_seconds"] = round(time.perf_counter() - t0, 1)
@@ -155,7 +144,7 @@ def _simulated(args):
     y = sim.y
     sim.truth = sim.truth[..., keep]
     n_train = int(0.75 * len(y))
-    model = _fit_quietly(_dnn(args, sim.info), X[:n_train], y[:n_train])
+    model = fit_quietly(_dnn(args, sim.info), X[:n_train], y[:n_train])
     Xt, yt = X[n_train:], y[n_train:]
     pred = model.predict(Xt)
     ok = pred == yt

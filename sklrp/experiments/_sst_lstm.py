@@ -31,18 +31,16 @@ phrases), 2 minutes without::
 """
 
 import copy
-import json
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from ..datasets import load_sst
 from ..estimators import BiLSTMClassifier
 from ..metrics import word_deletion_curve
 from ..text import TokenSequenceVectorizer, highlight_html, token_relevances
+from ._common import emit, fit_quietly, r4
 
 __all__ = ["add_arguments", "run"]
 
@@ -56,13 +54,6 @@ EXAMPLES = (
 METHODS = ("lrp", "sensitivity", "gradient_x_input", "random")
 
 
-def emit(**kw):
-    """Print one JSON line."""
-    print(json.dumps(kw), flush=True)
-
-
-def r4(a):
-    return [round(float(v), 4) for v in a]
 
 
 def train(args, docs, y, dev_docs, dev_y, *, name):
@@ -76,9 +67,7 @@ def train(args, docs, y, dev_docs, dev_y, *, name):
     best, best_acc, history = None, -1.0, []
     t0 = time.perf_counter()
     for epoch in range(args.epochs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
+        fit_quietly(clf, X, y)
         acc = float(np.mean(clf.predict(X_dev) == dev_y))
         history.append(round(acc, 4))
         if acc > best_acc:

@@ -22,12 +22,9 @@ size is an option::
     sklrp reproduce text-cnn [--filter-sizes 1 2 3] [--n-filters 800] [--dim 300]
 """
 
-import json
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
@@ -37,25 +34,14 @@ from ..estimators import LinearRelevanceClassifier, TextCNNClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer, train_word2vec
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import TokenSequenceVectorizer
+from ._common import emit, fit_quietly, r4
 
 __all__ = ["add_arguments", "run"]
 
 _REMOVE = {"headers_kept": (), "headers_footers_quotes_removed": ("headers", "footers", "quotes")}
 
 
-def emit(**kw):
-    """Print one JSON line."""
-    print(json.dumps(kw), flush=True)
 
-
-def r4(a):
-    return [round(float(v), 4) for v in a]
-
-
-def fit_quietly(pipe, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return pipe.fit(X, y)
 
 
 def _run_setting(setting, remove, args):
