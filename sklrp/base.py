@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
+from ._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host, workspace
 from ._validation import validate_array
 
 __all__ = ["ExplainMixin", "explain", "final_estimator", "transform_to_final", "resolve_target"]
@@ -304,10 +304,11 @@ class ExplainMixin:
         else:
             in_gpu = is_gpu_array(X)
             X = to_device(X, self._compute_device(X))
-        outs = [
-            func(X[s:e], *(None if a is None else a[s:e] for a in per_sample), **kwargs)
-            for s, e in self._chunk_bounds(X)
-        ]
+        with workspace():  # the chunks' passes reuse their large temporaries
+            outs = [
+                func(X[s:e], *(None if a is None else a[s:e] for a in per_sample), **kwargs)
+                for s, e in self._chunk_bounds(X)
+            ]
         if sparse:
             out = outs[0] if len(outs) == 1 else sp.vstack(outs, format="csr")
             return out.asformat(fmt)

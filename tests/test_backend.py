@@ -159,3 +159,93 @@ def test_conv_input_adjoint_sparse_and_dense_signals_agree(monkeypatch, density)
     x2 = rng.normal(size=x.shape)
     z2 = layer.linear(x2, layer.params["weight"])
     np.testing.assert_allclose(np.sum(z2 * s), np.sum(x2 * got), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- workspace
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_workspace_reuses_a_buffer_once_nothing_views_it():
+    from sklrp._backend import empty, workspace
+
+    shape = (300, 400)  # 480 kB of float32: pooled
+    with workspace():
+        a = empty(np, shape, np.float32)
+        a[...] = 1.0
+        first = _address(a)
+        view = a[10:20]
+        del a
+        b = empty(np, shape, np.float32)  # the first buffer is still viewed: a new one
+        assert _address(b) != first
+        assert not np.shares_memory(b, view)
+        del view
+        c = empty(np, (200, 400), np.float32)  # smaller: the smallest free buffer that fits
+        assert _address(c) == first
+        assert not np.shares_memory(b, c)
+        d = empty(np, shape, np.float64)  # twice the bytes: neither buffer fits, nor is b free
+        assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
+        assert d.shape == shape and d.dtype == np.float64 and d.flags.c_contiguous and d.flags.writeable
+
+
+def test_workspace_zeros_are_zero_on_a_reused_buffer():
+    from sklrp._backend import empty, workspace, zeros
+
+    with workspace():
+        a = empty(np, (500, 300), np.float64)
+        a.fill(np.nan)
+        address = _address(a)
+        del a
+        z = zeros(np, (500, 300), np.float64)
+        assert _address(z) == address
+        assert_array_equal(z, 0.0)
+
+
+def test_outside_a_workspace_and_for_small_arrays_allocation_is_plain():
+    from sklrp._backend import empty, workspace, zeros
+
+    a = empty(np, (600, 600), np.float32)
+    b = empty(np, (600, 600), np.float32)
+    assert a.base is None and b.base is None and not np.shares_memory(a, b)
+    assert_array_equal(zeros(np, (4, 5), np.int64), np.zeros((4, 5), np.int64))
+    with workspace():
+        small = empty(np, (10, 10), np.float32)
+        assert small.base is None  # below the pooling size: NumPy's own allocation
+
+
+def test_workspace_nests_and_ends_with_the_outer_block():
+    import sklrp._backend as backend
+
+    with backend.workspace():
+        outer = backend._local.pool
+        with backend.workspace():
+            assert backend._local.pool is outer
+        assert backend._local.pool is outer
+    assert backend._local.pool is None
+
+
+def test_workspace_is_per_thread():
+    import threading
+
+    import sklrp._backend as backend
+
+    seen = []
+    with backend.workspace():
+        t = threading.Thread(target=lambda: seen.append(getattr(backend._local, "pool", None)))
+        t.start()
+        t.join()
+        assert backend._local.pool is not None
+    assert seen == [None]
+
+
+def test_workspace_stops_pooling_at_its_buffer_limit(monkeypatch):
+    import sklrp._backend as backend
+
+    monkeypatch.setattr(backend, "_POOL_MAX_BUFFERS", 2)
+    with backend.workspace():
+        kept = [backend.empty(np, (100, 1000), np.float32) for _ in range(4)]
+        assert len(backend._local.pool.buffers) == 2
+        assert [a.base is None for a in kept] == [False, False, True, True]
+        for i in range(4):
+            for j in range(i):
+                assert not np.shares_memory(kept[i], kept[j])

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_namespace, to_host
+from .._backend import empty, get_namespace, to_host
 from ._base import Layer
 
 __all__ = ["Embedding"]
@@ -295,7 +295,7 @@ class Embedding(Layer):
             ids = x.astype(xp.int64, copy=False)  # checked once at the fit boundary instead
         else:
             ids = self.check_ids(x)
-        e = xp.take(weight, ids, axis=0)  # (N, T, D)
+        e = xp.take(weight, ids, axis=0, out=empty(xp, ids.shape + weight.shape[1:], weight.dtype))  # (N, T, D)
         cache = {"ids": ids, "mask": self.compute_mask(ids), "e": e}
         return (xp.moveaxis(e, -1, 1) if self.channels_first else e), cache
 

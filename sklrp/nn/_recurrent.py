@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_namespace, stabilized_divide, to_host
+from .._backend import empty, get_namespace, stabilized_divide, to_host, zeros
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
 from ._base import Layer, LinearOp
 
@@ -162,9 +162,18 @@ class _Recurrent(Layer, register=False):
     def _unpack(self, flat, cache):
         """Packed ``(n_tokens, features)`` values at their positions of ``x`` (zeros elsewhere)."""
         xp = get_namespace(flat)
-        out = xp.zeros(cache["x"].shape, dtype=flat.dtype)
+        out = zeros(xp, cache["x"].shape, flat.dtype)
         out[cache["src"]] = flat
         return out
+
+    @staticmethod
+    def _gather(x, src):
+        """The packed ``(n_tokens, features)`` values of ``x`` at the positions ``src``."""
+        xp = get_namespace(x)
+        rows, cols = src
+        flat = x.reshape((-1,) + x.shape[2:])
+        return xp.take(flat, rows * x.shape[1] + cols, axis=0,
+                       out=empty(xp, (rows.shape[0],) + x.shape[2:], x.dtype))
 
     def _sweep(self, suffix, counts, offsets, g_last, step_fn, n_states):
         """Run ``step_fn`` over one direction's steps in reverse reading order.
@@ -344,7 +353,7 @@ class LSTM(_Recurrent):
         N = x.shape[0]
         d = self.units
         perm, counts, offsets, src = self._schedule(x, mask)
-        data = x[src]  # (n_tokens, features): the real positions, step by step
+        data = self._gather(x, src)  # (n_tokens, features): the real positions, step by step
         scale, add = self._gate_constants(xp, x.dtype)
         outs, dirs = [], []
         for suffix in self.directions:
@@ -352,13 +361,15 @@ class LSTM(_Recurrent):
             # gate-major (4, ., d) maps, scaled per gate so that one tanh gives every gate (z / 2 for
             # the sigmoids; halving is exact, and g, the gate LRP divides by, is unscaled)
             Wx4, Wh4 = self._by_gate(Wx) * scale, self._by_gate(Wh) * scale
-            Z = xp.matmul(data, Wx4)  # (4, n_tokens, d): the input maps of all tokens at once
-            Z += b.reshape(4, 1, d) * scale  # (in place: a second (4, n_tokens, d) array costs page faults)
-            A = xp.empty_like(Z)  # gate values i, g, f, o
-            C = xp.empty((Z.shape[1], d), dtype=x.dtype)
-            IG = xp.empty_like(C)  # i * g, the cell's new content
-            TC = xp.empty_like(C)
-            H = xp.empty_like(C)
+            n_tokens = data.shape[0]
+            # the input maps of all tokens at once, (4, n_tokens, d)
+            Z = xp.matmul(data, Wx4, out=empty(xp, (4, n_tokens, d), xp.result_type(data, Wx4)))
+            Z += b.reshape(4, 1, d) * scale
+            A = empty(xp, Z.shape, Z.dtype)  # gate values i, g, f, o
+            C = empty(xp, (n_tokens, d), Z.dtype)
+            IG = empty(xp, C.shape, Z.dtype)  # i * g, the cell's new content
+            TC = empty(xp, C.shape, Z.dtype)
+            H = empty(xp, C.shape, Z.dtype)
             steps = self._steps(suffix, counts, offsets)
             h_last = xp.zeros((N, d), dtype=x.dtype)
             # one buffer for the recurrent products: fresh (4, n, d) temporaries of a few hundred
@@ -404,7 +415,7 @@ class LSTM(_Recurrent):
             WhT4 = xp.ascontiguousarray(self._by_gate(Wh).transpose(0, 2, 1))  # (4, d, d): gate k's W^T
             D = cache["dirs"][n_dir]
             A, TC, prev = D["A"], D["TC"], D["prev"]
-            dZ = xp.empty_like(A)  # gate-major gradient of the (unscaled) pre-activations
+            dZ = empty(xp, A.shape, A.dtype)  # gate-major gradient of the (unscaled) pre-activations
             dWh = xp.zeros((4, d, d), dtype=grad.dtype) if need_param_grads else None
 
             def step(j, n, sl, dh, dc, A=A, TC=TC, prev=prev, dZ=dZ, WhT4=WhT4, dWh=dWh):
@@ -441,7 +452,7 @@ class LSTM(_Recurrent):
             shared = rule_x.epsilon
         # with signal-take-all only the cell candidate g receives relevance
         sel = slice(d, 2 * d) if take_all else slice(0, 4 * d)
-        R_data = xp.zeros_like(data)
+        R_data = None
         rest = xp.zeros(N, dtype=R.dtype)
         for n_dir, suffix in enumerate(self.directions):
             Wx = self.params["input_weight" + suffix][:, sel]
@@ -453,7 +464,7 @@ class LSTM(_Recurrent):
                 Z = Z[1]  # g's pre-activations (unscaled), (n_tokens, d)
             else:  # all pre-activations as (n_tokens, 4d) in the weights' column order
                 Z = (Z / self._gate_constants(xp, Z.dtype)[0]).transpose(1, 0, 2).reshape(Z.shape[1], 4 * d)
-            R_pre = xp.zeros(Z.shape, dtype=R.dtype)
+            R_pre = zeros(xp, Z.shape, R.dtype)
 
             def step(j, n, sl, Rh, Rc, Z=Z, A=A, C=C, IG=IG, TC=TC, prev=prev, R_pre=R_pre, Wh=Wh, b=b):
                 hp, cp = prev[j]
@@ -492,11 +503,14 @@ class LSTM(_Recurrent):
             h0, c0 = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step, 2)
             rest[rows] += h0.sum(axis=1) + c0.sum(axis=1)
             if shared is not None and take_all and not cell.bias_factor:
-                t = R_pre @ Wx.T  # R_pre holds the divided relevance here
+                t = xp.matmul(R_pre, Wx.T, out=empty(xp, data.shape, xp.result_type(R_pre, Wx)))  # R_pre: the divided relevance
                 t *= data
-                R_data += t
             else:
-                R_data += rule_x(LinearOp.dense(data, Wx, b, output=Z, fan_in=fan_in), R_pre)
+                t = rule_x(LinearOp.dense(data, Wx, b, output=Z, fan_in=fan_in), R_pre)
+            if R_data is None:
+                R_data = t
+            else:
+                R_data += t
         cache["relevance_rest"] = rest
         return self._unpack(R_data, cache)
 
@@ -578,17 +592,18 @@ class GRU(_Recurrent):
         N = x.shape[0]
         d = self.units
         perm, counts, offsets, src = self._schedule(x, mask)
-        data = x[src]
+        data = self._gather(x, src)
         outs, dirs = [], []
         for suffix in self.directions:
             Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
-            Z = xp.matmul(data, self._by_gate(Wx))  # (3, n_tokens, d): r, u, n pre-activations
+            Wx3 = self._by_gate(Wx)
+            Z = xp.matmul(data, Wx3, out=empty(xp, (3, data.shape[0], d), xp.result_type(data, Wx3)))  # r, u, n
             Z += b.reshape(3, 1, d)
             U3 = self._by_gate(U)
             U_ru, U_n = U3[:2], U3[2]
-            A = xp.empty_like(Z)  # r, u, n
-            S = xp.empty((Z.shape[1], d), dtype=x.dtype)  # r * h_prev
-            H = xp.empty_like(S)
+            A = empty(xp, Z.shape, Z.dtype)  # r, u, n
+            S = empty(xp, (Z.shape[1], d), Z.dtype)  # r * h_prev
+            H = empty(xp, S.shape, Z.dtype)
             steps = self._steps(suffix, counts, offsets)
             h_last = xp.zeros((N, d), dtype=x.dtype)
             buf = xp.empty(2 * max(counts, default=0) * d, dtype=x.dtype)
@@ -631,7 +646,7 @@ class GRU(_Recurrent):
             UT3 = xp.ascontiguousarray(self._by_gate(U).transpose(0, 2, 1))  # (3, d, d): gate k's U^T
             D = cache["dirs"][n_dir]
             A, S, prev = D["A"], D["S"], D["prev"]
-            dZ = xp.empty_like(A)
+            dZ = empty(xp, A.shape, A.dtype)
             dU = xp.zeros((3, d, d), dtype=grad.dtype) if need_param_grads else None
 
             def step(j, n, sl, dh, A=A, S=S, prev=prev, dZ=dZ, UT3=UT3, dU=dU):
@@ -664,14 +679,14 @@ class GRU(_Recurrent):
         d = self.units
         fan_in = data.shape[1] + d
         rows = xp.asarray(perm)
-        R_data = xp.zeros_like(data)
+        R_data = zeros(xp, data.shape, data.dtype)
         rest = xp.zeros(N, dtype=R.dtype)
         for n_dir, suffix in enumerate(self.directions):
             Wx, U, b = (self.params[k + suffix] for k in ("input_weight", "recurrent_weight", "bias"))
             D = cache["dirs"][n_dir]
             Z, A, S, prev = D["Z"], D["A"], D["S"], D["prev"]
-            R_n = xp.zeros((Z.shape[1], d), dtype=R.dtype)  # relevance of the candidate's pre-activation
-            R_ru = None if take_all else xp.zeros((Z.shape[1], 2 * d), dtype=R.dtype)
+            R_n = zeros(xp, (Z.shape[1], d), R.dtype)  # relevance of the candidate's pre-activation
+            R_ru = None if take_all else zeros(xp, (Z.shape[1], 2 * d), R.dtype)
             U_n, b_n = U[:, 2 * d :], b[2 * d :]
             U_ru, b_ru = U[:, : 2 * d], b[: 2 * d]
 

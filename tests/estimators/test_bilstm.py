@@ -344,14 +344,22 @@ def test_cupy_input_matches_numpy(cell, data):
                     rtol=1e-6, atol=1e-8)
 
 
-def test_chunking_does_not_change_the_results(data):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("pool_everything", [False, True])
+def test_chunking_does_not_change_the_results(cell, pool_everything, data, monkeypatch):
     X, y = data
-    est = small(bias_factor=1.0).fit(X, y)
+    est = small(cell=cell, bias_factor=1.0).fit(X, y)
     R, rest = est.explain(X, return_rest=True)
     scores = est.decision_function(X)
+    SA = est.explain(X, method="sensitivity")
+    if pool_everything:  # the chunks' workspace hands out every array again, however small
+        import sklrp._backend
+
+        monkeypatch.setattr(sklrp._backend, "_POOL_MIN_BYTES", 0)
     for size in (1, 7):
         est._chunk_bounds = lambda X, k=size: [(s, min(s + k, len(X))) for s in range(0, len(X), k)]
         R1, rest1 = est.explain(X, return_rest=True)
         assert_allclose(R1, R, rtol=1e-12, atol=1e-14)
         assert_allclose(rest1, rest, rtol=1e-12, atol=1e-14)
         assert_allclose(est.decision_function(X), scores, rtol=1e-12)
+        assert_allclose(est.explain(X, method="sensitivity"), SA, rtol=1e-12, atol=1e-14)

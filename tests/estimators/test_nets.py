@@ -369,9 +369,14 @@ def test_verbose_progress_bar(kind, data3, capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("pool_everything", [False, True])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_explain_in_chunks_equals_one_pass(kind, data3):
+def test_explain_in_chunks_equals_one_pass(kind, pool_everything, data3, monkeypatch):
     X, y = data3
+    if pool_everything:  # the chunks' workspace hands out every array again, however small
+        import sklrp._backend
+
+        monkeypatch.setattr(sklrp._backend, "_POOL_MIN_BYTES", 0)
     est = fitted(kind, X, y)
     per = np.arange(len(X)) % 3
     scores = est.decision_function(X)
