@@ -11,6 +11,7 @@ leave the state unchanged, so each sentence is read from its own first to its
 own last token in both directions, whatever padding follows or precedes it.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -364,7 +365,7 @@ class LSTM(_Recurrent):
             n_tokens = data.shape[0]
             # the input maps of all tokens at once, (4, n_tokens, d)
             Z = xp.matmul(data, Wx4, out=empty(xp, (4, n_tokens, d), xp.result_type(data, Wx4)))
-            Z += b.reshape(4, 1, d) * scale
+            bias4 = b.reshape(4, 1, d) * scale  # added step by step, where z is in the cache
             A = empty(xp, Z.shape, Z.dtype)  # gate values i, g, f, o
             C = empty(xp, (n_tokens, d), Z.dtype)
             IG = empty(xp, C.shape, Z.dtype)  # i * g, the cell's new content
@@ -380,7 +381,9 @@ class LSTM(_Recurrent):
             for j, (n, sl) in enumerate(steps):
                 hp, cp = self._carry([h, c], n)
                 z, a = Z[:, sl], A[:, sl]
-                z += xp.matmul(hp, Wh4, out=rec_buf[: 4 * n * d].reshape(4, n, d))
+                rec = xp.matmul(hp, Wh4, out=rec_buf[: 4 * n * d].reshape(4, n, d))
+                rec += bias4
+                z += rec
                 xp.tanh(z, out=a)
                 a *= scale
                 a += add
@@ -437,6 +440,34 @@ class LSTM(_Recurrent):
             gdata = g_dir if gdata is None else gdata + g_dir
         return self._unpack(gdata, cache), grads
 
+    @staticmethod
+    def _relevance_step(j, n, sl, Rh, Rc, *, rule_h, cell, product, take_all, fan_in, Z, A, C, IG, TC, prev,
+                        R_pre, Wh, b):
+        """One step of the relevance pass for any epsilon-family rules and product rule.
+
+        Takes the relevance of step ``j``'s hidden and cell states, writes
+        that of its gate pre-activations into ``R_pre`` and returns that of
+        the previous states.
+        """
+        xp = get_namespace(Rh)
+        hp, cp = prev[j]
+        a = A[:, sl]
+        i, g, f, o = a[0], a[1], a[2], a[3]
+        if take_all:
+            Rct = Rc + Rh
+        else:
+            R_o, R_tc = product(o, TC[sl], Rh)
+            Rct = Rc + R_tc
+        R_fc, R_ig = sum_rule([f * cp, IG[sl]], Rct, epsilon=cell.epsilon, bias_factor=cell.bias_factor)
+        if take_all:
+            r, R_cp = R_ig, R_fc
+        else:
+            R_f, R_cp = product(f, cp, R_fc)
+            R_i, R_g = product(i, g, R_ig)
+            r = xp.concatenate([R_i, R_g, R_f, R_o], axis=1)
+        R_pre[sl] = r
+        return rule_h(LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in), r), R_cp
+
     def relevance(self, R, cache, ctx=None):
         rule_x, rule_h, cell, product = self._rules(ctx)
         take_all = product.mode == "signal_take_all"
@@ -446,10 +477,10 @@ class LSTM(_Recurrent):
         d = self.units
         fan_in = data.shape[1] + d
         rows = xp.asarray(perm)
-        # the same plain epsilon rule on both maps of the gates (the usual case): its epsilon
-        shared = None
-        if rule_x == rule_h and not rule_x.bias_factor:
-            shared = rule_x.epsilon
+        # the usual case, written out below: signal-take-all and one plain epsilon > 0 rule (denominators
+        # never vanish; subclasses may compute otherwise) on both maps of the gates, and on the cell
+        plain = [type(rule) is Epsilon and rule.epsilon > 0 and not rule.bias_factor for rule in (rule_x, cell)]
+        fast = take_all and all(plain) and rule_x == rule_h
         # with signal-take-all only the cell candidate g receives relevance
         sel = slice(d, 2 * d) if take_all else slice(0, 4 * d)
         R_data = None
@@ -464,46 +495,42 @@ class LSTM(_Recurrent):
                 Z = Z[1]  # g's pre-activations (unscaled), (n_tokens, d)
             else:  # all pre-activations as (n_tokens, 4d) in the weights' column order
                 Z = (Z / self._gate_constants(xp, Z.dtype)[0]).transpose(1, 0, 2).reshape(Z.shape[1], 4 * d)
-            R_pre = zeros(xp, Z.shape, R.dtype)
+            R_pre = empty(xp, Z.shape, R.dtype)  # every packed token is written by its step
 
-            def step(j, n, sl, Rh, Rc, Z=Z, A=A, C=C, IG=IG, TC=TC, prev=prev, R_pre=R_pre, Wh=Wh, b=b):
-                hp, cp = prev[j]
-                if take_all and not cell.bias_factor:
-                    # the sum rule on c = f * c_prev + i * g, written out: one division per unit
-                    Rct = Rc + Rh
-                    s = stabilized_divide(Rct, C[sl], cell.epsilon)
-                    r = IG[sl] * s
-                    R_cp = C[sl] * s
-                    R_cp -= r
-                    if shared is not None:
-                        # plain epsilon on both maps: one division serves x_t and h_{t-1}
-                        s_g = R_pre[sl] = stabilized_divide(r, Z[sl], shared)
-                        return hp * (s_g @ Wh.T), R_cp
-                    R_pre[sl] = r
-                    op = LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in)
-                    return rule_h(op, r), R_cp
-                a = A[:, sl]
-                i, g, f, o = a[0], a[1], a[2], a[3]
-                if take_all:
-                    Rct = Rc + Rh
-                else:
-                    R_o, R_tc = product(o, TC[sl], Rh)
-                    Rct = Rc + R_tc
-                R_fc, R_ig = sum_rule([f * cp, IG[sl]], Rct, epsilon=cell.epsilon, bias_factor=cell.bias_factor)
-                if take_all:
-                    r, R_cp = R_ig, R_fc
-                else:
-                    R_f, R_cp = product(f, cp, R_fc)
-                    R_i, R_g = product(i, g, R_ig)
-                    r = xp.concatenate([R_i, R_g, R_f, R_o], axis=1)
-                R_pre[sl] = r
-                op = LinearOp.dense(hp, Wh, b, output=Z[sl], fan_in=fan_in)
-                return rule_h(op, r), R_cp
+            if fast:
+                # Plain epsilon everywhere and signal-take-all. The sum rule on c = f c_prev + i g gives
+                # c_prev f c_prev / c and g i g / c of R_c; g's share divided by z_g is the signal that the
+                # maps into g (x_t and h_{t-1}) multiply by their weights and inputs. Stabilisers take the
+                # sign of their denominator with copysign: where that is a signed zero, so is the numerator
+                # (c = -0 needs f c_prev = i g = -0; z_g = -0 gives g = -0), and the share is 0 either way.
+                WhT = xp.ascontiguousarray(Wh.T)
+                eps_c, eps_g = C.dtype.type(cell.epsilon), C.dtype.type(rule_x.epsilon)
+
+                def step(j, n, sl, Rh, Rc, prev=prev, R_pre=R_pre, WhT=WhT, C=C, IG=IG, Z=Z):
+                    c, ig, z = C[sl], IG[sl], Z[sl]
+                    s = Rc + Rh
+                    den = xp.copysign(eps_c, c)
+                    den += c
+                    s /= den  # R_c / c, stabilised
+                    r = xp.multiply(ig, s, out=den)
+                    s *= c
+                    s -= r  # c_prev's share: f c_prev R_c / c
+                    s_g = xp.copysign(eps_g, z, out=R_pre[sl])
+                    s_g += z
+                    xp.divide(r, s_g, out=s_g)
+                    R_hp = xp.matmul(s_g, WhT)
+                    R_hp *= prev[j][0]
+                    return R_hp, s
+            else:
+                step = functools.partial(
+                    self._relevance_step, rule_h=rule_h, cell=cell, product=product, take_all=take_all,
+                    fan_in=fan_in, Z=Z, A=A, C=C, IG=IG, TC=TC, prev=prev, R_pre=R_pre, Wh=Wh, b=b,
+                )
 
             h0, c0 = self._sweep(suffix, counts, offsets, R[rows, n_dir * d : (n_dir + 1) * d], step, 2)
             rest[rows] += h0.sum(axis=1) + c0.sum(axis=1)
-            if shared is not None and take_all and not cell.bias_factor:
-                t = xp.matmul(R_pre, Wx.T, out=empty(xp, data.shape, xp.result_type(R_pre, Wx)))  # R_pre: the divided relevance
+            if fast:  # R_pre holds the signal here
+                t = xp.matmul(R_pre, Wx.T, out=empty(xp, data.shape, xp.result_type(R_pre, Wx)))
                 t *= data
             else:
                 t = rule_x(LinearOp.dense(data, Wx, b, output=Z, fan_in=fan_in), R_pre)

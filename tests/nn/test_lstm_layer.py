@@ -253,3 +253,26 @@ def test_shared_division_fast_path_equals_the_rule_interface():
     _, R_fast, _ = explain(net, X, targets, fast)
     _, R_general, _ = explain(net, X, targets, general)
     np.testing.assert_allclose(R_fast, R_general, rtol=1e-8, atol=1e-12)
+
+
+def test_rules_that_are_not_plain_epsilon_are_called_not_written_out():
+    """The written-out path is only taken for plain Epsilon(eps > 0); a subclass's own rule is applied."""
+    w, E = reference_weights(11)
+    X = padded(SENTENCES)
+    net = sklrp_net(w, E, X.shape[1])
+    targets = np.array([0, 1, 2, 0, 1])
+    calls = []
+
+    class Counted(Epsilon):
+        def __call__(self, op, R):
+            calls.append(op)
+            return super().__call__(op, R)
+
+    _, R_plain, _ = explain(net, X, targets, Composite({"default": Epsilon(1e-3)}))
+    _, R_counted, _ = explain(net, X, targets, Composite({"default": Counted(1e-3)}))
+    assert len(calls) > X.shape[1]  # the recurrent map of every step, the input maps, the output layer
+    np.testing.assert_allclose(R_counted, R_plain, rtol=1e-8, atol=1e-12)
+    # epsilon = 0 (the "zero" composite) divides by the pre-activations as they are; 0 where they vanish
+    _, R_zero, _ = explain(net, X, targets, Composite({"default": Epsilon(0.0)}))
+    _, R_tiny, _ = explain(net, X, targets, Composite({"default": Epsilon(1e-12)}))
+    np.testing.assert_allclose(R_zero, R_tiny, rtol=1e-6, atol=1e-9)
