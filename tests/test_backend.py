@@ -249,3 +249,28 @@ def test_workspace_stops_pooling_at_its_buffer_limit(monkeypatch):
         for i in range(4):
             for j in range(i):
                 assert not np.shares_memory(kept[i], kept[j])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("epsilon", [1e-6, 1e-3, 0.25])
+def test_stabilized_divide_is_the_sign_rule_exactly(dtype, epsilon):
+    from sklrp._backend import stabilized_divide
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(5000).astype(dtype)
+    z[:10], z[10:20] = 0.0, -0.0  # sign(0) = +1, for either zero
+    R = rng.standard_normal(5000).astype(dtype)
+    expected = R / np.where(z >= 0, z + dtype(epsilon), z - dtype(epsilon))
+    out = stabilized_divide(R, z, epsilon)
+    assert out.dtype == dtype
+    assert_array_equal(out, expected)  # bit for bit
+    assert_array_equal(out[:20], R[:20] / dtype(epsilon))
+    assert_array_equal(stabilized_divide(R[:1], z, epsilon), R[:1] / np.where(z >= 0, z + dtype(epsilon),
+                                                                               z - dtype(epsilon)))
+
+
+def test_stabilized_divide_without_epsilon_gives_zero_where_z_vanishes():
+    from sklrp._backend import stabilized_divide
+
+    z = np.array([2.0, 0.0, -4.0, -0.0])
+    assert_array_equal(stabilized_divide(np.array([1.0, 5.0, 2.0, 3.0]), z), [0.5, 0.0, -0.5, 0.0])

@@ -310,44 +310,73 @@ class _PoolND(Layer):
 
 
 class _MaxPoolND(_PoolND):
-    """Max pooling; gradient and relevance go to the arg-max (winner-take-all)."""
+    """Max pooling; gradient and relevance go to the arg-max (winner-take-all).
+
+    Works on channel-last memory, the layout convolutions write: the
+    output (and the routed signal) is a channel-first view of channel-last
+    memory, so a convolution, its ReLU, this pooling and the next
+    convolution's columns never transpose their data.
+    """
 
     def output_nonnegative(self, input_nonnegative):
         return input_nonnegative
 
+    def _windows(self, out):
+        """``(k, slices)`` per window offset: the strided slice of the spatial axes it reads."""
+        for k, offset in enumerate(np.ndindex(*self.pool_size)):
+            yield k, (slice(None),) + tuple(
+                slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, self.stride, out)
+            )
+
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
-        win = sliding_windows(x, self.pool_size, self.stride)
-        if int(np.prod(self.pool_size)) <= 16:
-            # small windows: a running maximum over the window offsets works on
-            # whole feature maps (argmax over many tiny rows is slow); the
-            # strict comparison keeps the first maximum, as argmax does
-            out = None
-            for k, offset in enumerate(np.ndindex(*self.pool_size)):
-                v = win[(Ellipsis,) + offset]
-                if out is None:
-                    out = v.copy()
-                    idx = xp.zeros(v.shape, dtype=xp.int64)
+        xcl = xp.moveaxis(x, 1, -1)  # (N, *spatial, C), a contiguous view for a convolution's output
+        out = tuple((s - k) // st + 1 for s, k, st in zip(x.shape[2:], self.pool_size, self.stride))
+        K = int(np.prod(self.pool_size))
+        if K <= 16:
+            # small windows: a running maximum over the window offsets on whole feature maps (argmax over
+            # many tiny rows is slow). The winner is the last offset that beat the running maximum
+            # strictly (so the first of equal maxima, as argmax), i.e. the largest k * (v_k > max_<k);
+            # all of it branch-free, as masked copies and where() over random data are 10x slower.
+            best = idx = step = None
+            for k, sl in self._windows(out):
+                v = xcl[sl]
+                if best is None:
+                    best = v.copy()  # (N, *out, C) in C order: channel-last memory
+                    idx = xp.zeros(best.shape, dtype=xp.int8)
+                    step = xp.empty_like(idx)
                     continue
-                better = v > out
-                out = xp.where(better, v, out)
-                idx = xp.where(better, k, idx)
+                xp.multiply(v > best, xp.int8(k), out=step)
+                xp.maximum(idx, step, out=idx)
+                xp.maximum(best, v, out=best)
         else:
+            st = xcl.strides
+            win = xp.lib.stride_tricks.as_strided(
+                xcl, shape=(x.shape[0],) + out + (x.shape[1],) + self.pool_size,
+                strides=(st[0],) + tuple(st[1 + a] * self.stride[a] for a in range(self.nd)) + (st[-1],)
+                + tuple(st[1 + a] for a in range(self.nd)),
+            )
             flat = win.reshape(win.shape[: 2 + self.nd] + (-1,))
             idx = xp.argmax(flat, axis=-1)
-            out = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        return out, {"x_shape": x.shape, "idx": idx, "x": x}
+            best = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        return xp.moveaxis(best, -1, 1), {"x_shape": x.shape, "idx": idx}
 
     def _route(self, g, cache):
         xp = get_namespace(g)
         x_shape = cache["x_shape"]
-        if self.stride == self.pool_size:
-            # non-overlapping windows: every window's winner is a distinct input
-            return max_pool_route(g, cache["idx"], x_shape, self.pool_size)
-        k = int(np.prod(self.pool_size))
-        onehot = (cache["idx"][..., None] == xp.arange(k)).astype(g.dtype)
-        dwin = (onehot * g[..., None]).reshape(g.shape + self.pool_size)
-        return _col2im(dwin, x_shape, self.pool_size, self.stride)
+        idx = cache["idx"]  # (N, *out, C): each window's winner, flat (C order) inside the window
+        disjoint = all(st >= k for st, k in zip(self.stride, self.pool_size))
+        if xp is not np and disjoint:
+            return max_pool_route(g, xp.moveaxis(idx, -1, 1), x_shape, self.pool_size)
+        gcl = xp.moveaxis(g, 1, -1)
+        dx = xp.zeros((x_shape[0],) + tuple(x_shape[2:]) + (x_shape[1],), dtype=g.dtype)
+        for k, sl in self._windows(idx.shape[1:-1]):
+            # g times the winner mask (branch-free; 0 elsewhere, unless g itself is not finite)
+            if disjoint:  # each input is in at most one window
+                xp.multiply(gcl, idx == k, out=dx[sl])
+            else:
+                dx[sl] += gcl * (idx == k)
+        return xp.moveaxis(dx, -1, 1)
 
     def backward(self, grad, cache, ctx=None, need_param_grads=True):
         return self._route(grad, cache), {}

@@ -177,8 +177,10 @@ def test_conv2d_forward_matches_loops(kernel, stride, padding, hw, use_bias):
     assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
 
-POOL_CASES_1D = [(2, None, 8), (3, 1, 7), (3, 2, 8), (2, 3, 8)]
-POOL_CASES_2D = [((2, 2), None, (4, 6)), ((3, 3), (1, 1), (5, 5)), ((3, 2), (2, 1), (6, 5)), (2, 3, (7, 7))]
+# windows of more than 16 values take the arg-max path of max pooling
+POOL_CASES_1D = [(2, None, 8), (3, 1, 7), (3, 2, 8), (2, 3, 8), (20, None, 41), (17, 5, 40)]
+POOL_CASES_2D = [((2, 2), None, (4, 6)), ((3, 3), (1, 1), (5, 5)), ((3, 2), (2, 1), (6, 5)), (2, 3, (7, 7)),
+                 ((5, 5), (2, 2), (9, 9)), ((4, 5), None, (9, 11))]
 
 
 @pytest.mark.parametrize("size,stride,length", POOL_CASES_1D)
