@@ -274,3 +274,68 @@ def test_stabilized_divide_without_epsilon_gives_zero_where_z_vanishes():
 
     z = np.array([2.0, 0.0, -4.0, -0.0])
     assert_array_equal(stabilized_divide(np.array([1.0, 5.0, 2.0, 3.0]), z), [0.5, 0.0, -0.5, 0.0])
+
+
+# --------------------------------------------------------------------------- convolutions in column blocks
+def _conv_loops(x, w, b, stride, pads):
+    """Cross-correlation by explicit loops over samples, positions and offsets; (N, C, *S), (F, C, *K)."""
+    nd = w.ndim - 2
+    xp_ = np.pad(x, ((0, 0), (0, 0)) + tuple(pads))
+    out = tuple((xp_.shape[2 + a] - w.shape[2 + a]) // stride[a] + 1 for a in range(nd))
+    z = np.zeros((x.shape[0], w.shape[0]) + out)
+    for pos in np.ndindex(*out):
+        sl = tuple(slice(p * st, p * st + k) for p, st, k in zip(pos, stride, w.shape[2:]))
+        win = xp_[(slice(None), slice(None)) + sl]  # (N, C, *K)
+        z[(slice(None), slice(None)) + pos] = np.tensordot(win, w, axes=(list(range(1, 2 + nd)),
+                                                                         list(range(1, 2 + nd))))
+    return z + b.reshape((1, -1) + (1,) * nd)
+
+
+CONV_BLOCK_CASES = [  # (input shape (C, *S), filters, kernel, stride, padding)
+    ((3, 11), 4, 3, 1, "same"), ((2, 12), 5, 4, 1, "same"), ((3, 13), 4, 3, 2, 1), ((2, 9), 3, 5, 1, "valid"),
+    ((3, 7, 8), 4, (3, 2), 1, "same"), ((2, 9, 9), 3, 5, 1, 1), ((2, 8, 7), 3, 3, (2, 1), (1, 0)),
+    ((1, 6, 6), 2, 1, 1, "valid"), ((17, 9), 3, 3, 1, "same"), ((16, 5, 6), 2, 3, 1, (2, 1)),
+]
+
+
+@pytest.mark.parametrize("block_bytes", [1, 300, None])
+@pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONV_BLOCK_CASES)
+def test_conv_forward_transpose_and_weight_gradient_in_blocks(monkeypatch, block_bytes, shape, filters, kernel,
+                                                              stride, padding):
+    """Column blocks of any size give the loops' convolution, its exact adjoint and its weight gradient."""
+    from sklrp import _backend
+    from sklrp.nn import Conv1D, Conv2D
+
+    if block_bytes is not None:  # 1: one sample per block; 300: a few
+        monkeypatch.setattr(_backend, "_COLS_BLOCK_BYTES", block_bytes)
+    rng = np.random.RandomState(0)
+    layer = (Conv1D if len(shape) == 2 else Conv2D)(filters, kernel, stride=stride, padding=padding)
+    layer.build(shape, rng, np.float64)
+    layer.params["bias"] = rng.normal(size=filters)
+    x = rng.normal(size=(5,) + shape)
+    z, cache = layer.forward(x)
+    want = _conv_loops(x, layer.params["weight"], layer.params["bias"], layer.stride,
+                       [p for p in layer._pads()])
+    np.testing.assert_allclose(z, want, rtol=1e-12, atol=1e-12)
+    # transpose: <conv(x'), s> == <x', conv^T(s)> for the bias-free map, and against the loops' adjoint
+    s = rng.normal(size=z.shape)
+    back = layer.linear_transpose(s, layer.params["weight"], cache)
+    x2 = rng.normal(size=x.shape)
+    z2 = layer.linear(x2, layer.params["weight"])
+    np.testing.assert_allclose(np.sum(z2 * s), np.sum(x2 * back), rtol=1e-10)
+    basis = np.eye(x[0].size).reshape((-1,) + shape)
+    cols = np.stack([_conv_loops(e[None], layer.params["weight"], 0 * layer.params["bias"], layer.stride,
+                                 layer._pads())[0].ravel() for e in basis], axis=1)  # (outputs, inputs)
+    np.testing.assert_allclose(back.reshape(5, -1), s.reshape(5, -1) @ cols, rtol=1e-10, atol=1e-12)
+    # weight gradient of sum(z * s): sum over samples of s x windows
+    grads = layer.param_grads(s, cache)
+    eps = 1e-6
+    w0 = layer.params["weight"].copy()
+    for idx in [(0,) * w0.ndim, tuple(d - 1 for d in w0.shape)]:
+        w1 = w0.copy()
+        w1[idx] += eps
+        w2 = w0.copy()
+        w2[idx] -= eps
+        fd = (np.sum(layer.linear(x, w1) * s) - np.sum(layer.linear(x, w2) * s)) / (2 * eps)
+        np.testing.assert_allclose(grads["weight"][idx], fd, rtol=1e-6)
+    np.testing.assert_allclose(grads["bias"], s.sum(axis=tuple(i for i in range(s.ndim) if i != 1)), rtol=1e-12)

@@ -11,9 +11,10 @@ import math
 import numpy as np
 
 from .._backend import (
+    conv_forward,
     conv_input_adjoint,
+    conv_weight_grad,
     get_namespace,
-    im2col_channels_last,
     max_pool_route,
     sliding_windows,
     to_device,
@@ -193,27 +194,17 @@ class _ConvND(LinearLayer):
         self.output_shape = (self.filters,) + tuple(out)
         return self.output_shape
 
-    # im2col in channel-last layout: (N, C, *S) -> (N * P, K * C), P output
-    # positions, K kernel offsets; the channel axis stays innermost so every
-    # copy and scatter below moves contiguous runs of C values.
-    def _cols(self, x):
-        return im2col_channels_last(x, self.kernel_size, self.stride, self._pads())
-
+    # Convolutions as matrix products in channel-last layout: column rows
+    # (N * P, K * C) for P output positions and K kernel offsets, with the
+    # channel axis innermost so every copy moves contiguous runs of C values;
+    # the output (N * P, F) is returned as a channel-first view.
     def _wmat(self, weight):
-        """(F, C, *K) -> (F, K*C), matching the column layout of :meth:`_cols`."""
+        """(F, C, *K) -> (F, K*C), matching the column layout of the convolution's windows."""
         return get_namespace(weight).moveaxis(weight, 1, -1).reshape(weight.shape[0], -1)
 
     def linear(self, x, weight, bias=None, cache=None):
-        if cache is not None and x is cache["x"]:
-            if "cols" not in cache:
-                cache["cols"], cache["out"] = self._cols(x)
-            cols, out = cache["cols"], cache["out"]
-        else:
-            cols, out = self._cols(x)
         n = x.shape[0]
-        z = cols @ self._wmat(weight).T  # (N*P, F)
-        if bias is not None:
-            z += bias
+        z, out = conv_forward(x, self._wmat(weight), self.kernel_size, self.stride, self._pads(), bias)
         z = z.reshape((n,) + tuple(out) + (weight.shape[0],))
         # channel-first view of channel-last memory: (N, F, *out)
         return z.transpose((0, self.nd + 1) + tuple(range(1, self.nd + 1)))
@@ -230,11 +221,9 @@ class _ConvND(LinearLayer):
 
     def param_grads(self, grad, cache):
         xp = get_namespace(grad)
-        if "cols" not in cache:
-            cache["cols"], cache["out"] = self._cols(cache["x"])
         f = grad.shape[1]
         g2 = xp.moveaxis(grad, 1, -1).reshape(-1, f)
-        gw = g2.T @ cache["cols"]  # (F, K*C)
+        gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads())  # (F, K*C)
         c = self.params["weight"].shape[1]
         gw = gw.reshape((f,) + self.kernel_size + (c,))
         grads = {"weight": xp.moveaxis(gw, -1, 1)}

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .._backend import empty, get_namespace, stabilized_divide, to_host, zeros
+from .._backend import empty, get_namespace, to_host, zeros
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
 from ._base import Layer, LinearOp
 
