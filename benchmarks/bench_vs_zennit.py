@@ -30,6 +30,13 @@ different winners (CNN).  ``max_rel_diff_relevance_float64`` repeats the
 comparison with both networks in float64 (same weights): ~1e-14 for LRP-eps;
 ~1e-6 to 3e-5 for the z+ / alpha-beta conv rules, whose denominators zennit
 stabilises with 1e-6 and sklrp does not (docs/conventions.rst, "What is left").
+Both libraries share the 2 cores: PyTorch's OpenMP workers spin-wait after
+every operation, and spinning workers take the cores from OpenBLAS's threads
+in the next sklrp call (measured: LRP-epsilon on the CNN ran at 0.66x zennit
+with ``OMP_WAIT_POLICY=ACTIVE``, 1.83x with ``PASSIVE``, and sklrp alone in a
+process at its PASSIVE speed).  ``--omp-wait-policy`` (default ``passive``,
+set before torch is imported; ``inherit`` keeps the environment's) is
+reported in the first line; ``passive`` costs torch's forward about 10 %.
 zennit needs ``pip install --no-deps zennit`` (torchvision is replaced by a
 placeholder, see ``bench_text_cnn.py``); without torch/zennit the comparisons
 print a "skipped" line.
@@ -44,6 +51,7 @@ Usage::
 import argparse
 import copy
 import json
+import os
 import platform
 import time
 import tracemalloc
@@ -265,7 +273,12 @@ def main():
     ap.add_argument("--train", action="store_true", help="time one CNN training epoch in sklrp and torch")
     ap.add_argument("--train-samples", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="smoke test: repeats 2, batches 32/16, 1024 train samples")
+    ap.add_argument("--omp-wait-policy", choices=["passive", "active", "inherit"], default="passive",
+                    help="OMP_WAIT_POLICY for torch's OpenMP workers (see above; default: passive)")
     args = ap.parse_args()
+    if args.omp_wait_policy != "inherit":
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()  # read when torch loads its OpenMP
+    args.omp_wait_policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     if args.quick:
         args.repeats, args.mlp_batch, args.cnn_batch = 2, 32, 16
         args.train_samples = min(args.train_samples, 1024)

@@ -320,8 +320,7 @@ class AlphaBeta(Rule):
         bn = _bias(op, self.bias, lambda b: _neg(xp, b))
         fwd, T = op.forward, op.transpose
         if op.nonnegative_input:
-            # x = x+ (e.g. after a ReLU): the x- terms vanish, and op.x itself
-            # reuses the forward pass's cached columns
+            # x = x+ (e.g. after a ReLU): the x- terms vanish
             x = op.x
             sp = _safe_div(xp, R, fwd(x, wp, bp))
             Rp = x * T(sp, wp)
