@@ -74,6 +74,15 @@ class Layer:
     def forward(self, x, training=False, rng=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def inference(self, x, **kwargs):
+        """The forward pass of a prediction: ``(output, cache)``, where only :meth:`output_mask` reads the cache.
+
+        Layers whose forward pass keeps what only the backward passes need
+        (e.g. max-pooling's winners) skip it here; by default this is
+        :meth:`forward`.  ``kwargs`` are those of ``forward`` (``mask``).
+        """
+        return self.forward(x, **kwargs)
+
     def backward(self, grad, cache, ctx=None, need_param_grads=True):  # pragma: no cover
         raise NotImplementedError
 

@@ -350,6 +350,19 @@ class _MaxPoolND(_PoolND):
             best = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
         return xp.moveaxis(best, -1, 1), {"x_shape": x.shape, "idx": idx}
 
+    def inference(self, x, **kwargs):
+        """The maximum of each window, without recording the winners (half the work of :meth:`forward`)."""
+        xp = get_namespace(x)
+        xcl = xp.moveaxis(x, 1, -1)
+        out = tuple((s - k) // st + 1 for s, k, st in zip(x.shape[2:], self.pool_size, self.stride))
+        best = None
+        for _, sl in self._windows(out):
+            if best is None:
+                best = xcl[sl].copy()
+            else:
+                xp.maximum(best, xcl[sl], out=best)
+        return xp.moveaxis(best, -1, 1), {}
+
     def _route(self, g, cache):
         xp = get_namespace(g)
         x_shape = cache["x_shape"]

@@ -78,9 +78,9 @@ class Sequential:
         mask = None
         for layer in self.layers:
             if layer.accepts_mask:
-                x, cache = layer.forward(x, mask=mask)
+                x, cache = layer.inference(x, mask=mask)
             else:
-                x, cache = layer.forward(x)
+                x, cache = layer.inference(x)
             mask = layer.output_mask(mask, cache)
         return x
 

@@ -190,6 +190,7 @@ def test_pool1d_forward_matches_loops(cls, op, size, stride, length):
     x = np.random.RandomState(3).normal(size=(2, 2, length))
     st = (size if stride is None else stride,)
     assert_allclose(layer.forward(x)[0], pool_reference(x, (size,), st, op), rtol=1e-12)
+    assert_array_equal(layer.inference(x)[0], layer.forward(x)[0])  # the prediction-only pass
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES_2D)
@@ -200,6 +201,7 @@ def test_pool2d_forward_matches_loops(cls, op, size, stride, hw):
     size2 = (size, size) if isinstance(size, int) else size
     st = size2 if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
     assert_allclose(layer.forward(x)[0], pool_reference(x, size2, st, op), rtol=1e-12)
+    assert_array_equal(layer.inference(x)[0], layer.forward(x)[0])  # the prediction-only pass
 
 
 def test_sumpool_scale_and_global_max_forward():
