@@ -1,5 +1,7 @@
 """Losses and optimizers (SGD with momentum, Adam) over layer parameters."""
 
+import numpy as np
+
 from .._backend import get_namespace
 
 __all__ = ["softmax", "softmax_cross_entropy", "SGD", "Adam", "OPTIMIZERS"]
@@ -34,6 +36,11 @@ class _Optimizer:
     def __init__(self, learning_rate):
         self.learning_rate = float(learning_rate)
         self.state = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_buffers", None)  # scratch space, made again when needed
+        return state
 
     def step(self, layers, grads, weight_decay=0.0):
         """Update ``layers``' parameters in place from per-layer ``grads``."""
@@ -83,17 +90,40 @@ class Adam(_Optimizer):
         )
         super().step(layers, grads, weight_decay)
 
+    def _scratch(self, p):
+        """Two scratch arrays shaped like ``p``, shared by all parameters (sized for the largest).
+
+        With them the update allocates nothing: fresh temporaries the size of
+        a large weight matrix cost more than its arithmetic.
+        """
+        xp = get_namespace(p)
+        buffers = self.__dict__.setdefault("_buffers", {})
+        key = (np.dtype(p.dtype).str, xp.__name__)
+        buf = buffers.get(key)
+        if buf is None or buf.shape[1] < p.size:
+            buf = buffers[key] = xp.empty((2, p.size), dtype=p.dtype)
+        return buf[0, : p.size].reshape(p.shape), buf[1, : p.size].reshape(p.shape)
+
     def _update(self, key, p, grad):
         xp = get_namespace(p)
         st = self.state.get(key)
         if st is None:
             st = self.state[key] = (xp.zeros_like(p), xp.zeros_like(p))
         m, v = st
+        a, b = self._scratch(p)
+        # m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;  p -= lr_t m / (sqrt(v) + eps), in that order
         m *= self.beta_1
-        m += (1 - self.beta_1) * grad
+        xp.multiply(grad, 1 - self.beta_1, out=a)
+        m += a
         v *= self.beta_2
-        v += (1 - self.beta_2) * grad * grad
-        p -= self._lr_t * m / (xp.sqrt(v) + self.epsilon)
+        xp.multiply(grad, 1 - self.beta_2, out=a)
+        a *= grad
+        v += a
+        xp.multiply(m, self._lr_t, out=a)
+        xp.sqrt(v, out=b)
+        b += self.epsilon
+        a /= b
+        p -= a
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
