@@ -195,10 +195,12 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         check_classification_targets(y)
         if first:
             self.classes_ = unique_labels(y) if classes is None else np.asarray(unique_labels(classes))
-            if classes is None and len(self.classes_) < 2:
+            if len(self.classes_) < 2:
+                where = "in the data" if classes is None else "in classes"
                 raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in the data; "
-                    f"got 1 class: {self.classes_[0]!r}."
+                    f"{type(self).__name__} needs at least 2 classes {where}; "
+                    f"got {len(self.classes_)} class{'es' if len(self.classes_) != 1 else ''}: "
+                    f"{self.classes_.tolist()!r}."
                 )
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if len(unknown):

@@ -210,6 +210,14 @@ class Trainer:
             epoch_loss = float(total) / n  # one device sync per epoch
             self.n_iter += 1
             self.history["loss"].append(epoch_loss)
+            if not np.isfinite(epoch_loss) or not all(
+                bool(get_namespace(p).isfinite(p).all()) for i in trainable for p in layers[i].params.values()
+            ):
+                raise ValueError(
+                    f"{name}: the solver produced non-finite parameter weights in epoch {self.n_iter} (mean "
+                    f"loss {epoch_loss}). The learning rate may be too large, or the input data may contain "
+                    "large values and need to be preprocessed."
+                )
             post = {"loss": f"{epoch_loss:.4f}"}
             if early_stopping:
                 z_val = net.predict(X_val)

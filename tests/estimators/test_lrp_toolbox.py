@@ -74,3 +74,30 @@ def test_bad_model_file(tmp_path):
     bad.write_text("Softmax\n")
     with pytest.raises(ValueError, match="Unsupported layer 'Softmax'"):
         sklrp.load_lrp_toolbox_model(bad)
+
+
+def test_two_output_model_explains_each_class_score(tmp_path):
+    """A toolbox model with two outputs is two class scores, not sklrp's one-output binary encoding."""
+    rng = np.random.RandomState(0)
+    W = rng.normal(size=(2, 2, 1, 2))
+    path = tmp_path / "two.txt"
+    path.write_text("Convolution 2 2 1 2 1 1\n" + " ".join(repr(float(v)) for v in W.ravel()) + "\n0 0\nRect\n"
+                    "SumPool 2 2 2 2\nFlatten\n")
+    est = sklrp.load_lrp_toolbox_model(path, composite="zero")
+    assert est.net_.layers[-1].output_shape == (2,) and est.classes_.tolist() == [0, 1]
+    X = rng.normal(size=(6, est.n_features_in_))
+    scores = est.decision_function(X)
+    assert scores.shape == (6, 2)
+    for t in (0, 1):  # bias-free ReLU/sum-pool net and LRP-0: the relevance sums to that class's score
+        np.testing.assert_allclose(est.explain(X, target=t).sum(axis=1), scores[:, t], rtol=1e-10)
+    # the gradient of each score, against central differences
+    eps = 1e-6
+    for t in (0, 1):
+        G = est.explain(X, target=t, method="gradient")
+        assert G.shape == X.shape
+        for j in range(X.shape[1]):
+            Xp, Xm = X.copy(), X.copy()
+            Xp[:, j] += eps
+            Xm[:, j] -= eps
+            fd = (est.decision_function(Xp)[:, t] - est.decision_function(Xm)[:, t]) / (2 * eps)
+            np.testing.assert_allclose(G[:, j], fd, rtol=1e-5, atol=1e-8)

@@ -498,3 +498,22 @@ def test_input_shape_errors(data3):
         DenseNetClassifier(**FAST).fit(X, None)
     with pytest.raises(ValueError, match="at least 2 classes"):
         DenseNetClassifier(**FAST).fit(X, np.zeros(len(X)))
+
+
+def test_diverging_training_raises_instead_of_returning_nan(data3):
+    """As scikit-learn's MLPClassifier: non-finite weights stop fit with a clear error."""
+    X, y = data3
+    y2 = (y > 0).astype(int)
+    with pytest.raises(ValueError, match=r"DenseNetClassifier: the solver produced non-finite parameter weights "
+                                         r"in epoch \d+ \(mean loss .*\)\. The learning rate may be too large"):
+        DenseNetClassifier((3,), learning_rate_init=1e300, max_iter=5, random_state=0).fit(X, y2)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        DenseNetClassifier((3,), max_iter=2, random_state=0).fit(np.full_like(X, 1.7e308), y2)
+
+
+def test_partial_fit_needs_two_classes(data3):
+    X, _ = data3
+    with pytest.raises(ValueError, match=r"DenseNetClassifier needs at least 2 classes in classes; got 1 class: \[0\]"):
+        DenseNetClassifier((3,), max_iter=5).partial_fit(X, np.zeros(len(X), int), classes=[0])
+    with pytest.raises(ValueError, match=r"needs at least 2 classes in the data; got 1 class: \[0\.0\]"):
+        DenseNetClassifier(**FAST).fit(X, np.zeros(len(X)))
