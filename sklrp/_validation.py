@@ -5,7 +5,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._backend import get_namespace, is_gpu_array, to_host
 
-__all__ = ["validate_array"]
+__all__ = ["validate_array", "check_documents"]
 
 
 def validate_array(estimator, X, *, reset, y=None):
@@ -56,3 +56,44 @@ def validate_array(estimator, X, *, reset, y=None):
     if len(y) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}.")
     return X, y
+
+
+def check_documents(documents, name="X"):
+    """Raw text documents as a list, or a clear error naming the first bad one.
+
+    Parameters
+    ----------
+    documents : iterable of str or bytes
+        One document per item (bytes are left for the vectorizer to decode,
+        as scikit-learn's vectorizers do).
+    name : str, default="X"
+        The argument's name, for the messages.
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    ValueError
+        For one string instead of an iterable of documents, or no document.
+    TypeError
+        For something that is not iterable, or an item that is not str or
+        bytes (``None``, a number, a list...), naming its position.
+    """
+    if isinstance(documents, (str, bytes)):
+        raise ValueError(f"{name} must be an iterable of documents, not one string.")
+    try:
+        docs = list(documents)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an iterable of str documents; got {type(documents).__name__}."
+        ) from None
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, (str, bytes)):
+            shown = repr(doc)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise TypeError(f"{name}[{i}] must be a str document; got {type(doc).__name__}: {shown}.")
+    if not docs:
+        raise ValueError(f"{name} holds no document; at least one is required.")
+    return docs

@@ -12,6 +12,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_documents
 from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
 from ..text._vocab import sequence_feature_map, text_feature_map
@@ -211,9 +212,7 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
         return W
 
     def _weights(self, X, target):
-        if isinstance(X, str):
-            raise ValueError("X must be an iterable of documents, not one string.")
-        X = list(X)
+        X = check_documents(X, "X")
         method = {"lrp": "lrp", "sa": "sensitivity"}.get(self.weighting)
         smap = sequence_feature_map(self.estimator, vectorizer=self.vectorizer)
         if smap is not None:

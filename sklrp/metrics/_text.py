@@ -6,8 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 
+from .._validation import check_documents
 from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
 from ..feature_extraction._document import RelevanceDocumentVectorizer
@@ -127,6 +129,9 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         raise ValueError(f"target must be 'true' or 'predicted'; got {target!r}.")
     final = final_estimator(estimator)
     smap = sequence_feature_map(estimator)
+    first = estimator.steps[0][1] if isinstance(estimator, Pipeline) else None
+    if smap is not None or hasattr(first, "build_analyzer"):  # a text pipeline takes raw documents
+        X = check_documents(X, "X")
     Xt = transform_to_final(estimator, X)
     if smap is None:
         Xt = sp.csr_matrix(Xt, dtype=np.float64, copy=True)
@@ -186,10 +191,12 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         rank = np.empty(perm.shape[0], dtype=np.intp)
         rank[perm] = np.arange(perm.shape[0]) - Xs.indptr[rows[perm]]
         acc = np.empty(n_words + 1)
-        for k in steps:
+        k_max = min(n_words, int(np.diff(Xs.indptr).max()))  # from there on every word is deleted
+        for k in steps[: k_max + 1]:
             data = np.where(rank < k, blank, Xs.data)  # keeps the dtype (ids stay integers)
             Xk = sp.csr_matrix((data, Xs.indices, Xs.indptr), shape=Xs.shape)
             acc[k] = np.mean(final.predict(as_input(Xk)) == ys)
+        acc[k_max + 1 :] = acc[k_max]
         curves.append(acc)
     curves = np.asarray(curves)
     return Bunch(n_deleted=steps, accuracy=curves.mean(axis=0), accuracy_std=curves.std(axis=0),

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 from .._backend import to_host
+from .._validation import check_documents
 
 __all__ = ["DocumentVectorsDisplay"]
 
@@ -183,9 +184,7 @@ class DocumentVectorsDisplay:
 
         if target not in ("predicted", "true"):
             raise ValueError(f"target must be 'predicted' or 'true'; got {target!r}.")
-        if isinstance(X, str):
-            raise ValueError("X must be an iterable of documents, not one string.")
-        docs = list(X)
+        docs = check_documents(X, "X")
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != len(docs):
             raise ValueError(f"y must hold one label per document ({len(docs)}); got shape {y.shape}.")

@@ -3,6 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_documents
 from ..base import explain as _explain
 from ._highlight import TokenRelevances
 from ._vocab import sequence_feature_map, text_feature_map
@@ -172,9 +173,7 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
     """
     if occurrences not in ("split", "each"):
         raise ValueError(f"occurrences must be 'split' or 'each'; got {occurrences!r}.")
-    if isinstance(raw_documents, str):
-        raise ValueError("raw_documents must be an iterable of documents, not one string.")
-    docs = list(raw_documents)
+    docs = check_documents(raw_documents, "raw_documents")
     smap = sequence_feature_map(estimator, vectorizer=vectorizer)
     if smap is not None:
         return _sequence_token_relevances(smap, docs, target, method, relevance)

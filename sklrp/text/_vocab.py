@@ -15,6 +15,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_documents
 from ..base import explain as _explain
 from ..base import final_estimator
 
@@ -214,9 +215,7 @@ class SequenceFeatureMap:
         list of str
             ``X`` passed through the Pipeline steps before the vectorizer.
         """
-        if isinstance(X, (str, bytes)):
-            raise ValueError("raw documents must be an iterable of documents, not one string.")
-        docs = list(X)
+        docs = check_documents(X, "raw documents")
         return docs if self.head is None else list(self.head.transform(docs))
 
     def ids(self, docs):
