@@ -365,6 +365,8 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         bounds = self.input_bounds
         if bounds is None:
             bounds = getattr(self, "input_bounds_", None)
+        else:
+            bounds = self._checked_bounds(bounds)
         return get_composite(
             self.composite,
             epsilon=self.epsilon,
@@ -373,6 +375,32 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             beta=self.beta,
             input_bounds=bounds,
         )
+
+    def _checked_bounds(self, bounds):
+        """``input_bounds`` as ``(low, high)`` floats or arrays of the network's input shape, or a clear error."""
+        if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+            raise ValueError(f"input_bounds must be a pair (low, high); got {bounds!r}.")
+        shape = tuple(getattr(self, "input_shape_", ()))
+        out = []
+        for name, b in zip(("low", "high"), bounds):
+            try:
+                arr = np.asarray(b, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"input_bounds: {name} must be a number or an array of numbers; got {b!r}.") from None
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"input_bounds: {name} must be finite; got {b!r}.")
+            if arr.ndim:
+                size = int(np.prod(shape)) if shape else arr.size
+                if arr.size != size:
+                    raise ValueError(
+                        f"input_bounds: {name} has {arr.size} values; expected one number, or one value per "
+                        f"input feature ({size}, in the flat layout of X or as {shape})."
+                    )
+                arr = arr.reshape(shape) if shape else arr
+            out.append(float(arr) if arr.ndim == 0 else arr)
+        if np.any(np.asarray(out[0]) > np.asarray(out[1])):
+            raise ValueError("input_bounds: low must not exceed high.")
+        return tuple(out)
 
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for the target class score.
@@ -579,8 +607,10 @@ class DenseNetClassifier(BaseNetClassifier):
     alpha, beta : float, default=2.0, 1.0
         Parameters of the ``"alpha_beta"`` composite (``alpha - beta = 1``).
     input_bounds : tuple (low, high) or None, default=None
-        Input bounds for the z^B rule; ``None`` uses the training data's
-        range (``input_bounds_``).
+        Input bounds for the z^B rule: numbers, or arrays with one value per
+        input feature (flat, as the columns of ``X``, or in
+        ``input_shape``); ``None`` uses the training data's range
+        (``input_bounds_``).
     method : str, default="lrp"
         Default explanation method (see :meth:`explain`).
 

@@ -68,13 +68,22 @@ def relevance_color(value, vmax):
     value : float
         Relevance.
     vmax : float
-        Relevance of full saturation (> 0); values beyond are clipped.
+        Relevance of full saturation (> 0, finite); values beyond are
+        clipped.  A non-finite ``value`` is shown white.
 
     Returns
     -------
     (int, int, int)
+
+    Raises
+    ------
+    ValueError
+        If ``vmax`` is not a positive finite number.
     """
-    a = 0.0 if vmax <= 0 or not np.isfinite(value) else float(np.clip(value / vmax, -1.0, 1.0))
+    vmax = float(vmax)
+    if not (vmax > 0 and np.isfinite(vmax)):
+        raise ValueError(f"vmax must be a positive finite number; got {vmax}.")
+    a = float(np.clip(value / vmax, -1.0, 1.0)) if np.isfinite(value) else 0.0
     fade = int(round(255 * (1.0 - abs(a))))
     return (255, fade, fade) if a >= 0 else (fade, fade, 255)
 
@@ -96,7 +105,8 @@ def _vmax(docs, vmax):
         if not vmax > 0 or not np.isfinite(vmax):
             raise ValueError(f"vmax must be a positive finite number; got {vmax}.")
         return vmax
-    m = max((float(np.max(np.abs(d.relevance))) for d in docs if len(d.relevance)), default=0.0)
+    finite = [np.abs(r[np.isfinite(r)]) for r in (np.asarray(d.relevance, dtype=float) for d in docs)]
+    m = max((float(f.max()) for f in finite if f.size), default=0.0)
     return m if m > 0 else 1.0
 
 

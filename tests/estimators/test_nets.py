@@ -517,3 +517,25 @@ def test_partial_fit_needs_two_classes(data3):
         DenseNetClassifier((3,), max_iter=5).partial_fit(X, np.zeros(len(X), int), classes=[0])
     with pytest.raises(ValueError, match=r"needs at least 2 classes in the data; got 1 class: \[0\.0\]"):
         DenseNetClassifier(**FAST).fit(X, np.zeros(len(X)))
+
+
+def test_input_bounds_per_feature_in_either_layout_and_bad_bounds(data3):
+    X, y = data3
+    est = ConvNetClassifier(input_shape=(1, 4, 4), filters=(2,), kernel_size=3, padding="same",
+                            composite="epsilon_gamma_box", **FAST).fit(X, y)
+    low, high = X.min(axis=0), X.max(axis=0)
+    flat = est.set_params(input_bounds=(low, high)).explain(X[:5])
+    shaped = est.set_params(input_bounds=(low.reshape(1, 4, 4), high.reshape(1, 4, 4))).explain(X[:5])
+    np.testing.assert_array_equal(flat, shaped)
+    scalar = est.set_params(input_bounds=(float(low.min()), float(high.max()))).explain(X[:5])
+    assert not np.allclose(flat, scalar)  # per-feature bounds do change the z^B rule
+    for bounds, message in [
+        (("a", "b"), r"input_bounds: low must be a number or an array of numbers; got 'a'\."),
+        ((np.zeros(5), np.ones(5)), r"input_bounds: low has 5 values; expected one number, or one value per "
+                                    r"input feature \(16, in the flat layout of X or as \(1, 4, 4\)\)\."),
+        ((1.0, 0.0), r"input_bounds: low must not exceed high\."),
+        ((0.0, np.inf), r"input_bounds: high must be finite; got inf\."),
+        ((0.0, 1.0, 2.0), r"input_bounds must be a pair \(low, high\); got \(0\.0, 1\.0, 2\.0\)\."),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            est.set_params(input_bounds=bounds).explain(X[:2])

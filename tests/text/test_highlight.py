@@ -66,6 +66,10 @@ def test_html_is_self_contained_with_centred_scale(pipe):
 
 def test_relevance_color_scale():
     assert relevance_color(0.0, 1.0) == (255, 255, 255)
+    assert relevance_color(np.nan, 1.0) == relevance_color(np.inf, 2.0) == (255, 255, 255)  # shown white
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="vmax must be a positive finite number"):
+            relevance_color(0.5, bad)
     assert relevance_color(1.0, 1.0) == (255, 0, 0)
     assert relevance_color(-5.0, 1.0) == (0, 0, 255)  # clipped
     r, g, b = relevance_color(0.5, 1.0)
