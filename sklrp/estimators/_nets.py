@@ -278,7 +278,23 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
 
     def _scores_batch(self, X):
         net, x = self._net_input(X)
-        return net.predict(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, with the cause
+            z = net.predict(x)
+        self._check_finite(z, x, "scores")
+        return z
+
+    def _check_finite(self, out, x, what):
+        """Raise if the finite (validated) input ``x`` gave non-finite ``out``: an overflow inside the network."""
+        xp = get_namespace(out)
+        bad = ~xp.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
+        n_bad = int(bad.sum())
+        if n_bad:
+            big = float(xp.abs(x.reshape(x.shape[0], -1)[bad]).max())
+            raise ValueError(
+                f"{type(self).__name__}: the {what} of {n_bad} of {out.shape[0]} samples are not finite although "
+                f"X is: the network overflows ({x.dtype} arithmetic) on inputs this large (largest |x| of those "
+                f"samples: {big:.3g}). Scale X as the training data was scaled."
+            )
 
     def _proba_batch(self, X):
         z = self._scores_batch(X)
@@ -445,7 +461,9 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
     def _explain_batch(self, X, target_index, target_relevance, *, method, context):
         net, x = self._net_input(X)
         device = array_device(x)
-        out, caches = net.forward(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, caches = net.forward(x)
+        self._check_finite(out, x, "scores")
         binary = out.shape[1] == 1
         if target_relevance is not None:
             seed = target_relevance
@@ -461,7 +479,9 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
                 seed = (2 * idx.astype(x.dtype) - 1)[:, None]
             else:
                 seed = (idx[:, None] == get_namespace(x).arange(out.shape[1])).astype(x.dtype)
-        R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # reported below, with the cause
+            R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None)
+        self._check_finite(R, x, "explanations")
         return self._explanation_rows(R.reshape(R.shape[0], -1), caches)
 
     def _explanation_rows(self, R, caches):

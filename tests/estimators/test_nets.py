@@ -539,3 +539,21 @@ def test_input_bounds_per_feature_in_either_layout_and_bad_bounds(data3):
     ]:
         with pytest.raises(ValueError, match=message):
             est.set_params(input_bounds=bounds).explain(X[:2])
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_overflow_on_finite_input_is_an_error_not_nan(kind, data3):
+    X, y = data3
+    est = fitted(kind, X, y)
+    Xb = np.vstack([X[:1], np.full((2, X.shape[1]), 1e308)])
+    message = (rf"{type(est).__name__}: the scores of 2 of 3 samples are not finite although X is: the network "
+               r"overflows \(float64 arithmetic\) on inputs this large \(largest \|x\| of those samples: 1e\+308\)")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no RuntimeWarning on the way
+        for call in (est.decision_function, est.predict_proba, est.predict, est.explain,
+                     lambda Z: est.explain(Z, method="sensitivity")):
+            with pytest.raises(ValueError, match=message):
+                call(Xb)
+    assert np.isfinite(est.explain(X[:3])).all()  # ordinary input is untouched
