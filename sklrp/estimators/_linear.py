@@ -353,7 +353,16 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         if method == "random":
             vals = context.standard_normal(entries.nnz)
         else:
-            op = self._linear_op(entries)
+            with np.errstate(over="ignore", invalid="ignore"):
+                op = self._linear_op(entries)
+            bad = ~np.isfinite(op.output).all(axis=1)
+            if bad.any():
+                raise ValueError(
+                    f"{type(self).__name__}: the scores of {int(bad.sum())} of {bad.size} samples are not finite "
+                    f"although X is: they overflow {op.output.dtype} on inputs this large (largest |x| of those "
+                    f"samples: {abs(entries[np.flatnonzero(bad)]).max():.3g}). Scale X as the training data was "
+                    "scaled."
+                )
             if target_relevance is not None:
                 seed = target_relevance
             else:

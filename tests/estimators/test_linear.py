@@ -208,3 +208,15 @@ def test_pipeline_explain_in_vectorizer_space():
     np.testing.assert_allclose(np.asarray(R.sum(axis=1)).ravel()[:4],
                                np.where(pred == 1, df, -df)[:4], rtol=1e-10)
     assert R[4].nnz == 0
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_explain_refuses_scores_that_overflow(sparse):
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(30, 16), np.arange(30) % 3
+    clf = LinearRelevanceClassifier(LinearSVC()).fit(X, y)
+    Xb = np.vstack([X[:1], np.full((2, 16), 1e308)])
+    with pytest.raises(ValueError, match=r"LinearRelevanceClassifier: the scores of 2 of 3 samples are not finite "
+                                         r"although X is: they overflow float64 .*largest \|x\| of those samples: "
+                                         r"1e\+308"):
+        clf.explain(sp.csr_matrix(Xb) if sparse else Xb)
