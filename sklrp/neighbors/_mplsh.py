@@ -7,6 +7,8 @@ Statistics and Data Science (2018), arXiv:1609.03219.
 
 import json
 import math
+import os
+import pathlib
 from numbers import Integral
 
 import numpy as np
@@ -32,7 +34,27 @@ _FORMAT_VERSION = 1
 _MAX_PAIRS = 1 << 22  # pairs (query, candidate) scored at once
 _MAX_DENSE = 1 << 24  # floats in one exhaustive distance block
 _MAX_GATHER = 1 << 20  # candidate features gathered at once for re-ranking
+_MAX_UPCAST = 1 << 22  # indexed features converted to float64 at once (exhaustive search)
 _NORM_RANGES = 4  # norm ranges (quantiles) inside each hash bucket
+
+
+def _npz_path(path):
+    """The file that :meth:`MultiPurposeLSH.save` writes for ``path``.
+
+    ``path`` with ``".npz"`` appended unless it already ends with it (the
+    convention of :func:`numpy.savez`); a :class:`pathlib.Path` stays a
+    ``Path``, anything else path-like becomes a ``str``.
+    """
+    try:
+        name = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(
+            f"path must be a str or path-like object (or a file object); got "
+            f"{type(path).__name__} {path!r}."
+        ) from None
+    if not name.endswith(".npz"):
+        name += ".npz"
+    return pathlib.Path(name) if isinstance(path, pathlib.PurePath) else name
 
 
 def _check_nonneg_weights(values, name, received):
@@ -109,6 +131,26 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     weights (by default the cosine codes plus the exact norms, see
     ``code_ranking``), and the best ``n_candidates`` are re-ranked exactly.  With ``n_candidates`` at least
     the number of indexed points the search is exact (brute force).
+    :meth:`kneighbors` always returns exactly ``n_neighbors`` neighbours: a
+    query whose candidate pool (the points in its probed buckets) holds fewer
+    than ``n_neighbors`` points (``n_neighbors + 1`` with ``X=None``, the
+    point itself being excluded) is answered by exact brute force over all
+    indexed points instead.
+
+    The exact re-ranking and the brute-force search compute ``D`` in float64,
+    also for float32 data (which the index stores and hashes as float32), and
+    the distances are returned as float64, like the Euclidean distances of
+    :class:`~sklearn.neighbors.NearestNeighbors`.  The L2 term uses
+    ``|q_g|^2 + |x_g|^2 - 2 <q_g, x_g>``, as scikit-learn does.
+
+    **Zero vectors.**  The cosine of a zero vector is taken as 0: when
+    ``q_g`` or ``x_g`` is all zeros, the group's cosine term is
+    ``1 - 0 = 1`` (never NaN), the convention of
+    :func:`sklearn.metrics.pairwise.cosine_distances` (a zero query is at
+    cosine distance 1 from every point, and so is a zero data point from
+    every query, zero queries included).  Vectors of tiny but non-zero norm
+    keep their true cosine.  The L2 and inner-product terms need no
+    convention.
 
     Read more in the :ref:`mp-LSH user guide <neighbors>`.
 
@@ -144,7 +186,9 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_candidates : int, default=100
         Number of code-ranked candidates that are re-ranked exactly; trades
         recall for speed.  At least the number of indexed points makes the
-        search exact.
+        search exact.  Fewer than the number of neighbours asked for is
+        raised to it; a query whose candidate pool is smaller than that is
+        answered by brute force (see above).
     n_tables : int or "auto", default="auto"
         Number of bucketed hash tables per feature group that produce the
         candidate pool; each is keyed by ``key_bits`` sign random
@@ -372,7 +416,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         self.X_ = X
         onehot = H.group_masks(self.group_index_, self.n_groups_, xp, X.dtype)
-        self.sq_norms_ = H.group_sq_norms(X, onehot)
+        self.sq_norms_ = self._sq_norms64(X)
         max_norm = np.sqrt(to_host(xp.max(self.sq_norms_, axis=0)).astype(np.float64))
         self.group_max_norm_ = np.where(max_norm > 0, max_norm, 1.0)
         self.center_ = xp.mean(X, axis=0)
@@ -548,13 +592,25 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return mode == "norms"
 
+    def _sq_norms64(self, X):
+        """Squared norm of every feature group of ``X``, ``(n, n_groups)``, in
+        float64 whatever the dtype of ``X`` (used by the exact re-ranking)."""
+        xp = get_namespace(X)
+        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
+        step = max(1, _MAX_UPCAST // max(1, X.shape[1]))
+        parts = [
+            H.group_sq_norms(X[i : i + step].astype(xp.float64, copy=False), onehot)
+            for i in range(0, X.shape[0], step)
+        ]
+        return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
     def _set_norm_cache(self):
         """Per-group squared norms and norms as contiguous ``(n_groups, n)``
-        rows (a per-pair gather is then 1-D), and which groups hold an
-        all-zero row; computed once at fit / load."""
+        rows in the dtype of the codes (a per-pair gather is then 1-D), and
+        which groups hold an all-zero row; computed once at fit / load."""
         xp = get_namespace(self.sq_norms_)
         zero = np.asarray(to_host(xp.any(self.sq_norms_ <= 0, axis=0))).reshape(-1)
-        sq_t = xp.ascontiguousarray(self.sq_norms_.T)
+        sq_t = xp.ascontiguousarray(self.sq_norms_.T.astype(self.X_.dtype, copy=False))
         self._norms_cache = (sq_t, xp.sqrt(sq_t), zero)
 
     def _norm_cache(self):
@@ -873,7 +929,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return xp.where(valid, cand[pos], -1).astype(xp.int64)
 
     def _distances(self, dots, xsq, qsq, alpha, gw):
-        """Mixture dissimilarity from per-group dot products and squared norms."""
+        """Mixture dissimilarity from per-group dot products and squared norms.
+
+        Computed in the dtype of ``dots`` (float64 in the search).  The cosine
+        of a zero group vector (query or data side) is taken as 0, so its
+        cosine term is ``1``, as in :func:`sklearn.metrics.pairwise.cosine_distances`.
+        """
         xp = get_namespace(dots)
         M = xp.asarray(self.group_max_norm_.astype(np.float64)).astype(dots.dtype)
         gw = xp.asarray(gw).astype(dots.dtype)
@@ -890,7 +951,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return xp.clip(D, 0.0, None)
 
     def _rerank(self, Q, ids, k, alpha, gw, self_ids):
-        """Exact distances of candidates ``ids`` (``-1`` = none); top ``k``."""
+        """Exact float64 distances of candidates ``ids`` (``-1`` = none); top ``k``.
+
+        Always returns ``k`` columns; slots without a candidate hold distance
+        ``inf`` and index ``-1``.
+        """
         xp = get_namespace(Q)
         # a few MB of gathered rows at a time: large temporaries cost page
         # faults on every allocation
@@ -904,12 +969,15 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 for i in range(0, Q.shape[0], step)
             ]
             return xp.concatenate([a for a, _ in parts]), xp.concatenate([b for _, b in parts])
-        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, Q.dtype)
+        Q = Q.astype(xp.float64, copy=False)
+        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
         valid = ids >= 0
         safe = xp.where(valid, ids, 0)
         nq, C = ids.shape
-        # a gather of whole rows, faster than 2-D fancy indexing
+        # a gather of whole rows, faster than 2-D fancy indexing; float32 data
+        # are converted after the gather (only the candidates' rows)
         Xc = H.take_rows(self.X_, safe.reshape(-1)).reshape(nq, C, -1)  # (nq, C, d)
+        Xc = Xc.astype(xp.float64, copy=False)
         if self.n_groups_ == 1:
             dots = xp.einsum("qcd,qd->qc", Xc, Q)[:, :, None]
         else:
@@ -925,7 +993,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @staticmethod
     def _select(D, ids, k):
+        """The ``k`` smallest of every row, ascending; rows with fewer than
+        ``k`` columns are padded with distance ``inf`` and index ``-1``."""
         xp = get_namespace(D)
+        if D.shape[1] < k:
+            nq, pad = D.shape[0], k - D.shape[1]
+            D = xp.concatenate([D, xp.full((nq, pad), xp.inf, dtype=D.dtype)], axis=1)
+            ids = xp.concatenate([ids, xp.full((nq, pad), -1, dtype=ids.dtype)], axis=1)
         if D.shape[1] > k:
             part = xp.argpartition(D, k - 1, axis=1)[:, :k]
             D = xp.take_along_axis(D, part, axis=1)
@@ -934,29 +1008,51 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return xp.take_along_axis(D, order, axis=1), xp.take_along_axis(ids, order, axis=1)
 
     def _exhaustive(self, Q, k, alpha, gw, self_ids):
-        """Exact brute-force search over every indexed point."""
+        """Exact brute-force search over every indexed point, in float64.
+
+        Float32 data are converted to float64 a block of rows at a time
+        (``_MAX_UPCAST`` values), and the ``k`` best are merged block by block.
+        """
         xp = get_namespace(Q)
         n = self.n_samples_fit_
         G = self.n_groups_
-        onehot = H.group_masks(self.group_index_, G, xp, Q.dtype)
-        qsq = (Q * Q) @ onehot
-        step = max(1, _MAX_DENSE // max(1, n * G))
-        outD, outI = [], []
-        XT = self.X_.T
-        for i in range(0, Q.shape[0], step):
-            q = Q[i : i + step]
-            Qm = q[:, None, :] * onehot.T[None, :, :]  # (b, G, d)
-            dots = xp.moveaxis(Qm @ XT, 1, 2)  # (b, n, G)
-            D = self._distances(dots, self.sq_norms_[None], qsq[i : i + step, None, :], alpha, gw)
-            ids = xp.broadcast_to(xp.arange(n, dtype=xp.int64)[None], D.shape)
-            if self_ids is not None:
-                D = xp.where(ids == self_ids[i : i + step, None], xp.inf, D)
-            d_, i_ = self._select(D, ids, k)
-            outD.append(d_)
-            outI.append(i_)
-        return xp.concatenate(outD), xp.concatenate(outI)
+        d = self.X_.shape[1]
+        onehot = H.group_masks(self.group_index_, G, xp, np.float64)
+        rows = n if self.X_.dtype == xp.float64 else max(k, _MAX_UPCAST // max(1, d))
+        rows = min(rows, n)
+        step = max(1, _MAX_DENSE // max(1, rows * G))
+        bestD = bestI = None
+        for j in range(0, n, rows):
+            XT = self.X_[j : j + rows].astype(xp.float64, copy=False).T
+            xsq = self.sq_norms_[j : j + rows][None]
+            ids_j = xp.arange(j, j + XT.shape[1], dtype=xp.int64)[None]
+            outD, outI = [], []
+            for i in range(0, Q.shape[0], step):
+                q = Q[i : i + step].astype(xp.float64, copy=False)
+                qsq = (q * q) @ onehot
+                Qm = q[:, None, :] * onehot.T[None, :, :]  # (b, G, d)
+                dots = xp.moveaxis(Qm @ XT, 1, 2)  # (b, rows, G)
+                D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
+                ids = xp.broadcast_to(ids_j, D.shape)
+                if self_ids is not None:
+                    D = xp.where(ids == self_ids[i : i + step, None], xp.inf, D)
+                if bestD is not None:  # merge with the best of the previous rows
+                    D = xp.concatenate([bestD[i : i + step], D], axis=1)
+                    ids = xp.concatenate([bestI[i : i + step], ids], axis=1)
+                d_, i_ = self._select(D, ids, k)
+                outD.append(d_)
+                outI.append(i_)
+            bestD, bestI = xp.concatenate(outD), xp.concatenate(outI)
+        return bestD, bestI
 
     def _search(self, Q, k, alpha, gw, n_candidates, n_probes, self_ids):
+        """``k`` neighbours of every query: float64 distances and indices.
+
+        ``Q`` may be float32 or float64: the hashing sees it in the dtype of
+        the index, the exact re-ranking in float64.  A query whose candidate
+        pool holds fewer than ``k`` points (``k + 1`` with ``self_ids``, the
+        query itself excluded) is answered by exhaustive search.
+        """
         xp = get_namespace(Q)
         n = self.n_samples_fit_
         if n_candidates >= n:
@@ -972,7 +1068,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         for i in range(0, Q.shape[0], step):
             q = Q[i : i + step]
             nq = q.shape[0]
-            state = self._query_state(q, alpha, gw)
+            state = self._query_state(q.astype(self.X_.dtype, copy=False), alpha, gw)
             if self.n_tables_ == 0:
                 qid = xp.repeat(xp.arange(nq, dtype=xp.int64), n)
                 cand = xp.tile(xp.arange(n, dtype=xp.int64), nq)
@@ -983,6 +1079,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             cost = self._pair_costs(state, qid, cand)
             ids = self._top_candidates(qid, cand, cost, nq, n_cand, state["counts"])
             sid = None if self_ids is None else self_ids[i : i + step]
+            # k columns per query even when the pool is smaller (inf / -1 there)
             D, I = self._rerank(q, ids, k, alpha, gw, sid)
             outD.append(D)
             outI.append(I)
@@ -1034,17 +1131,28 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Feature-group weights for this call; ``None`` uses the
             constructor's.
         n_candidates : int, default=None
-            Candidates re-ranked exactly for this call.
+            Candidates re-ranked exactly for this call (at least
+            ``n_neighbors`` are).  A query whose candidate pool holds fewer
+            than ``n_neighbors`` points (``n_neighbors + 1`` when ``X`` is
+            None) is answered by exact brute force, so that exactly
+            ``n_neighbors`` neighbours are always returned.
         n_probes : int, default=None
             Buckets probed per table for this call.
 
         Returns
         -------
-        neigh_dist : ndarray of shape (n_queries, n_neighbors)
-            Mixture dissimilarities, ascending (only if
-            ``return_distance``).
+        neigh_dist : ndarray of shape (n_queries, n_neighbors) of float64
+            Mixture dissimilarities, ascending, computed in float64 whatever
+            the dtype of the data (only if ``return_distance``).
         neigh_ind : ndarray of shape (n_queries, n_neighbors)
             Indices of the neighbours in the indexed data.
+
+        Raises
+        ------
+        ValueError
+            If ``n_neighbors`` exceeds the number of indexed points
+            (``n_samples_fit_ - 1`` when ``X`` is None), as in
+            :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`.
         """
         check_is_fitted(self)
         if n_neighbors is None:
@@ -1070,9 +1178,10 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if X is None:
             if n_neighbors > n - 1:
                 raise ValueError(
-                    f"n_neighbors must be <= n_samples_fit - 1 = {n - 1} when X is None "
-                    f"(each point is excluded from its own neighbours); got "
-                    f"n_neighbors={n_neighbors}."
+                    f"Expected n_neighbors < n_samples_fit, but n_neighbors = {n_neighbors}, "
+                    f"n_samples_fit = {n}, n_samples = {n}: with X=None each point is "
+                    f"excluded from its own neighbours, so n_neighbors must be <= "
+                    f"n_samples_fit - 1 = {n - 1}."
                 )
             Q = self.X_
             xp = get_namespace(Q)
@@ -1082,11 +1191,14 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Q = self._validate_X(X, reset=False)
             if n_neighbors > n:
                 raise ValueError(
-                    f"n_neighbors must be <= n_samples_fit = {n} (the number of indexed "
-                    f"points); got n_neighbors={n_neighbors}."
+                    f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {n_neighbors}, "
+                    f"n_samples_fit = {n}, n_samples = {Q.shape[0]}: n_neighbors must be at "
+                    f"most the number of indexed points."
                 )
             host_out = not is_gpu_array(Q)
-            Q = to_device(Q, self.device_).astype(self.X_.dtype, copy=False)
+            # float32 or float64 as given: the hashing converts it to the dtype
+            # of the index, the exact re-ranking to float64
+            Q = to_device(Q, self.device_)
             self_ids = None
         D, I = self._search(Q, n_neighbors, alpha, gw, n_candidates, n_probes, self_ids)
         if host_out:
@@ -1197,12 +1309,23 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------ save/load
     def save(self, path):
-        """Save the fitted index to ``path`` (an ``.npz`` file, no pickle).
+        """Save the fitted index to an ``.npz`` file (no pickle).
 
         Parameters
         ----------
-        path : str or path-like
-            Target file.
+        path : str, path-like or file object
+            Target file.  As with :func:`numpy.savez`, ``".npz"`` is appended
+            to a path that does not already end with it; the path actually
+            written is returned, and :meth:`load` accepts either spelling
+            (``save("idx")`` writes ``idx.npz``, which ``load("idx")`` and
+            ``load("idx.npz")`` both read).  A file object is written as is.
+
+        Returns
+        -------
+        path : str, pathlib.Path or file object
+            The file written: ``path`` with the ``.npz`` suffix (a
+            :class:`pathlib.Path` when ``path`` is one, else a ``str``), or
+            the file object itself.
         """
         check_is_fitted(self)
         params = self.get_params(deep=False)
@@ -1241,7 +1364,9 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self._table_order is not None:
             arrays["table_order"] = to_host(self._table_order)
             arrays["table_offsets"] = to_host(self._table_offsets)
-        np.savez(path, **arrays)
+        target = path if hasattr(path, "write") else _npz_path(path)
+        np.savez(target, **arrays)
+        return target
 
     @classmethod
     def load(cls, path, device=None):
@@ -1249,8 +1374,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        path : str or path-like
-            File written by :meth:`save`.
+        path : str, path-like or file object
+            File written by :meth:`save`, named as given to :meth:`save` or as
+            returned by it: a path without the ``.npz`` suffix reads
+            ``path + ".npz"`` (what :meth:`save` wrote), or ``path`` itself
+            when only that file exists.
         device : {None, "cpu", "cuda"}, default=None
             Where to put the index; ``None`` uses the saved ``device``
             parameter (host when that was ``None``).
@@ -1260,6 +1388,18 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         index : MultiPurposeLSH
             The fitted index; the codes are not recomputed.
         """
+        if not hasattr(path, "read"):
+            # what save(path) wrote first, then path itself (a file written
+            # under its own name, e.g. through a file object)
+            tried = [_npz_path(path), path]
+            found = [p for p in tried if os.path.exists(p)]
+            if not found:
+                names = sorted({os.fsdecode(os.fspath(p)) for p in tried})
+                raise FileNotFoundError(
+                    f"No saved {cls.__name__} index for path={os.fsdecode(os.fspath(path))!r}; "
+                    f"looked for {' and '.join(repr(p) for p in names)}."
+                )
+            path = found[0]
         with np.load(path, allow_pickle=False) as f:
             config = json.loads(str(f["config"]))
             if config.get("class") != cls.__name__:
@@ -1300,9 +1440,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         words = (est.block_bits_ + 63) // 64
         est._word_start = np.concatenate([[0], np.cumsum(words)[:-1]]).astype(np.int64)
         est._n_words = int(words.sum())
-        xp = get_namespace(est.X_)
-        onehot = H.group_masks(est.group_index_, est.n_groups_, xp, est.X_.dtype)
-        est.sq_norms_ = H.group_sq_norms(est.X_, onehot)
+        est.sq_norms_ = est._sq_norms64(est.X_)
         est._set_norm_cache()
         est.key_bits_ = config["key_bits"]
         est.n_tables_ = config["n_tables"]

@@ -301,10 +301,14 @@ def test_save_load_roundtrip(data, tmp_path, variant):
 
 
 def test_float32_kept(data):
+    """Float32 data are stored and hashed as float32; the distances are float64
+    (exact re-ranking in float64, see test_float64_reranking_matches_brute_force)."""
     X, Q, _ = data
     index = MultiPurposeLSH(n_candidates=50, random_state=0).fit(X.astype(np.float32))
+    assert index.X_.dtype == np.float32
+    assert all(A.dtype == np.float32 for A in index.projections_)
     d, _ = index.kneighbors(Q.astype(np.float32), weights="cosine")
-    assert d.dtype == np.float32
+    assert d.dtype == np.float64
 
 
 def test_reproducible_with_random_state(data):
@@ -375,10 +379,23 @@ def test_dimension_mismatch(fitted, data):
 
 def test_too_many_neighbors(fitted, data):
     X, Q, _ = data
-    with pytest.raises(ValueError, match=r"n_neighbors must be <= n_samples_fit = 600.*got n_neighbors=601"):
+    # scikit-learn's wording (NearestNeighbors.kneighbors)
+    with pytest.raises(
+        ValueError,
+        match=r"Expected n_neighbors <= n_samples_fit, but n_neighbors = 601, "
+        r"n_samples_fit = 600, n_samples = 40",
+    ):
         fitted.kneighbors(Q, n_neighbors=601)
-    with pytest.raises(ValueError, match=r"n_samples_fit - 1 = 599.*got n_neighbors=600"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected n_neighbors < n_samples_fit, but n_neighbors = 600, "
+        r"n_samples_fit = 600.*n_samples_fit - 1 = 599",
+    ):
         fitted.kneighbors(n_neighbors=600)
+    with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit"):
+        fitted.kneighbors_graph(Q, n_neighbors=601)
+    # exactly n_samples_fit neighbours is allowed
+    assert fitted.kneighbors(Q[:2], n_neighbors=600, return_distance=False).shape == (2, 600)
     with pytest.raises(ValueError, match="positive integer"):
         fitted.kneighbors(Q, n_neighbors=0)
 
