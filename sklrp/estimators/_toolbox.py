@@ -63,18 +63,18 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
         For an unsupported layer, malformed weights, a model without
         convolutions, or ``classes`` that do not match the outputs.
     """
-    with open(os.fspath(path)) as fh:
-        lines = [ln.strip() for ln in fh if ln.strip()]
+    lines = _read_lines(path)
     layers, weights = [], []
     i = 0
     shape = None  # (C, H, W) inferred from the first conv's depth; spatial from flatten size
     while i < len(lines):
-        tok = lines[i].split()
+        lineno, text = lines[i]
+        tok = text.split()
         name = tok[0]
         if name == "Convolution":
-            h, w, d, n, s0, s1 = map(int, tok[1:7])
-            W = np.array(lines[i + 1].split(), dtype=np.float64).reshape(h, w, d, n)
-            b = np.array(lines[i + 2].split(), dtype=np.float64).reshape(n)
+            h, w, d, n, s0, s1 = _positive_ints(tok, 6, lineno, path)
+            W = _numbers(lines, i + 1, h * w * d * n, "weights", path).reshape(h, w, d, n)
+            b = _numbers(lines, i + 2, n, "biases", path)
             layer = Conv2D(n, (h, w), stride=(s0, s1), padding="valid")
             weights.append((len(layers), {"weight": W.transpose(3, 2, 0, 1).copy(), "bias": b}))
             layers.append(layer)
@@ -82,29 +82,25 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
                 shape = d
             i += 3
         elif name == "Linear":
-            m, n = map(int, tok[1:3])
-            W = np.array(lines[i + 1].split(), dtype=np.float64).reshape(m, n)
-            b = np.array(lines[i + 2].split(), dtype=np.float64).reshape(n)
+            m, n = _positive_ints(tok, 2, lineno, path)
+            W = _numbers(lines, i + 1, m * n, "weights", path).reshape(m, n)
+            b = _numbers(lines, i + 2, n, "biases", path)
             weights.append((len(layers), {"weight": W, "bias": b}))
             layers.append(Dense(n))
             if shape is None:
                 shape = m
             i += 3
-        elif name == "Rect":
-            layers.append(ReLU())
-            i += 1
-        elif name == "Tanh":
-            layers.append(Tanh())
+        elif name in ("Rect", "Tanh", "Flatten"):
+            if len(tok) != 1:
+                raise ValueError(f"{path}, line {lineno}: {name} takes no arguments; got {' '.join(tok[1:])!r}.")
+            layers.append({"Rect": ReLU, "Tanh": Tanh, "Flatten": Flatten}[name]())
             i += 1
         elif name == "SumPool":
-            h, w, s0, s1 = map(int, tok[1:5])
+            h, w, s0, s1 = _positive_ints(tok, 4, lineno, path)
             layers.append(SumPool2D((h, w), stride=(s0, s1), scale=float(1.0 / np.sqrt(h * w))))
             i += 1
-        elif name == "Flatten":
-            layers.append(Flatten())
-            i += 1
         else:
-            raise ValueError(f"Unsupported layer {name!r} on line {i + 1} of {path}.")
+            raise ValueError(f"Unsupported layer {name!r} on line {lineno} of {path}.")
     if not layers or not any(isinstance(layer, Conv2D) for layer in layers):
         raise ValueError(f"{path}: only convolutional toolbox models are imported; found no Convolution layer.")
     if input_shape is None:
@@ -152,3 +148,61 @@ def _infer_side(layers, channels):
             continue
         return side
     raise ValueError("Could not infer the input size of the toolbox model; pass input_shape.")
+
+
+#: the largest layer dimension accepted from a model file (a guard against absurd headers)
+_MAX_DIM = 1 << 20
+
+
+def _read_lines(path):
+    """``(line number, text)`` of the non-empty lines of a toolbox model file."""
+    with open(os.fspath(path), "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not a text model file of the LRP toolbox (byte {exc.start} is not UTF-8 text)."
+        ) from None
+    return [(k + 1, ln.strip()) for k, ln in enumerate(text.splitlines()) if ln.strip()]
+
+
+def _positive_ints(tok, count, lineno, path):
+    """The ``count`` positive integers after a layer name (each at most ``_MAX_DIM``), or a clear error."""
+    args = tok[1:]
+    try:
+        values = [int(a) for a in args]
+    except ValueError:
+        values = None
+    if values is None or len(values) != count or not all(1 <= v <= _MAX_DIM for v in values):
+        raise ValueError(
+            f"{path}, line {lineno}: {tok[0]} expects {count} integers from 1 to {_MAX_DIM} after its name; "
+            f"got {' '.join(args)!r}."
+        )
+    return values
+
+
+def _numbers(lines, i, count, what, path):
+    """The line ``lines[i]`` as exactly ``count`` floats, or a clear error with its line number."""
+    if i >= len(lines):
+        last = lines[-1][0] if lines else 0
+        raise ValueError(f"{path}: the file ends after line {last}; expected a line of {count} {what}.")
+    lineno, text = lines[i]
+    try:
+        values = np.array(text.split(), dtype=np.float64)
+    except ValueError:
+        bad = next(t for t in text.split() if not _is_float(t))
+        raise ValueError(f"{path}, line {lineno}: expected {count} {what}; {bad!r} is not a number.") from None
+    if values.size != count:
+        raise ValueError(f"{path}, line {lineno}: expected {count} {what}; found {values.size} numbers.")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}, line {lineno}: the {what} must be finite numbers.")
+    return values
+
+
+def _is_float(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -101,3 +101,29 @@ def test_two_output_model_explains_each_class_score(tmp_path):
             Xm[:, j] -= eps
             fd = (est.decision_function(Xp)[:, t] - est.decision_function(Xm)[:, t]) / (2 * eps)
             np.testing.assert_allclose(G[:, j], fd, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Convolution 2 2 1 2 1 1\n0.1 0.2\n0 0\n", r", line 2: expected 8 weights; found 2 numbers\."),
+    ("Convolution 2 2 1 2 1 1\n", r": the file ends after line 1; expected a line of 8 weights\."),
+    ("Linear 0 0\n", r", line 1: Linear expects 2 integers from 1 to 1048576 after its name; got '0 0'\."),
+    ("Convolution 2 1000000000 1 1 1 1\n0.1 0.2\n0\n",
+     r", line 1: Convolution expects 6 integers from 1 to 1048576 after its name; got '2 1000000000 1 1 1 1'\."),
+    ("\nConvolution 1 1 1 1 1 1\nabc\n0\n", r", line 3: expected 1 weights; 'abc' is not a number\."),
+    ("Convolution 1 1\n1\n0\n", r", line 1: Convolution expects 6 integers .* got '1 1'\."),
+    ("Convolution 1 1 1 1 1 1\nnan\n0\n", r", line 2: the weights must be finite numbers\."),
+    ("Convolution 1 1 1 1 1 1\n1\n0\nRect 3\n", r", line 4: Rect takes no arguments; got '3'\."),
+    ("SumPool 0 2 2 2\n", r", line 1: SumPool expects 4 integers from 1 to 1048576 after its name; got '0 2 2 2'\."),
+])
+def test_malformed_model_files_name_the_line(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        sklrp.load_lrp_toolbox_model(path)
+
+
+def test_binary_file_is_not_a_toolbox_model(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\xff\xfe\x00Convolution")
+    with pytest.raises(ValueError, match=r"is not a text model file of the LRP toolbox \(byte 0 is not UTF-8 text\)"):
+        sklrp.load_lrp_toolbox_model(path)
