@@ -1,9 +1,59 @@
 """Layer base classes and the linear-operation interface the LRP rules use."""
 
+import math
+import os
+
+import numpy as np
+
 from .._backend import get_namespace, to_device
 from ..rules import ActivationOp, TraversalContext, register_layer_kind
 
-__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES"]
+__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES", "check_parameter_size"]
+
+
+def _physical_memory():
+    """Bytes of physical memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _human(nbytes):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+
+
+def check_parameter_size(layer, shape, dtype):
+    """Refuse a parameter that cannot fit in this machine's memory, before allocating it.
+
+    Parameters
+    ----------
+    layer : Layer
+        The layer being built (named in the message).
+    shape : tuple of int
+        The parameter's shape.
+    dtype : dtype
+        Its dtype; the random draw that initialises it is float64 first.
+
+    Raises
+    ------
+    ValueError
+        If drawing and storing the parameter needs more bytes than the
+        machine's physical memory.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    limit = _physical_memory()
+    if limit is None or itemsize == 0:  # itemsize 0: shapes only (model-file checks), nothing is allocated
+        return
+    nbytes = math.prod(int(d) for d in shape) * (8 + itemsize)
+    if nbytes > limit:
+        raise ValueError(
+            f"{type(layer).__name__}: a parameter of shape {tuple(int(d) for d in shape)} needs {_human(nbytes)} "
+            f"to initialise, more than this machine's {_human(limit)} of memory; use smaller layer sizes."
+        )
 
 #: layer classes by name, for rebuilding saved configurations
 #: (:func:`sklrp.nn.layer_from_spec`); every public Layer subclass registers itself

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .._backend import empty, get_namespace, to_host
-from ._base import Layer
+from ._base import Layer, check_parameter_size
 
 __all__ = ["Embedding"]
 
@@ -232,6 +232,7 @@ class Embedding(Layer):
             weight = np.array(self._pretrained, dtype=dtype)
         else:
             # N(0, 1/D): vectors of unit expected squared norm
+            check_parameter_size(self, (self.vocab_size, dim), dtype)
             weight = rng.normal(0.0, 1.0 / math.sqrt(dim), (self.vocab_size, dim)).astype(dtype)
         for idx in (self.padding_idx, self.blank_idx):
             if idx is not None:

@@ -19,7 +19,7 @@ from .._backend import (
     sliding_windows,
     to_device,
 )
-from ._base import Activation, Layer, LinearLayer
+from ._base import Activation, Layer, LinearLayer, check_parameter_size
 from ._embedding import Embedding
 
 __all__ = [
@@ -102,6 +102,7 @@ class Dense(LinearLayer):
         n_in = int(input_shape[0])
         # Glorot-uniform weights and biases (the initialisation of scikit-learn's MLP)
         limit = math.sqrt(6.0 / (n_in + self.units))
+        check_parameter_size(self, (n_in, self.units), dtype)
         self.params = {"weight": rng.uniform(-limit, limit, (n_in, self.units)).astype(dtype)}
         if self.use_bias:
             self.params["bias"] = rng.uniform(-limit, limit, self.units).astype(dtype)
@@ -187,6 +188,7 @@ class _ConvND(LinearLayer):
         fan_in = c * int(np.prod(self.kernel_size))
         limit = math.sqrt(6.0 / fan_in)
         shape = (self.filters, c) + self.kernel_size
+        check_parameter_size(self, shape, dtype)
         self.params = {"weight": rng.uniform(-limit, limit, shape).astype(dtype)}
         if self.use_bias:
             self.params["bias"] = np.zeros(self.filters, dtype=dtype)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._backend import empty, get_namespace, to_host, zeros
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
-from ._base import Layer, LinearOp
+from ._base import Layer, LinearOp, check_parameter_size
 
 __all__ = ["LSTM", "GRU"]
 
@@ -74,6 +74,7 @@ class _Recurrent(Layer, register=False):
         dim, d, G = int(input_shape[1]), self.units, self.n_gates
         self.params = {}
         for suffix in self.directions:
+            check_parameter_size(self, (dim + d, G * d), dtype)
             lim_x = math.sqrt(6.0 / (dim + G * d))
             lim_h = math.sqrt(6.0 / (d + G * d))
             self.params["input_weight" + suffix] = rng.uniform(-lim_x, lim_x, (dim, G * d)).astype(dtype)

@@ -65,3 +65,4 @@ def test_adam_scratch_space_is_shared_and_not_pickled():
         assert_array_equal(clone.state[(0, k)][0], opt.state[(0, k)][0])
     clone.step([layer], [{k: np.ones_like(p) for k, p in layer.params.items()}])  # makes it again
     assert clone.t == 2
+
