@@ -101,6 +101,9 @@ def _parse_weights(weights):
     return dict(zip(H.METRICS, vals))
 
 
+#: the most hash tables an index may build (more cost more than a linear scan)
+_MAX_TABLES = 1024
+
 class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Nearest neighbours whose dissimilarity is chosen at query time (mp-LSH).
 
@@ -194,7 +197,9 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         candidate pool; each is keyed by ``key_bits`` sign random
         projections of the unit group vector.  Groups with zero weight are
         not probed.  ``0`` ranks all codes instead (a linear scan of the
-        packed codes).  ``"auto"``: 0 below 4096 points, else 8.
+        packed codes).  ``"auto"``: 0 below 4096 points, else 8.  At most
+        1024: beyond that, building and probing the tables costs more than
+        the linear scan they are meant to avoid.
     key_bits : int or "auto", default="auto"
         Bits per table key.  ``"auto"``: about ``log2(n_samples / 16)``,
         between 4 and 20, and at most the bits of a block.
@@ -310,7 +315,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "weights": [dict, str, None],
         "group_weights": ["array-like", None],
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
-        "n_tables": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "n_tables": [Interval(Integral, 0, _MAX_TABLES, closed="both"), StrOptions({"auto"})],
         "key_bits": [Interval(Integral, 1, 30, closed="both"), StrOptions({"auto"})],
         "n_probes": [Interval(Integral, 1, None, closed="left")],
         "code_ranking": [StrOptions({"auto", "norms", "blocks"})],

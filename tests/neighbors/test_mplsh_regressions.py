@@ -369,3 +369,13 @@ def test_exhaustive_float32_in_row_blocks(offset_data, monkeypatch, weights):
         np.testing.assert_allclose(a[0], b[0], rtol=1e-13)
     ref = reference(X32, Q32, weights)
     np.testing.assert_allclose(blocks[0], np.sort(ref, axis=1)[:, :12], rtol=1e-12)
+
+
+def test_absurd_numbers_of_tables_are_refused_at_fit():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).rand(50, 8)
+    with pytest.raises(InvalidParameterError, match=r"'n_tables' parameter of MultiPurposeLSH must be an int in "
+                                                    r"the range \[0, 1024\]"):
+        MultiPurposeLSH(n_tables=10**7).fit(X)
+    assert MultiPurposeLSH(n_tables=1024, key_bits=4, random_state=0).fit(X).kneighbors(X[:2], 3)[1].shape == (2, 3)
