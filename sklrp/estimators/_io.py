@@ -542,5 +542,19 @@ def load_model(path):
         headers = {key: _member_header(zf, info, path) for key, info in names.items()}
         _check_arrays(headers, names, _network_expectations(state, path), path)
         arrays = {key: _read_member(zf, info, path) for key, info in names.items()}
-    est = _CLASSES[config["class"]](**_params_from_json(config["params"]))
-    return est._set_fitted_state(state, arrays)
+    return _estimator_from_params(config, path)._set_fitted_state(state, arrays)
+
+
+def _estimator_from_params(config, path):
+    """The (unfitted) estimator of a configuration, its parameters validated as ``fit`` would validate them."""
+    cls = _CLASSES[config["class"]]
+    params = config["params"]
+    unknown = sorted(set(params) - set(cls().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"{path}: the configuration names parameters {cls.__name__} does not have: {unknown}.")
+    try:
+        est = cls(**_params_from_json(params))
+        est._validate_params()  # scikit-learn's constraints: types, ranges, option strings
+    except (TypeError, ValueError) as exc:  # InvalidParameterError is both
+        raise ValueError(f"{path}: invalid parameters in the configuration: {exc}") from None
+    return est

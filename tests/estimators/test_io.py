@@ -484,3 +484,22 @@ def test_every_layer_type_is_covered_by_the_shape_inference_tests():
             stack.extend(item)
     missing = set(LAYER_TYPES) - used
     assert not missing, f"add {sorted(missing)} to _STACKS: load_model infers parameter shapes by building layers"
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("composite", "os.system", r"invalid parameters in the configuration: The 'composite' parameter of "
+                               r"DenseNetClassifier must be a str among"),
+    ("device", "tpu", r"The 'device' parameter of DenseNetClassifier must be a str among \{.*\} or None\. "
+                      r"Got 'tpu' instead"),
+    ("epsilon", "x", r"The 'epsilon' parameter of DenseNetClassifier must be a float"),
+    ("evil", 1, r"the configuration names parameters DenseNetClassifier does not have: \['evil'\]"),
+    ("dtype", "complex128", r"the configuration names parameters DenseNetClassifier does not have: \['dtype'\]"),
+])
+def test_tampered_parameters_are_refused_at_load(key, value, match, dense, tmp_path):
+    """Parameters are validated as fit validates them, at load, not at the first predict."""
+    path = tmp_path / "m.npz"
+    save_model(dense, path)
+    config, arrays = _members(path)
+    config["params"][key] = value
+    _write(tmp_path / "t.npz", config, arrays)
+    _refused(tmp_path / "t.npz", r"t\.npz: " + match)
