@@ -489,9 +489,9 @@ def test_every_layer_type_is_covered_by_the_shape_inference_tests():
 @pytest.mark.parametrize("key, value, match", [
     ("composite", "os.system", r"invalid parameters in the configuration: The 'composite' parameter of "
                                r"DenseNetClassifier must be a str among"),
-    ("device", "tpu", r"The 'device' parameter of DenseNetClassifier must be a str among \{.*\} or None\. "
+    ("device", "tpu", r"invalid parameters in the configuration: The 'device' parameter of DenseNetClassifier must be a str among \{.*\} or None\. "
                       r"Got 'tpu' instead"),
-    ("epsilon", "x", r"The 'epsilon' parameter of DenseNetClassifier must be a float"),
+    ("epsilon", "x", r"invalid parameters in the configuration: The 'epsilon' parameter of DenseNetClassifier must be a float"),
     ("evil", 1, r"the configuration names parameters DenseNetClassifier does not have: \['evil'\]"),
     ("dtype", "complex128", r"the configuration names parameters DenseNetClassifier does not have: \['dtype'\]"),
 ])
