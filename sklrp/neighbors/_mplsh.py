@@ -9,6 +9,8 @@ import json
 import math
 import os
 import pathlib
+import zipfile
+import zlib
 from numbers import Integral
 
 import numpy as np
@@ -100,6 +102,9 @@ def _parse_weights(weights):
     _check_nonneg_weights(vals, "weights", weights)
     return dict(zip(H.METRICS, vals))
 
+
+#: how the errors of :meth:`MultiPurposeLSH.load` on an unreadable file begin
+_LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
 
 #: the most hash tables an index may build (more cost more than a linear scan)
 _MAX_TABLES = 1024
@@ -1405,8 +1410,25 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"looked for {' and '.join(repr(p) for p in names)}."
                 )
             path = found[0]
+        try:
+            return cls._load(path, device)
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, json.JSONDecodeError,
+                UnicodeDecodeError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(_LOAD_ERROR_PREFIX):
+                raise
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ValueError(
+                f"{_LOAD_ERROR_PREFIX} {os.fsdecode(os.fspath(path)) if not hasattr(path, 'read') else path!r} is not "
+                f"a readable {cls.__name__} index file: {type(exc).__name__}: {reason}"
+            ) from None
+
+    @classmethod
+    def _load(cls, path, device):
+        """:meth:`load` of an existing file; format errors surface as the exceptions of reading it."""
         with np.load(path, allow_pickle=False) as f:
             config = json.loads(str(f["config"]))
+            if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+                raise ValueError("its configuration is not a JSON object with 'params'")
             if config.get("class") != cls.__name__:
                 raise ValueError(
                     f"{path!r} does not hold a {cls.__name__} (class={config.get('class')!r})."
@@ -1416,7 +1438,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"Unsupported format_version {config.get('format_version')!r}; "
                     f"expected {_FORMAT_VERSION}."
                 )
+            unknown = sorted(set(config["params"]) - set(cls().get_params(deep=False)))
+            if unknown:
+                raise ValueError(f"its configuration names parameters {cls.__name__} does not have: {unknown}")
             est = cls(**config["params"])
+            est._validate_params()
             dev = resolve_device(device if device is not None else est.device)
             est.device_ = dev
             est.X_ = to_device(f["X"], dev)
@@ -1440,6 +1466,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             else:
                 est._table_order = est._table_offsets = None
         est.n_features_in_ = config["n_features_in"]
+        if est.X_.ndim != 2 or est.X_.dtype.kind != "f" or est.X_.shape[1] != est.n_features_in_:
+            raise ValueError(f"its data X has shape {est.X_.shape} and dtype {est.X_.dtype}; expected floats of "
+                             f"shape (n_samples, {est.n_features_in_})")
+        if est.codes_.shape[0] != est.X_.shape[0]:
+            raise ValueError(f"it holds codes for {est.codes_.shape[0]} points and data for {est.X_.shape[0]}")
         est.n_groups_ = len(est.groups_)
         est.n_samples_fit_ = est.X_.shape[0]
         words = (est.block_bits_ + 63) // 64

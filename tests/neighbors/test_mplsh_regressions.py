@@ -379,3 +379,61 @@ def test_absurd_numbers_of_tables_are_refused_at_fit():
                                                     r"the range \[0, 1024\]"):
         MultiPurposeLSH(n_tables=10**7).fit(X)
     assert MultiPurposeLSH(n_tables=1024, key_bits=4, random_state=0).fit(X).kneighbors(X[:2], 3)[1].shape == (2, 3)
+
+
+@pytest.fixture
+def saved_index(tmp_path):
+    X = np.random.RandomState(0).rand(300, 8)
+    path = tmp_path / "idx.npz"
+    MultiPurposeLSH(random_state=0).fit(X).save(path)
+    return path
+
+
+def test_truncated_or_corrupted_index_files_get_one_clear_error(saved_index, tmp_path):
+    raw = saved_index.read_bytes()
+    bad = tmp_path / "bad.npz"
+    for k in range(1, 20):  # every 1/20th
+        bad.write_bytes(raw[: len(raw) * k // 20])
+        with pytest.raises(ValueError, match=r"^MultiPurposeLSH\.load: '.*bad\.npz' is not a readable "
+                                             r"MultiPurposeLSH index file: BadZipFile"):
+            MultiPurposeLSH.load(bad)
+    flipped = bytearray(raw)
+    flipped[len(raw) // 2] ^= 0xFF  # inside a member's data: its checksum no longer matches
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"is not a readable MultiPurposeLSH index file: BadZipFile: Bad CRC-32"):
+        MultiPurposeLSH.load(bad)
+
+
+def _rewrite(src, dst, edit_config=None, drop=()):
+    import json
+    import zipfile
+
+    with np.load(src, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k not in drop}
+    if edit_config is not None:
+        config = json.loads(str(arrays["config"]))
+        edit_config(config)
+        arrays["config"] = np.array(json.dumps(config))
+    with zipfile.ZipFile(dst, "w") as zf:
+        for k, v in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, v, allow_pickle=False)
+            zf.writestr(f"{k}.npy", buf.getvalue())
+
+
+@pytest.mark.parametrize("edit, drop, match", [
+    (lambda c: c["params"].__setitem__("variant", "os.system"), (), r"The 'variant' parameter of MultiPurposeLSH"),
+    (lambda c: c["params"].__setitem__("evil", 1), (),
+     r"its configuration names parameters MultiPurposeLSH does not have: \['evil'\]"),
+    (lambda c: c.__setitem__("params", 3), (), r"its configuration is not a JSON object with 'params'"),
+    (None, ("codes",), r"KeyError: codes is not a file in the archive"),
+    (lambda c: c.__setitem__("n_features_in", 5), (), r"its data X has shape \(300, 8\) and dtype float64; "
+                                                       r"expected floats of shape \(n_samples, 5\)"),
+])
+def test_tampered_index_files_are_refused_at_load(saved_index, tmp_path, edit, drop, match):
+    bad = tmp_path / "bad.npz"
+    _rewrite(saved_index, bad, edit, drop)
+    with pytest.raises(ValueError, match=r"^MultiPurposeLSH\.load: .*is not a readable MultiPurposeLSH index "
+                                         r"file: .*" + match):
+        MultiPurposeLSH.load(bad)
+    assert MultiPurposeLSH.load(saved_index).n_samples_fit_ == 300  # the untouched file loads
