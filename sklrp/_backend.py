@@ -631,7 +631,11 @@ def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
         dcols = (s2 @ weight_cl.reshape(f, -1)).reshape((n,) + tuple(out) + kernel + (c,))
         return col2im_channels_last(dcols, spatial, kernel, stride, pads)
     sparse = np.count_nonzero(s2) <= _SPARSE_SIGNAL_DENSITY * s2.size
-    if not sparse and all(st == 1 for st in stride) and c >= _FLIPPED_MIN_CHANNELS:
+    # the flipped-filter convolution computes every input position from K offsets, the per-offset path every
+    # output position: the same work for "same" padding, far more for a kernel as large as its input (an
+    # EEG net's spatial filter over all channels: 64 input rows, 1 output row)
+    same_work = np.prod(spatial) <= 1.25 * np.prod(out)
+    if not sparse and all(st == 1 for st in stride) and c >= _FLIPPED_MIN_CHANNELS and same_work:
         # stride 1: the transpose is a convolution of the signal, zero-padded by kernel - 1, with the
         # flipped filters (input and output channels swapped), built in column blocks as the forward
         dtype = np.result_type(s2, weight_cl)

@@ -339,3 +339,9 @@ def test_conv_forward_transpose_and_weight_gradient_in_blocks(monkeypatch, block
         fd = (np.sum(layer.linear(x, w1) * s) - np.sum(layer.linear(x, w2) * s)) / (2 * eps)
         np.testing.assert_allclose(grads["weight"][idx], fd, rtol=1e-6)
     np.testing.assert_allclose(grads["bias"], s.sum(axis=tuple(i for i in range(s.ndim) if i != 1)), rtol=1e-12)
+    # a training forward pass keeps the whole column matrix for the weight gradient: the same numbers
+    z_t, cache_t = layer.forward(x, training=True)
+    np.testing.assert_allclose(z_t, z, rtol=1e-12, atol=1e-12)
+    for k, g in layer.param_grads(s, cache_t).items():
+        np.testing.assert_allclose(g, grads[k], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.linear_transpose(s, layer.params["weight"], cache_t), back, rtol=1e-12)

@@ -15,6 +15,7 @@ from .._backend import (
     conv_input_adjoint,
     conv_weight_grad,
     get_namespace,
+    im2col_channels_last,
     max_pool_route,
     sliding_windows,
     to_device,
@@ -204,12 +205,26 @@ class _ConvND(LinearLayer):
         """(F, C, *K) -> (F, K*C), matching the column layout of the convolution's windows."""
         return get_namespace(weight).moveaxis(weight, 1, -1).reshape(weight.shape[0], -1)
 
+    def forward(self, x, training=False, rng=None):
+        if not training:
+            return super().forward(x, training, rng)
+        # training: the column matrix of the (small) batch is built once and kept for the weight gradient
+        cols, out = im2col_channels_last(x, self.kernel_size, self.stride, self._pads())
+        z = cols @ self._wmat(self.params["weight"]).T
+        if self.use_bias:
+            z += self.params["bias"]
+        z = self._channels_first(z, x.shape[0], out)
+        return z, {"x": x, "z": z, "cols": cols}
+
+    def _channels_first(self, z, n, out):
+        """Rows ``(N * P, F)`` as the channel-first view ``(N, F, *out)`` of their channel-last memory."""
+        z = z.reshape((n,) + tuple(out) + (z.shape[-1],))
+        return z.transpose((0, self.nd + 1) + tuple(range(1, self.nd + 1)))
+
     def linear(self, x, weight, bias=None, cache=None):
         n = x.shape[0]
         z, out = conv_forward(x, self._wmat(weight), self.kernel_size, self.stride, self._pads(), bias)
-        z = z.reshape((n,) + tuple(out) + (weight.shape[0],))
-        # channel-first view of channel-last memory: (N, F, *out)
-        return z.transpose((0, self.nd + 1) + tuple(range(1, self.nd + 1)))
+        return self._channels_first(z, n, out)
 
     def linear_transpose(self, s, weight, cache):
         x = cache["x"]
@@ -225,7 +240,10 @@ class _ConvND(LinearLayer):
         xp = get_namespace(grad)
         f = grad.shape[1]
         g2 = xp.moveaxis(grad, 1, -1).reshape(-1, f)
-        gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads())  # (F, K*C)
+        if "cols" in cache:  # kept by a training forward pass
+            gw = g2.T @ cache["cols"]  # (F, K*C)
+        else:
+            gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads())
         c = self.params["weight"].shape[1]
         gw = gw.reshape((f,) + self.kernel_size + (c,))
         grads = {"weight": xp.moveaxis(gw, -1, 1)}
