@@ -200,7 +200,7 @@ _VERSION_1_STATE = ("layers", "input_shape_", "input_bounds_", "n_iter_", "histo
 #: a dtype of zero bytes: arrays of any shape that hold no data (shape inference)
 _NO_DATA = np.dtype([])
 #: what reading a zip member may raise on a corrupt archive
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 
 
 class _ShapeOnlyRandomState:
@@ -489,10 +489,11 @@ def _check_arrays(headers, names, expected, path):
     if "classes_" not in headers:
         raise ValueError(f"{path}: the file lacks the classes_ of the model.")
     shape = headers["classes_"][0]
-    if len(shape) != 1 or shape[0] > max(2, n_outputs):
+    n_classes = 2 if n_outputs == 1 else n_outputs  # one output: the score of classes_[1] against classes_[0]
+    if len(shape) != 1 or shape[0] != n_classes:
         raise ValueError(
-            f"{path}: member {names['classes_'].filename!r} declares shape {shape}; expected one class per network "
-            f"output, a 1-d array of at most {max(2, n_outputs)} classes."
+            f"{path}: member {names['classes_'].filename!r} declares shape {shape}; the network has {n_outputs} "
+            f"output{'s' if n_outputs != 1 else ''}, so ({n_classes},) classes are expected."
         )
     if "feature_names_in_" in headers and headers["feature_names_in_"][0] != (n_features,):
         raise ValueError(
@@ -542,7 +543,13 @@ def load_model(path):
         headers = {key: _member_header(zf, info, path) for key, info in names.items()}
         _check_arrays(headers, names, _network_expectations(state, path), path)
         arrays = {key: _read_member(zf, info, path) for key, info in names.items()}
-    return _estimator_from_params(config, path)._set_fitted_state(state, arrays)
+    est = _estimator_from_params(config, path)
+    try:
+        return est._set_fitted_state(state, arrays)
+    except KeyError as exc:
+        raise ValueError(f"{path}: the fitted state in the configuration lacks {exc}.") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"{path}: the fitted state in the configuration is inconsistent: {exc}") from None
 
 
 def _estimator_from_params(config, path):

@@ -311,7 +311,7 @@ def test_zip_bomb_beyond_the_declared_shape_is_refused(member, dense, tmp_path):
     "member, shape, dtype, match",
     [
         ("state.classes_", (16 * MiB,), "<U1",
-         r"declares shape \(16777216,\); expected one class per network output, a 1-d array of at most 3 classes"),
+         r"declares shape \(16777216,\); the network has 3 outputs, so \(3,\) classes are expected"),
         ("state.classes_", (3,), f"<U{6 * MiB}",
          r"declares shape \(3,\) of dtype <U6291456, 75497472 bytes; at most MAX_LABEL_BYTES=67108864 are loaded"),
         ("state.net_.0.weight", (8 * MiB, 1), "<f8",
@@ -369,7 +369,7 @@ def test_invalid_npy_headers_are_refused(content, match, dense, tmp_path):
         ("state.classes_", lambda a: np.arange(3) * 1j,
          r"has dtype complex128; expected booleans, integers, floats or strings"),
         ("state.classes_", lambda a: a.astype(object), r"holds Python objects \(dtype object\)"),
-        ("state.classes_", lambda a: np.arange(12).reshape(3, 4), r"declares shape \(3, 4\); expected one class"),
+        ("state.classes_", lambda a: np.arange(12).reshape(3, 4), r"declares shape \(3, 4\); the network has 3 outputs, so \(3,\) classes are expected"),
         ("state.feature_names_in_", lambda a: np.array(["a", "b"]),
          r"declares shape \(2,\); expected one name per input feature, \(16,\)"),
     ],
@@ -503,3 +503,20 @@ def test_tampered_parameters_are_refused_at_load(key, value, match, dense, tmp_p
     config["params"][key] = value
     _write(tmp_path / "t.npz", config, arrays)
     _refused(tmp_path / "t.npz", r"t\.npz: " + match)
+
+
+def test_damaged_archives_and_incomplete_states_are_refused(dense, tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(dense, path)
+    shifted = tmp_path / "shifted.npz"
+    shifted.write_bytes(path.read_bytes()[1:])  # every member offset now points before its header
+    _refused(shifted, r"shifted\.npz")
+    config, arrays = _members(path)
+    for key in ("input_shape_", "input_bounds_", "layers"):
+        broken = json.loads(json.dumps(config))
+        del broken["state"][key]
+        _write(tmp_path / "t.npz", broken, arrays)
+        _refused(tmp_path / "t.npz", rf"t\.npz: the fitted state in the configuration lacks '{key}'\.")
+    fewer = dict(arrays, **{"state.classes_": np.array([0, 1])})  # the network has 3 outputs
+    _write(tmp_path / "c.npz", config, fewer)
+    _refused(tmp_path / "c.npz", r"declares shape \(2,\); the network has 3 outputs, so \(3,\) classes are expected")
