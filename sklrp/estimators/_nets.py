@@ -349,8 +349,13 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         log_proba : array of shape (n_samples, n_classes)
             In X's array type.
         """
-        p = self.predict_proba(X)
-        return get_namespace(p).log(p)
+        z = self._map_chunks(self._validate_input(X), self._scores_batch)
+        xp = get_namespace(z)
+        if z.shape[1] == 1:  # two classes: log sigmoid(-z), log sigmoid(z)
+            z = xp.concatenate([xp.zeros_like(z), z], axis=1)
+        # log-softmax from the scores: finite where exp would round a probability to 0
+        shifted = z - z.max(axis=1, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
     def predict(self, X):
         """Predicted class labels.

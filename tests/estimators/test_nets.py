@@ -557,3 +557,13 @@ def test_overflow_on_finite_input_is_an_error_not_nan(kind, data3):
             with pytest.raises(ValueError, match=message):
                 call(Xb)
     assert np.isfinite(est.explain(X[:3])).all()  # ordinary input is untouched
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_log_proba_is_log_softmax_of_the_scores(n_classes, data3):
+    X, y = data3
+    est = fitted("dense", X, y % n_classes)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), est.predict_proba(X), rtol=1e-10, atol=1e-300)
+    far = est.predict_log_proba(X * 1e4)  # probabilities that round to 0 keep a finite logarithm
+    assert np.isfinite(far).all() and far.shape == (len(X), n_classes)
+    np.testing.assert_allclose(np.logaddexp.reduce(far, axis=1), 0.0, atol=1e-9)
