@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host, workspace
-from ._validation import validate_array
+from ._validation import check_documents, validate_array
 
 __all__ = ["ExplainMixin", "explain", "final_estimator", "transform_to_final", "resolve_target"]
 
@@ -58,6 +58,8 @@ def transform_to_final(estimator, X):
     """
     if isinstance(estimator, Pipeline):
         if len(estimator.steps) > 1:
+            if hasattr(estimator.steps[0][1], "build_analyzer"):  # a text vectorizer: raw documents
+                X = check_documents(X, "X")
             return estimator[:-1].transform(X)
     return X
 

@@ -6,10 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 
-from .._validation import check_documents
 from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
 from ..feature_extraction._document import RelevanceDocumentVectorizer
@@ -129,10 +127,7 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         raise ValueError(f"target must be 'true' or 'predicted'; got {target!r}.")
     final = final_estimator(estimator)
     smap = sequence_feature_map(estimator)
-    first = estimator.steps[0][1] if isinstance(estimator, Pipeline) else None
-    if smap is not None or hasattr(first, "build_analyzer"):  # a text pipeline takes raw documents
-        X = check_documents(X, "X")
-    Xt = transform_to_final(estimator, X)
+    Xt = transform_to_final(estimator, X)  # raw documents are checked there
     if smap is None:
         Xt = sp.csr_matrix(Xt, dtype=np.float64, copy=True)
         as_input = _identity
