@@ -1,11 +1,22 @@
 """Input validation shared by sklrp's estimators, for NumPy, SciPy and CuPy input."""
 
+import contextlib
+
 import numpy as np
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._backend import get_namespace, is_gpu_array, to_host
 
-__all__ = ["validate_array", "check_documents"]
+__all__ = ["validate_array", "check_documents", "overflow_as_value_error"]
+
+
+@contextlib.contextmanager
+def overflow_as_value_error():
+    """Turn the OverflowError of converting Python ints beyond the float range into a clear ValueError."""
+    try:
+        yield
+    except OverflowError as exc:
+        raise ValueError(f"X holds a number too large for a float ({exc}); scale X first.") from None
 
 
 def validate_array(estimator, X, *, reset, y=None):
@@ -31,9 +42,10 @@ def validate_array(estimator, X, *, reset, y=None):
     X, or ``(X, y)`` when ``y`` is given.
     """
     if not is_gpu_array(X):
-        if y is not None:
-            return validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
-        return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        with overflow_as_value_error():
+            if y is not None:
+                return validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
+            return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
     xp = get_namespace(X)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array of shape (n_samples, n_features); got an array of shape {X.shape}.")

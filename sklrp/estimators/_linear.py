@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import overflow_as_value_error
 from ..base import ExplainMixin
 from ..nn import LinearOp
 from ..rules import Epsilon
@@ -175,9 +176,8 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         self : LinearRelevanceClassifier
             The fitted estimator.
         """
-        X, y = validate_data(
-            self, X, y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
-        )
+        with overflow_as_value_error():
+            X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
         check_classification_targets(y)
         est = clone(self.estimator) if self.estimator is not None else LinearSVC()
         if sample_weight is not None:
@@ -221,9 +221,19 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
     # ------------------------------------------------------------- predict
     def _validate_input(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
-        )
+        with overflow_as_value_error():
+            return validate_data(self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False)
+
+    def _finite(self, out, X, what):
+        """``out``, unless the finite (validated) ``X`` gave non-finite values: then a clear error."""
+        bad = ~np.isfinite(np.asarray(out).reshape(X.shape[0], -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"{type(self).__name__}: the {what} of {int(bad.sum())} of {bad.size} samples are not finite "
+                f"although X is: the scores overflow on inputs this large (largest |x| of those samples: "
+                f"{abs(X[np.flatnonzero(bad)]).max():.3g}). Scale X as the training data was scaled."
+            )
+        return out
 
     def decision_function(self, X):
         """Decision function of the wrapped estimator.
@@ -238,7 +248,9 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
             As returned by the wrapped estimator (1-D for two classes).
         """
         X = self._validate_input(X)
-        return self.estimator_.decision_function(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.estimator_.decision_function(X)
+        return self._finite(out, X, "scores")
 
     def predict(self, X):
         """Predict class labels with the wrapped estimator.
@@ -267,6 +279,8 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_input(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._finite(self.estimator_.decision_function(X), X, "scores")
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
@@ -282,6 +296,8 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_input(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._finite(self.estimator_.decision_function(X), X, "scores")
         return self.estimator_.predict_log_proba(X)
 
     # ------------------------------------------------------------- explain

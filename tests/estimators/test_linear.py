@@ -220,3 +220,26 @@ def test_explain_refuses_scores_that_overflow(sparse):
                                          r"although X is: they overflow float64 .*largest \|x\| of those samples: "
                                          r"1e\+308"):
         clf.explain(sp.csr_matrix(Xb) if sparse else Xb)
+
+
+@pytest.mark.parametrize("method", ["decision_function", "predict_proba", "predict_log_proba"])
+def test_scores_that_overflow_are_reported(method):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 6)), np.arange(40) % 3
+    clf = LinearRelevanceClassifier(LogisticRegression()).fit(X, y)
+    x = np.array([[1.7e308] * 3 + [-1.7e308] * 3])
+    with pytest.raises(ValueError, match=r"LinearRelevanceClassifier: the scores of 1 of 1 samples are not finite "
+                                         r"although X is"):
+        getattr(clf, method)(x)
+    assert np.isfinite(getattr(clf, method)(X)).all()
+
+
+def test_python_ints_beyond_the_float_range_are_a_value_error():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 6)), np.arange(40) % 3
+    clf = LinearRelevanceClassifier(LogisticRegression()).fit(X, y)
+    for call in (clf.explain, clf.predict, lambda Z: LinearRelevanceClassifier().fit(Z * 3, [0, 1, 0]),
+                 lambda Z: sklrp.DenseNetClassifier((3,), max_iter=1).fit(Z * 3, [0, 1, 0])):
+        with pytest.raises(ValueError, match=r"X holds a number too large for a float \(int too large to convert "
+                                             r"to float\); scale X first\."):
+            call([[10**400] * 6])
