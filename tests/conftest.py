@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import fuzz._profiles  # noqa: F401  (registers the fuzz profiles before hypothesis loads --hypothesis-profile)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
