@@ -1,6 +1,6 @@
 """
 Subject-to-subject transfer for single-trial EEG
-===============================================
+================================================
 
 Sturm et al. (2016) report that a network pre-trained on other subjects and
 fine-tuned on a new one helps subjects whose own data are hard to classify.
