@@ -200,7 +200,7 @@ _VERSION_1_STATE = ("layers", "input_shape_", "input_bounds_", "n_iter_", "histo
 #: a dtype of zero bytes: arrays of any shape that hold no data (shape inference)
 _NO_DATA = np.dtype([])
 #: what reading a zip member may raise on a corrupt archive
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, RuntimeError)
 
 
 class _ShapeOnlyRandomState:
@@ -535,14 +535,20 @@ def load_model(path):
         zf = zipfile.ZipFile(os.fspath(path))
     except zipfile.BadZipFile:
         raise ValueError(f"{path} is not an sklrp model file (not an .npz archive).") from None
+    except (NotImplementedError, RuntimeError, EOFError, zlib.error) as exc:  # an archive zipfile cannot read
+        raise ValueError(f"{path}: the archive cannot be read: {type(exc).__name__}: {exc}") from None
     with zf:
-        # the arrays by name, as np.load names the members of an .npz
-        members = {info.filename[: -len(".npy")]: info for info in zf.infolist() if info.filename.endswith(".npy")}
-        config = _read_config(zf, members, path)
-        state, names = _state_and_members(config, members, path)
-        headers = {key: _member_header(zf, info, path) for key, info in names.items()}
-        _check_arrays(headers, names, _network_expectations(state, path), path)
-        arrays = {key: _read_member(zf, info, path) for key, info in names.items()}
+        try:
+            # the arrays by name, as np.load names the members of an .npz
+            members = {info.filename[: -len(".npy")]: info for info in zf.infolist()
+                       if info.filename.endswith(".npy")}
+            config = _read_config(zf, members, path)
+            state, names = _state_and_members(config, members, path)
+            headers = {key: _member_header(zf, info, path) for key, info in names.items()}
+            _check_arrays(headers, names, _network_expectations(state, path), path)
+            arrays = {key: _read_member(zf, info, path) for key, info in names.items()}
+        except _ZIP_ERRORS as exc:  # a damaged or unsupported archive (encrypted, unknown zip version, ...)
+            raise ValueError(f"{path}: the archive cannot be read: {type(exc).__name__}: {exc}") from None
     est = _estimator_from_params(config, path)
     try:
         return est._set_fitted_state(state, arrays)

@@ -285,8 +285,8 @@ def test_load_model_with_shifted_zip_offsets(saved_dense, tmp_path):
     _outcome(load_model, path)
 
 
-@pytest.mark.xfail(strict=True, reason="load_model: NotImplementedError (zip file version 10.9) from zipfile for "
-                                       "a model file whose directory declares an unsupported version")
+# fixed: load_model raised NotImplementedError (zip file version 10.9) from zipfile for a model file whose
+#   directory declares an unsupported version
 def test_load_model_unsupported_zip_version(saved_dense, tmp_path):
     raw = bytearray(saved_dense.read_bytes())
     entry = raw.index(b"PK\x01\x02")  # the first entry of the central directory
@@ -296,8 +296,8 @@ def test_load_model_unsupported_zip_version(saved_dense, tmp_path):
     _outcome(load_model, path)
 
 
-@pytest.mark.xfail(strict=True, reason="load_model: RuntimeError (File ... is encrypted, password required for "
-                                       "extraction) from zipfile for a member whose encryption flag bit is set")
+# fixed: load_model raised RuntimeError (File ... is encrypted, password required for extraction) from zipfile
+#   for a member whose encryption flag bit is set
 def test_load_model_encrypted_member(saved_dense, tmp_path):
     raw = bytearray(saved_dense.read_bytes())
     entry = raw.index(b"PK\x01\x02")  # the first entry of the central directory
