@@ -249,12 +249,12 @@ class ExplainMixin:
             raise ValueError(
                 f"Unknown explanation method {method!r}; expected one of {list(self._explain_methods)}."
             )
+        fmt = X.format if sp.issparse(X) else None  # validation may convert it (e.g. COO to CSR)
         X = self._validate_input(X)
         target_index, target_relevance = resolve_target(self.classes_, target, X.shape[0])
         context = self._explain_context(method)
-        return self._map_chunks(
-            X, self._explain_batch, target_index, target_relevance, method=method, context=context
-        )
+        R = self._map_chunks(X, self._explain_batch, target_index, target_relevance, method=method, context=context)
+        return R.asformat(fmt) if fmt is not None and sp.issparse(R) else R
 
     # ------------------------------------------------------------------ hooks
     def _validate_input(self, X):

@@ -340,8 +340,8 @@ def test_load_model_fewer_classes_than_outputs(saved_dense, tmp_path):
     _outcome(model.predict, 3 * X)
 
 
-@pytest.mark.xfail(strict=True, reason="LinearRelevanceClassifier.explain returns CSR for COO/LIL/DOK/BSR input; "
-                                       "documented: sparse out in X's format")
+# fixed: LinearRelevanceClassifier.explain returned CSR for COO/LIL/DOK/BSR input (documented: sparse out in X's
+#   format)
 @pytest.mark.parametrize("fmt", ["coo", "lil", "dok", "bsr"])
 def test_linear_explain_keeps_the_sparse_format(fmt):
     import scipy.sparse as sp
