@@ -106,6 +106,17 @@ def _parse_weights(weights):
 #: how the errors of :meth:`MultiPurposeLSH.load` on an unreadable file begin
 _LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
 
+#: the largest bucket-offset arrays the hash tables may need, in bytes (key_bits sizes them, not the data)
+_MAX_OFFSET_BYTES = 1 << 30
+
+
+def _human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+
+
 #: the most hash tables an index may build (more cost more than a linear scan)
 _MAX_TABLES = 1024
 
@@ -522,6 +533,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         orders, offsets = [], []
         R = _NORM_RANGES if n >= _NORM_RANGES else 1
         self._n_ranges = R
+        offset_bytes = len(self._group_cols) * n_tables * ((R << k) + 1) * 8
+        if offset_bytes > _MAX_OFFSET_BYTES:
+            raise ValueError(
+                f"key_bits={k} gives {R << k} buckets per table ({_human_bytes(offset_bytes)} of bucket offsets for "
+                f"{n_tables} table(s)); that is more than {_human_bytes(_MAX_OFFSET_BYTES)} and far more buckets "
+                f"than the {n} points need. Use a smaller key_bits (or 'auto')."
+            )
         for g, cols in enumerate(self._group_cols):
             A = self.table_projections_[g]
             keys = xp.concatenate(

@@ -195,8 +195,8 @@ def test_memory_limited_subprocess_works():
     assert kind == "ok", line
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH(n_tables=1, key_bits=30).fit on 60 points allocates "
-                                       "4 << key_bits bucket offsets per table (32 GiB): MemoryError or OOM kill")
+# fixed: MultiPurposeLSH(n_tables=1, key_bits=30).fit on 60 points allocated 4 << key_bits bucket offsets per
+#   table (32 GiB): MemoryError or OOM kill
 def test_lsh_table_memory_is_bounded():
     kind, line = _run_with_memory_limit("""
         from sklrp.neighbors import MultiPurposeLSH

@@ -437,3 +437,11 @@ def test_tampered_index_files_are_refused_at_load(saved_index, tmp_path, edit, d
                                          r"file: .*" + match):
         MultiPurposeLSH.load(bad)
     assert MultiPurposeLSH.load(saved_index).n_samples_fit_ == 300  # the untouched file loads
+
+
+def test_key_bits_far_beyond_the_data_are_refused_before_allocating():
+    X = np.random.RandomState(1).normal(size=(60, 6))
+    with pytest.raises(ValueError, match=r"key_bits=30 gives 4294967296 buckets per table \(32 GiB of bucket offsets "
+                                         r"for 1 table\(s\)\); that is more than 1 GiB and far more buckets than the "
+                                         r"60 points need\. Use a smaller key_bits \(or 'auto'\)\."):
+        MultiPurposeLSH(n_tables=1, key_bits=30, random_state=0).fit(X)
