@@ -110,6 +110,14 @@ _LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
 _MAX_OFFSET_BYTES = 1 << 30
 
 
+def _physical_memory():
+    """Bytes of physical memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
 def _human_bytes(n):
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
@@ -450,6 +458,14 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         rng = check_random_state(self.random_state)
         dims = self._block_dims()
+        # the projections (drawn in float64) and the codes of the data: refuse what cannot fit
+        need = 8 * sum(int(dim) * int(t) for dim, t in zip(dims, self.block_bits_)) + 8 * n * self._n_words
+        limit = _physical_memory()
+        if limit is not None and need > limit:
+            raise ValueError(
+                f"n_bits={self.n_bits} needs {_human_bytes(need)} of projections and codes for {n} points of "
+                f"{X.shape[1]} features, more than this machine's {_human_bytes(limit)} of memory; use fewer n_bits."
+            )
         self.projections_ = [
             to_device(rng.standard_normal((dim, int(t))).astype(X.dtype), self.device_)
             for dim, t in zip(dims, self.block_bits_)

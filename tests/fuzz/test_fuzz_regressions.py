@@ -205,8 +205,8 @@ def test_lsh_table_memory_is_bounded():
     assert kind in ("ok", "ValueError", "TypeError"), line
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH(n_bits=10**13).fit raises MemoryError (the networks refuse "
-                                       "layers too large for the machine with a ValueError)")
+# fixed: MultiPurposeLSH(n_bits=10**13).fit raised MemoryError (the networks refuse oversized layers with a
+#   ValueError)
 def test_lsh_huge_n_bits_is_refused_clearly():
     kind, line = _run_with_memory_limit("""
         from sklrp.neighbors import MultiPurposeLSH

@@ -445,3 +445,12 @@ def test_key_bits_far_beyond_the_data_are_refused_before_allocating():
                                          r"for 1 table\(s\)\); that is more than 1 GiB and far more buckets than the "
                                          r"60 points need\. Use a smaller key_bits \(or 'auto'\)\."):
         MultiPurposeLSH(n_tables=1, key_bits=30, random_state=0).fit(X)
+
+
+def test_n_bits_beyond_the_machine_are_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(_mplsh, "_physical_memory", lambda: 1 << 20)  # a 1 MiB machine
+    X = np.random.RandomState(1).normal(size=(60, 6))
+    with pytest.raises(ValueError, match=r"n_bits=100000 needs [\d.]+ MiB of projections and codes for 60 points of "
+                                         r"6 features, more than this machine's 1 MiB of memory; use fewer n_bits\."):
+        MultiPurposeLSH(n_bits=100_000, random_state=0).fit(X)
+    assert MultiPurposeLSH(n_bits=64, random_state=0).fit(X).kneighbors(X[:1], 2)[1].shape == (1, 2)
