@@ -394,6 +394,14 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
                     vals = vals**2
                 elif method == "gradient_x_input":
                     vals = op.x * vals
+        vals = vals.astype(X.dtype, copy=False)
+        if not np.all(np.isfinite(vals)):
+            raise ValueError(
+                f"{type(self).__name__}: the explanations are not finite although X and the scores are: they "
+                f"overflow {vals.dtype} (an explicit output relevance or gradient of the size of "
+                f"{float(np.max(np.abs(target_relevance))) if target_relevance is not None else 'the scores'} "
+                "is too large for this method). Scale the target down."
+            )
         R = entries.copy()
-        R.data = vals.astype(X.dtype, copy=False)
+        R.data = vals
         return R if sp.issparse(X) else R.toarray()

@@ -243,3 +243,15 @@ def test_python_ints_beyond_the_float_range_are_a_value_error():
         with pytest.raises(ValueError, match=r"X holds a number too large for a float \(int too large to convert "
                                              r"to float\); scale X first\."):
             call([[10**400] * 6])
+
+
+@pytest.mark.parametrize("method, value", [("lrp", 1e308), ("sensitivity", 1e200)])
+def test_explanations_that_overflow_from_a_large_target_are_refused(method, value):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 6)), np.arange(40) % 3
+    clf = LinearRelevanceClassifier(LogisticRegression()).fit(X, y)
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+        ValueError, match=r"LinearRelevanceClassifier: the explanations are not finite although X and the scores are"
+    ):
+        clf.explain(X[:1], target=np.full((1, 3), value), method=method)
+    assert np.isfinite(clf.explain(X[:1], target=np.full((1, 3), 1.0), method=method)).all()

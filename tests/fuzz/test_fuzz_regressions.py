@@ -100,8 +100,8 @@ def test_linear_score_overflow_is_reported(method):
         assert_finite(out, method)
 
 
-@pytest.mark.xfail(strict=True, reason="LinearRelevanceClassifier.explain returns inf for a finite explicit output "
-                                       "relevance (2-D target) of 1e308 (lrp) or 1e200 (sensitivity squares it)")
+# fixed: LinearRelevanceClassifier.explain returned inf for a finite explicit output relevance (2-D target) of
+#   1e308 (lrp) or 1e200 (sensitivity squares it)
 @pytest.mark.parametrize("method, value", [("lrp", 1e308), ("sensitivity", 1e200)])
 def test_linear_explain_of_a_large_output_relevance(method, value):
     X, y = _data()
