@@ -458,7 +458,7 @@ def im2col_channels_last(x, kernel, stride, pads):
     nd = len(kernel)
     n, c = x.shape[:2]
     spatial = x.shape[2:]
-    out = tuple((s + p0 + p1 - k) // st + 1 for s, k, st, (p0, p1) in zip(spatial, kernel, stride, pads))
+    out = _conv_output_shape(spatial, kernel, stride, pads)
     P, K = int(np.prod(out)), int(np.prod(kernel))
     xcl = xp.moveaxis(x, 1, -1)
     if any(p0 or p1 for p0, p1 in pads):
@@ -479,6 +479,11 @@ def im2col_channels_last(x, kernel, stride, pads):
 #: the CNN's 5x5x32->64 layer, 2 cores: 4-8 samples per block ran 1.4x faster
 #: than the whole column matrix, 30x fewer bytes)
 _COLS_BLOCK_BYTES = 4 << 20
+
+
+def _conv_output_shape(spatial, kernel, stride, pads):
+    """Output positions per spatial axis of a convolution (``pads``: (before, after) per axis)."""
+    return tuple((s + p0 + p1 - k) // st + 1 for s, k, st, (p0, p1) in zip(spatial, kernel, stride, pads))
 
 
 def _padded_channels_last(x, pads):
@@ -548,7 +553,7 @@ def conv_forward(x, wmat, kernel, stride, pads, bias=None):
     """
     xp = get_namespace(x)
     spatial = x.shape[2:]
-    out = tuple((s + p0 + p1 - k) // st + 1 for s, k, st, (p0, p1) in zip(spatial, kernel, stride, pads))
+    out = _conv_output_shape(spatial, kernel, stride, pads)
     if xp is not np:
         cols, out = im2col_channels_last(x, kernel, stride, pads)
         z = cols @ wmat.T
@@ -572,7 +577,7 @@ def conv_weight_grad(x, g2, kernel, stride, pads):
         cols, _ = im2col_channels_last(x, kernel, stride, pads)
         return g2.T @ cols
     spatial = x.shape[2:]
-    out = tuple((s + p0 + p1 - k) // st + 1 for s, k, st, (p0, p1) in zip(spatial, kernel, stride, pads))
+    out = _conv_output_shape(spatial, kernel, stride, pads)
     P = int(np.prod(out))
     win = _windows(_padded_channels_last(x, pads), out, kernel, stride)
     gw = None

@@ -1,13 +1,14 @@
 """Input validation shared by sklrp's estimators, for NumPy, SciPy and CuPy input."""
 
 import contextlib
+import os
 
 import numpy as np
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._backend import get_namespace, is_gpu_array, to_host
 
-__all__ = ["validate_array", "check_documents", "overflow_as_value_error"]
+__all__ = ["validate_array", "check_documents", "overflow_as_value_error", "physical_memory", "format_bytes"]
 
 
 @contextlib.contextmanager
@@ -109,3 +110,23 @@ def check_documents(documents, name="X"):
     if not docs:
         raise ValueError(f"{name} holds no document; at least one is required.")
     return docs
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine, or None where the system does not say.
+
+    The bound against which sizes from hyperparameters (layer widths, hash
+    bits) are refused before anything of that size is allocated.
+    """
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def format_bytes(nbytes):
+    """``nbytes`` for a message: ``"1.83 MiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024

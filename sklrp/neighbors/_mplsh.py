@@ -26,6 +26,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
+from .._validation import format_bytes as _human_bytes
+from .._validation import physical_memory as _physical_memory
 from .._validation import validate_array
 from . import _hashing as H
 
@@ -108,22 +110,6 @@ _LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
 
 #: the largest bucket-offset arrays the hash tables may need, in bytes (key_bits sizes them, not the data)
 _MAX_OFFSET_BYTES = 1 << 30
-
-
-def _physical_memory():
-    """Bytes of physical memory, or None where the system does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return None
-
-
-def _human_bytes(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.3g} {unit}"
-        n /= 1024
-
 
 #: the most hash tables an index may build (more cost more than a linear scan)
 _MAX_TABLES = 1024

@@ -1,29 +1,15 @@
 """Layer base classes and the linear-operation interface the LRP rules use."""
 
 import math
-import os
 
 import numpy as np
 
 from .._backend import get_namespace, to_device
+from .._validation import format_bytes as _human
+from .._validation import physical_memory as _physical_memory
 from ..rules import ActivationOp, TraversalContext, register_layer_kind
 
 __all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES", "check_parameter_size"]
-
-
-def _physical_memory():
-    """Bytes of physical memory of this machine, or None where the system does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return None
-
-
-def _human(nbytes):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:.3g} {unit}"
-        nbytes /= 1024
 
 
 def check_parameter_size(layer, shape, dtype):
