@@ -294,11 +294,30 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+
+        Notes
+        -----
+        Where a probability underflows to 0, the wrapped estimator's
+        ``log(predict_proba)`` is ``-inf`` (and imprecise where it is
+        subnormal).  When its probabilities are a
+        softmax of the decision scores (multinomial logistic regression) or
+        normalised logistic sigmoids of them (binary and one-vs-rest), those
+        entries are computed from the scores in log space instead, finite as
+        the scores are.  Other estimators' log probabilities are returned as
+        they give them.
         """
         X = self._validate_input(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            self._finite(self.estimator_.decision_function(X), X, "scores")
-        return self.estimator_.predict_log_proba(X)
+            scores = self._finite(self.estimator_.decision_function(X), X, "scores")
+        with np.errstate(divide="ignore"):  # log(0): replaced below when the link is known
+            log_proba = self.estimator_.predict_log_proba(X)
+        # zero or subnormal probabilities: -inf, or a logarithm of a number with few significant bits left
+        underflow = log_proba < np.log(np.finfo(np.float64).tiny)
+        if underflow.any():
+            from_scores = _log_proba_from_scores(scores, self.estimator_.predict_proba(X))
+            if from_scores is not None:
+                log_proba = np.where(underflow, from_scores, log_proba)
+        return log_proba
 
     # ------------------------------------------------------------- explain
     def explain(self, X, target=None, method=None):
@@ -405,3 +424,25 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         R = entries.copy()
         R.data = vals
         return R if sp.issparse(X) else R.toarray()
+
+
+def _log_proba_from_scores(scores, proba):
+    """Log probabilities computed in log space from decision ``scores``, or None when no known link gives ``proba``.
+
+    The links of scikit-learn's linear classifiers: a softmax of the 2-D
+    scores (multinomial), ``[sigmoid(-s), sigmoid(s)]`` of 1-D scores
+    (binary), and sigmoids normalised over the classes (one-vs-rest).  The
+    one whose probabilities reproduce ``proba`` is used.
+    """
+    from scipy.special import log_expit, log_softmax, logsumexp
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1:
+        candidates = [np.stack([log_expit(-scores), log_expit(scores)], axis=1)]
+    else:
+        ovr = log_expit(scores)
+        candidates = [log_softmax(scores, axis=1), ovr - logsumexp(ovr, axis=1, keepdims=True)]
+    for candidate in candidates:
+        if candidate.shape == proba.shape and np.allclose(np.exp(candidate), proba, rtol=1e-6, atol=1e-9):
+            return candidate
+    return None

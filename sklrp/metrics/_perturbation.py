@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import get_namespace, to_device, to_host
+from .._validation import overflow_as_value_error
 from ..base import final_estimator, resolve_target, transform_to_final
 
 __all__ = ["perturbation_curve", "aopc_score"]
@@ -188,12 +189,47 @@ def _replacement_values(replacement, X_host_stats, shape, dtype, rng, low, high,
     )
 
 
+def _scale(a):
+    """The largest magnitude of the finite array ``a`` (1.0 for an all-zero array): a divisor that keeps sums finite."""
+    s = float(np.max(np.abs(a))) if a.size else 0.0
+    return s if s > 0 else 1.0
+
+
+def _mean(a, axis=None):
+    """The mean of finite float64 values, computed in units of their largest magnitude so that it cannot overflow.
+
+    ``a.mean()`` of values near the float maximum is inf although the mean
+    itself (never larger than the largest value) is representable.
+    """
+    s = _scale(a)
+    return (a / s).mean(axis=axis) * s
+
+
+def _std(a):
+    """The standard deviation of finite values, without overflow (see :func:`_mean`)."""
+    s = _scale(a)
+    return float((a / s).std()) * s
+
+
 def _aopc_from_curves(curves, include_start):
-    """AOPC per sample from curves of shape (n, L + 1)."""
-    drops = curves[:, :1] - curves  # f(x^0) - f(x^k), k = 0..L
-    if include_start:
-        return drops.mean(axis=1)  # 1/(L+1) sum_{k=0}^{L}
-    return drops[:, 1:].mean(axis=1)  # 1/L sum_{k=1}^{L}
+    """AOPC per sample from curves of shape (n, L + 1).
+
+    The drops ``f(x^0) - f(x^k)`` are averaged in units of the curves'
+    largest magnitude; a mean drop beyond the float range (scores of
+    opposite signs near the float maximum) raises a ValueError.
+    """
+    s = _scale(curves)
+    c = curves / s
+    drops = c[:, :1] - c  # (f(x^0) - f(x^k)) / s, k = 0..L
+    per_sample = drops.mean(axis=1) if include_start else drops[:, 1:].mean(axis=1)
+    with np.errstate(over="ignore"):
+        per_sample = per_sample * s
+    if not np.isfinite(per_sample).all():
+        raise ValueError(
+            "The AOPC (the mean score drop) exceeds the float range: the scores span more than the largest float "
+            f"(largest magnitude {s:.3g}). Scale the model's scores (e.g. score='proba')."
+        )
+    return per_sample
 
 
 # ------------------------------------------------------------------ public API
@@ -372,10 +408,11 @@ def perturbation_curve(
     """
     final = final_estimator(estimator)
     check_is_fitted(final)
-    Xf = _as_dense(transform_to_final(estimator, X), "X")
-    xp = get_namespace(Xf)
-    if Xf.dtype not in (xp.float32, xp.float64):
-        Xf = Xf.astype(xp.float64)
+    with overflow_as_value_error():
+        Xf = _as_dense(transform_to_final(estimator, X), "X")
+        xp = get_namespace(Xf)
+        if Xf.dtype not in (xp.float32, xp.float64):
+            Xf = Xf.astype(xp.float64)
     n, n_features = Xf.shape
     if n < 1:
         raise ValueError("X holds no samples; perturbation_curve needs at least one.")
@@ -435,8 +472,8 @@ def perturbation_curve(
         stats = {
             "min": float(Xf.min()),
             "max": float(Xf.max()),
-            "mean": float(Xf.mean()),
-            "std": float(Xf.std()),
+            "mean": float(_mean(to_host(Xf).astype(np.float64))),
+            "std": _std(to_host(Xf).astype(np.float64)),
         }
 
     # -- target class per sample, from the unperturbed input
@@ -483,16 +520,21 @@ def perturbation_curve(
                 mask = fr < k * patches_per_step
                 xk = xp.where(mask, repl, xb)
                 out.append(score_fn(xk)[ar, tb])
-            curves[rows[sl]] += to_host(xp.stack(out, axis=1)).astype(np.float64)
-    curves /= n_repeats
+            # each repeat's share added, so that the sum of scores near the float maximum cannot overflow
+            curves[rows[sl]] += to_host(xp.stack(out, axis=1)).astype(np.float64) / n_repeats
+    if not np.isfinite(curves).all():
+        raise ValueError(
+            "The estimator's scores on the perturbed inputs hold NaN or infinity although X is finite; the model "
+            "overflows on the replacement values (check `replacement` and the scale of X)."
+        )
 
     frac = np.minimum(np.arange(n_steps + 1) * patches_per_step, n_patches) / n_patches
     per_sample = _aopc_from_curves(curves, include_start)
     return Bunch(
-        curve=curves.mean(axis=0),
+        curve=_mean(curves, axis=0),
         curves=curves,
         fraction_perturbed=frac,
-        aopc=float(per_sample.mean()),
+        aopc=float(_mean(per_sample)),
         aopc_per_sample=per_sample,
         target=t_idx,
         order=order,

@@ -255,3 +255,32 @@ def test_explanations_that_overflow_from_a_large_target_are_refused(method, valu
     ):
         clf.explain(X[:1], target=np.full((1, 3), value), method=method)
     assert np.isfinite(clf.explain(X[:1], target=np.full((1, 3), 1.0), method=method)).all()
+
+
+@pytest.mark.parametrize("n_classes, est", [
+    (3, LogisticRegression()),
+    (2, LogisticRegression()),
+    (2, LogisticRegression(solver="liblinear")),
+])
+def test_predict_log_proba_in_log_space_where_probabilities_underflow(n_classes, est):
+    """Entries whose probability underflows to 0 get the log-softmax/log-sigmoid of the finite scores; the
+    others are the wrapped estimator's own."""
+    from scipy.special import log_expit, log_softmax
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % n_classes
+    model = LinearRelevanceClassifier(est).fit(X, y)
+    x = np.vstack([X[:3], 1e3 * X[:3]])
+    with np.errstate(divide="ignore"):
+        naive = np.log(model.predict_proba(x))
+    assert np.isneginf(naive).any()  # the case this is about
+    out = model.predict_log_proba(x)
+    assert np.isfinite(out).all()
+    d = model.decision_function(x)
+    if n_classes == 2:
+        expected = np.stack([log_expit(-d), log_expit(d)], axis=1)
+    else:
+        expected = log_softmax(d, axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
+    normal = naive >= np.log(np.finfo(np.float64).tiny)  # neither zero nor subnormal probabilities
+    np.testing.assert_array_equal(out[normal], naive[normal])

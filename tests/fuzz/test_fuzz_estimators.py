@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import sklrp
-from sklrp import LinearRelevanceClassifier
 from sklrp.metrics import aopc_score, perturbation_curve
 
 from ._support import (
@@ -26,10 +25,7 @@ from ._support import (
     clearly_valid_target,
     clearly_valid_X,
     dense_arrays,
-    has_huge_int,
-    max_abs,
     n_rows,
-    overflowing_linear_target,
     scaled,
     targets,
     x_inputs,
@@ -60,12 +56,6 @@ def _check_prediction(model, name, X, out):
         assert np.all((out >= 0) & (out <= 1)) and np.allclose(out.sum(axis=1), 1.0), f"not probabilities: {out!r}"
 
 
-def _known_failure(model, name, X):
-    """Inputs of known failures, left out of the strategy (see test_fuzz_regressions.py)."""
-    # a probability of the wrapped LogisticRegression underflows to 0: test_predict_log_proba_is_finite
-    return name == "predict_log_proba" and isinstance(model, LinearRelevanceClassifier) and max_abs(X) > 10
-
-
 @pytest.mark.parametrize("model_name", MODELS)
 @scaled(1.0)
 @given(data=st.data())
@@ -74,7 +64,7 @@ def test_predictions(models, model_name, data):
     name = data.draw(st.sampled_from(PREDICTORS), label="method")
     if not hasattr(model, name):  # e.g. predict_proba of a wrapped LinearSVC (documented: available_if)
         return
-    X = data.draw(x_inputs(N_FEATURES).filter(lambda X: not _known_failure(model, name, X)), label="X")
+    X = data.draw(x_inputs(N_FEATURES), label="X")
     status, out = check_call(getattr(model, name), X)
     if status == "ok":
         _check_prediction(model, name, X, out)
@@ -90,14 +80,9 @@ def test_explain(models, model_name, data):
     methods = list(model._explain_methods)
     method = data.draw(st.one_of(st.sampled_from(methods + [None]), st.sampled_from(["LRP", "", "foo", 1, ["lrp"]])),
                        label="method")
-    # other sparse formats than CSR/CSC come back as CSR: test_linear_explain_keeps_the_sparse_format
-    X = data.draw(x_inputs(N_FEATURES).filter(lambda X: not (
-        sp.issparse(X) and X.format not in ("csr", "csc") and isinstance(model, LinearRelevanceClassifier))),
-        label="X")
+    X = data.draw(x_inputs(N_FEATURES), label="X")
     n = n_rows(X) if hasattr(X, "shape") and len(getattr(X, "shape", ())) >= 1 else 1
-    # test_fuzz_regressions.py::test_linear_explain_of_a_large_output_relevance
-    target = data.draw(targets(n, model.classes_).filter(lambda t: not overflowing_linear_target(model, t)),
-                       label="target")
+    target = data.draw(targets(n, model.classes_), label="target")
     via_function = data.draw(st.booleans(), label="via sklrp.explain")
     fn = (lambda X, target: sklrp.explain(model, X, target=target, method=method)) if via_function else (
         lambda X, target: model.explain(X, target=target, method=method))
@@ -149,7 +134,7 @@ def test_perturbation_curve(models, model_name, data):
         hnp.arrays(np.float64, st.tuples(st.integers(1, 4), st.just(N_FEATURES)),
                    elements=st.one_of(MODERATE, ELEMENTS[data.draw(st.sampled_from(["moderate", "edge", "any"]))])),
         x_inputs(N_FEATURES),
-    ).filter(lambda X: max_abs(X) <= 1e300 and not has_huge_int(X)), label="X")  # see the comment on kwargs
+    ), label="X")
     kind = data.draw(st.sampled_from(["explain", "none", "random", "wrong_shape"]), label="R")
     if kind == "explain" and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == N_FEATURES:
         status, R = check_call(model.explain, X, deterministic=False)
@@ -160,12 +145,7 @@ def test_perturbation_curve(models, model_name, data):
         R = np.zeros((1, 2))
     else:
         R = None
-    # scores near the float maximum (X, replacement values beyond 1e300) are left out:
-    # test_perturbation_curve_mean_does_not_overflow; Python ints beyond the float range in X:
-    # test_perturbation_curve_python_int_beyond_float_range
-    kwargs = data.draw(PERTURBATION_KWARGS.filter(lambda kw: max(
-        [max_abs(kw.get(k)) if isinstance(kw.get(k), float) else 0.0 for k in ("replacement", "low", "high", "loc",
-                                                                                "scale")]) <= 1e300), label="kwargs")
+    kwargs = data.draw(PERTURBATION_KWARGS, label="kwargs")
 
     if data.draw(st.booleans(), label="aopc_score"):
         status, res = check_call(aopc_score, model, X, R, inputs=[X, R], random_state=0, **kwargs)

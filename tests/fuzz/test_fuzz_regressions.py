@@ -68,14 +68,10 @@ def test_python_int_beyond_float_range(case):
         _outcome(DenseNetClassifier((4,), max_iter=1, random_state=0).fit, huge * 3, [0, 1, 0])
 
 
-# fixed for the networks: predict_log_proba was log(predict_proba), -inf where a probability underflows to 0
-@pytest.mark.parametrize("case", [
-    "DenseNetClassifier",
-    pytest.param("LinearRelevanceClassifier(LogisticRegression())", marks=pytest.mark.xfail(
-        strict=True, reason="LinearRelevanceClassifier.predict_log_proba is the wrapped LogisticRegression's "
-                            "log(predict_proba): -inf where a probability underflows to 0 (X = 1e3), although "
-                            "log-softmax of the finite scores is finite")),
-])
+# fixed: predict_log_proba was log(predict_proba), -inf where a probability underflows to 0 (the networks), and
+#   the wrapped LogisticRegression's log(predict_proba) (LinearRelevanceClassifier, X = 1e3), although log-softmax
+#   of the finite scores is finite
+@pytest.mark.parametrize("case", ["DenseNetClassifier", "LinearRelevanceClassifier(LogisticRegression())"])
 def test_predict_log_proba_is_finite(case):
     X, y = _data()
     if case == "DenseNetClassifier":
@@ -111,17 +107,18 @@ def test_linear_explain_of_a_large_output_relevance(method, value):
         assert_finite(R, "explain")
 
 
-@pytest.mark.xfail(strict=True, reason="perturbation_curve/aopc_score: OverflowError (int too large to convert to "
-                                       "float) at _perturbation.py:378 for Python ints beyond the float range in X")
+# fixed: perturbation_curve/aopc_score raised OverflowError (int too large to convert to float) for Python ints
+#   beyond the float range in X
 @pytest.mark.parametrize("fn", [perturbation_curve, aopc_score])
 def test_perturbation_curve_python_int_beyond_float_range(fn):
     X, y = _data()
     model = _fit(DenseNetClassifier((4,), max_iter=1, random_state=0), X, y)
-    _outcome(fn, model, [[10**400] * 6], random_state=0)
+    with pytest.raises(ValueError, match="X holds a number too large for a float"):
+        fn(model, [[10**400] * 6], random_state=0)
 
 
-@pytest.mark.xfail(strict=True, reason="perturbation_curve: curve and aopc are the mean of finite per-sample "
-                                       "scores near the float64 maximum, which overflows to inf")
+# fixed: perturbation_curve returned inf for curve and aopc, the means of finite per-sample scores near the float64
+#   maximum
 def test_perturbation_curve_mean_does_not_overflow():
     X, y = _data()
     model = _fit(DenseNetClassifier((4,), max_iter=1, random_state=0), X, y)
@@ -130,10 +127,35 @@ def test_perturbation_curve_mean_does_not_overflow():
     def score(est, X):
         return np.full((X.shape[0], 3), 1e308)
 
-    res = _outcome(perturbation_curve, model, X[:2], score=score, n_steps=1, random_state=0)
-    if not isinstance(res, Exception):
-        assert_finite(res.curves, "curves")
-        assert_finite((res.curve, res.aopc, res.aopc_per_sample), "curve/aopc")
+    res = perturbation_curve(model, X[:2], score=score, n_steps=1, n_repeats=3, random_state=0)
+    np.testing.assert_array_equal(res.curves, 1e308)
+    np.testing.assert_array_equal(res.curve, 1e308)
+    assert res.aopc == 0.0
+
+
+def test_perturbation_curve_aopc_beyond_the_float_range():
+    """Scores of opposite signs near the float maximum: the mean drop (~2e308) is not representable."""
+    X, y = _data()
+    model = _fit(DenseNetClassifier((4,), max_iter=1, random_state=0), X, y)
+
+    x0 = X[:1]
+
+    def score(est, X):  # +1.5e308 on the unperturbed input, -1.5e308 once anything is replaced
+        return np.where(np.all(X == x0, axis=1)[:, None], 1.5e308, -1.5e308) * np.ones(3)
+
+    with pytest.raises(ValueError, match="The AOPC .* exceeds the float range"):
+        perturbation_curve(model, x0, score=score, n_steps=1, replacement=0.0, random_state=0)
+
+
+def test_perturbation_curve_non_finite_scores_are_reported():
+    X, y = _data()
+    model = _fit(DenseNetClassifier((4,), max_iter=1, random_state=0), X, y)
+
+    def score(est, X):
+        return np.full((X.shape[0], 3), np.nan)
+
+    with pytest.raises(ValueError, match="scores on the perturbed inputs hold NaN or infinity although X is finite"):
+        perturbation_curve(model, X[:2], score=score, n_steps=1, random_state=0)
 
 
 # ---------------------------------------------------------------- neighbours
