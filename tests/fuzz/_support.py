@@ -27,6 +27,7 @@ it is drawn, with a comment naming its strict xfail reproducer in
   tables hold: ``test_lsh_load_checks_norm_ranges``.
 """
 
+import collections
 import contextlib
 import copy
 import decimal
@@ -34,8 +35,10 @@ import fractions
 import math
 import os
 import signal
+import sys
 import threading
 import time
+import types
 import warnings
 
 import numpy as np
@@ -179,18 +182,45 @@ def attempt(fn, *args, **kwargs):
             return "error", exc
 
 
-def check_call(fn, *args, inputs=None, deterministic=True, **kwargs):
+#: outcomes of the calls made under the oracle in this process: (entry point, outcome) -> count, where the
+#: outcome is "ok" or the type name of the allowed exception raised (an exception of another type propagates
+#: from ``attempt`` and fails the test: it is never counted).  tests/fuzz/conftest.py reports it at the end of
+#: a run.
+TALLY = collections.Counter()
+
+
+def entry_point(fn):
+    """The public name of a called function: ``Class.method`` for bound methods, else its qualified name."""
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        cls = owner if isinstance(owner, type) else type(owner)
+        return f"{cls.__name__}.{fn.__name__}"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "call"
+    module = getattr(fn, "__module__", None) or ""
+    if module.startswith("sklrp"):  # the shortest public path: sklrp.base.explain -> sklrp.explain
+        parts = [part for part in module.split(".") if not part.startswith("_")]
+        for i in range(1, len(parts) + 1):
+            if getattr(sys.modules.get(".".join(parts[:i])), getattr(fn, "__name__", ""), None) is fn:
+                return ".".join(parts[:i] + [name])
+    return name
+
+
+def check_call(fn, *args, inputs=None, deterministic=True, entry=None, **kwargs):
     """Call ``fn(*args, **kwargs)`` under the oracle above; return ``(status, result_or_exc)``.
 
     ``inputs`` are the objects checked for mutation (default: every
-    positional and keyword argument).
+    positional and keyword argument).  ``entry`` names the public entry
+    point in the tally (default: :func:`entry_point` of ``fn``).
     """
     if inputs is None:
         inputs = list(args) + list(kwargs.values())
     snaps = [snapshot(x) for x in inputs]
     first = attempt(fn, *args, **kwargs)
-    if currently_in_test_context():  # outcome counts in --hypothesis-show-statistics
-        event(f"{getattr(fn, '__name__', 'call')}: " + ("ok" if first[0] == "ok" else type(first[1]).__name__))
+    outcome = "ok" if first[0] == "ok" else type(first[1]).__name__
+    if currently_in_test_context():  # every execution of a test body (generation, and shrinking after a failure)
+        name = entry or entry_point(fn)
+        TALLY[name, outcome] += 1
+        event(f"{name}: {outcome}")  # outcome counts in --hypothesis-show-statistics
     for i, (x, s) in enumerate(zip(inputs, snaps)):
         assert_unchanged(x, s, name=f"argument {i}")
     if deterministic:

@@ -5,8 +5,14 @@ well under three minutes) or ``pytest tests/fuzz --hypothesis-profile=long``
 (>10,000 examples, randomized).  Every test here is marked ``fuzz``.
 
 The models are tiny (40 samples x 6 features) and built once per session.
+
+At the end of a run the outcomes of the public calls are summarised per
+entry point (calls, results, clean errors by type); with
+``SKLRP_FUZZ_REPORT=file.json`` they are also written there as JSON.
 """
 
+import json
+import os
 import warnings
 
 import numpy as np
@@ -18,6 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
 from ._profiles import register
+from ._support import TALLY
 
 register()
 
@@ -26,6 +33,37 @@ def pytest_configure(config):
     # the hypothesis plugin has loaded --hypothesis-profile when given; "ci" otherwise
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile("ci")
+
+
+def fuzz_report():
+    """The tally as ``{entry point: {"calls": n, "ok": n, "errors": {type name: n}}}``, sorted by name."""
+    report = {}
+    for (name, outcome), count in sorted(TALLY.items()):
+        entry = report.setdefault(name, {"calls": 0, "ok": 0, "errors": {}})
+        entry["calls"] += count
+        if outcome == "ok":
+            entry["ok"] += count
+        else:
+            entry["errors"][outcome] = entry["errors"].get(outcome, 0) + count
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    report = fuzz_report()
+    if not report:
+        return
+    profile = settings.get_current_profile_name()
+    total = sum(e["calls"] for e in report.values())
+    terminalreporter.section(f"fuzz outcomes per entry point (profile {profile!r}, {total} calls)")
+    width = max(len(name) for name in report)
+    for name, e in report.items():
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(e["errors"].items(), key=lambda kv: -kv[1]))
+        terminalreporter.write_line(f"{name:<{width}}  {e['calls']:>6} calls  {e['ok']:>6} ok  {errors}")
+    path = os.environ.get("SKLRP_FUZZ_REPORT")
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"profile": profile, "calls": total, "entry_points": report}, f, indent=1)
+        terminalreporter.write_line(f"written to {path}")
 
 
 N_FEATURES = 6

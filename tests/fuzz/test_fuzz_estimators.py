@@ -86,7 +86,7 @@ def test_explain(models, model_name, data):
     via_function = data.draw(st.booleans(), label="via sklrp.explain")
     fn = (lambda X, target: sklrp.explain(model, X, target=target, method=method)) if via_function else (
         lambda X, target: model.explain(X, target=target, method=method))
-    status, R = check_call(fn, X, target)
+    status, R = check_call(fn, X, target, entry="sklrp.explain" if via_function else f"{type(model).__name__}.explain")
     if status == "ok":
         if sp.issparse(X):
             assert sp.issparse(R) and R.format == X.format, f"sparse {X.format} in, {type(R).__name__} out"

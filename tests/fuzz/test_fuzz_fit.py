@@ -126,7 +126,8 @@ def training_sets(draw):
 @given(Xy=training_sets())
 def test_fit_generated_data(est_name, Xy):
     X, y = Xy
-    status, res = check_call(_summary, ESTIMATORS[est_name], X, y, inputs=[X, y])
+    est = ESTIMATORS[est_name]
+    status, res = check_call(_summary, est, X, y, inputs=[X, y], entry=f"{type(est).__name__}.fit")
     if status != "ok":
         return
     out = res
@@ -213,7 +214,7 @@ def test_densenet_hyperparameters(data, params):
     X, y3, _, _ = data
     X, y = X[:12], y3[:12]
     est = DenseNetClassifier(**params)
-    status, res = check_call(_summary, est, X, y, inputs=[X, y])
+    status, res = check_call(_summary, est, X, y, inputs=[X, y], entry=f"{type(est).__name__}.fit")
     if status != "ok":
         return
     out = res
@@ -297,7 +298,7 @@ def test_lsh_hyperparameters(lsh_data, params, n, dtype):
     assume(not lsh_overflows(None, params.get("weights"), params.get("group_weights")))
     X = lsh_data["X"][:n].astype(dtype)
     Q = lsh_data["X"][:3] + 0.1
-    status, res = check_call(_lsh_summary, params, X, Q, inputs=[X, Q])
+    status, res = check_call(_lsh_summary, params, X, Q, inputs=[X, Q], entry="MultiPurposeLSH.fit")
     if status == "ok":
         D, I = res
         assert D.shape == I.shape and D.shape[0] == 3

@@ -178,7 +178,7 @@ def test_document_vectors(text_pipes, pipe_name, data):
         vec = RelevanceDocumentVectorizer(pipe, EMBEDDINGS, weighting=weighting, normalize=normalize).fit()
         return vec.transform(docs, target=target)
 
-    status, V = check_call(vectors, docs, target)
+    status, V = check_call(vectors, docs, target, entry="RelevanceDocumentVectorizer.transform")
     if status == "ok":
         assert V.shape == (_n_docs(docs), 2)
         assert_finite(V, "document vectors")
