@@ -2,13 +2,15 @@
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._backend import get_namespace, is_gpu_array, to_host
 
-__all__ = ["validate_array", "check_documents", "overflow_as_value_error", "physical_memory", "format_bytes"]
+__all__ = ["validate_array", "check_documents", "check_relevance", "overflow_as_value_error", "physical_memory", "format_bytes"]
 
 
 @contextlib.contextmanager
@@ -71,8 +73,11 @@ def validate_array(estimator, X, *, reset, y=None):
     return X, y
 
 
-def check_documents(documents, name="X"):
+def check_documents(documents, name="X", *, allow_bytes=True, allow_empty=False):
     """Raw text documents as a list, or a clear error naming the first bad one.
+
+    The one validation of raw documents in sklrp: explanations of text
+    pipelines, token relevances, document vectors, the sequence vectorizer.
 
     Parameters
     ----------
@@ -81,6 +86,12 @@ def check_documents(documents, name="X"):
         as scikit-learn's vectorizers do).
     name : str, default="X"
         The argument's name, for the messages.
+    allow_bytes : bool, default=True
+        Whether bytes documents are accepted (a consumer that maps
+        positions back to the text needs str).
+    allow_empty : bool, default=False
+        Whether no document at all is accepted (a transformer's
+        ``transform([])`` returns zero rows, as scikit-learn's do).
 
     Returns
     -------
@@ -89,10 +100,12 @@ def check_documents(documents, name="X"):
     Raises
     ------
     ValueError
-        For one string instead of an iterable of documents, or no document.
+        For one string instead of an iterable of documents, or no document
+        (unless ``allow_empty``).
     TypeError
-        For something that is not iterable, or an item that is not str or
-        bytes (``None``, a number, a list...), naming its position.
+        For something that is not iterable, or an item that is not str (or
+        bytes, when allowed): ``None``, a number, a list..., naming its
+        position.
     """
     if isinstance(documents, (str, bytes)):
         raise ValueError(f"{name} must be an iterable of documents, not one string.")
@@ -102,12 +115,14 @@ def check_documents(documents, name="X"):
         raise TypeError(
             f"{name} must be an iterable of str documents; got {type(documents).__name__}."
         ) from None
+    accepted = (str, bytes) if allow_bytes else str
     for i, doc in enumerate(docs):
-        if not isinstance(doc, (str, bytes)):
+        if not isinstance(doc, accepted):
             shown = repr(doc)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            raise TypeError(f"{name}[{i}] must be a str document; got {type(doc).__name__}: {shown}.")
-    if not docs:
+            hint = " (decode bytes first, e.g. doc.decode('utf-8'))" if isinstance(doc, bytes) else ""
+            raise TypeError(f"{name}[{i}] must be a str document; got {type(doc).__name__}: {shown}{hint}.")
+    if not docs and not allow_empty:
         raise ValueError(f"{name} holds no document; at least one is required.")
     return docs
 
@@ -130,3 +145,58 @@ def format_bytes(nbytes):
         if nbytes < 1024 or unit == "PiB":
             return f"{nbytes:.3g} {unit}"
         nbytes /= 1024
+
+
+def check_relevance(R, name="relevance", *, sparse_ok=True):
+    """A relevance array given by the user as float64, or a clear error.
+
+    Parameters
+    ----------
+    R : array-like or sparse matrix
+        Relevance values (a nested list, a NumPy array, a SciPy sparse
+        matrix when ``sparse_ok``).
+    name : str, default="relevance"
+        The argument's name, for the messages.
+    sparse_ok : bool, default=True
+        Whether a sparse matrix is kept sparse (CSR); otherwise it is
+        densified.
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix of float64
+
+    Raises
+    ------
+    TypeError
+        For something that is not an array of real numbers (strings,
+        objects, complex numbers, ragged lists).
+    ValueError
+        For NaN or infinity, or numbers beyond the float range.
+
+    The caller checks the shape, which it knows.
+    """
+    if sp.issparse(R):
+        if R.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers; got a sparse matrix of dtype {R.dtype}.")
+        R = R.tocsr().astype(np.float64) if sparse_ok else R.toarray().astype(np.float64)
+        values = R.data if sp.issparse(R) else R
+    else:
+        if isinstance(R, (str, bytes)) or R is None:
+            raise TypeError(f"{name} must be an array of numbers; got {type(R).__name__}.")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)
+                arr = np.asarray(R)
+                if arr.dtype.kind == "c":
+                    raise TypeError(f"{name} must hold real numbers; got complex values (dtype {arr.dtype}).")
+                R = arr.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} holds a number beyond the float range.") from None
+        except (TypeError, ValueError) as exc:
+            if str(exc).startswith(name):
+                raise
+            raise TypeError(f"{name} must be an array of numbers; got {type(R).__name__} ({exc}).") from None
+        values = R
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return R

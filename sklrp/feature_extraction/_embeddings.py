@@ -33,6 +33,11 @@ class WordEmbeddings:
             raise ValueError(
                 f"vectors must have shape (n_words, dim) = ({len(words)}, dim); got {vectors.shape}."
             )
+        if vectors.dtype.kind not in "fiub":
+            raise TypeError(
+                f"Embedding vectors must hold real numbers; got dtype {vectors.dtype}"
+                + (" (the imaginary parts would be dropped)." if vectors.dtype.kind == "c" else ".")
+            )
         if not np.issubdtype(vectors.dtype, np.floating):
             vectors = vectors.astype(np.float64)
         if not np.all(np.isfinite(vectors)):
@@ -111,6 +116,32 @@ def _from_text_file(path, dtype, limit):
     return WordEmbeddings(words, np.asarray(rows, dtype=dtype))
 
 
+def _dict_vector(word, vector):
+    """One vector of an embedding dict as a 1-D float64 array, or an error naming the word."""
+    arr = np.asarray(vector) if not isinstance(vector, (str, bytes)) else np.asarray([vector])
+    if arr.dtype.kind == "c":
+        raise TypeError(f"The embedding of {word!r} holds complex numbers; embeddings must be real.")
+    if arr.dtype.kind not in "fiub":
+        try:
+            arr = arr.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"The embedding of {word!r} holds a number beyond the float range.") from None
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"The embedding of {word!r} must be a 1-D sequence of numbers; got {type(vector).__name__} "
+                f"{vector!r:.60}."
+            ) from None
+    if arr.ndim != 1:
+        raise ValueError(f"The embedding of {word!r} must be 1-D; got an array of shape {arr.shape}.")
+    if arr.shape[0] == 0:
+        raise ValueError(f"The embedding of {word!r} is empty.")
+    with np.errstate(over="ignore"):
+        arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"The embedding of {word!r} contains NaN or inf (or a number beyond the float range).")
+    return arr
+
+
 def load_embeddings(source, *, dtype=np.float32, limit=None):
     """Load word embeddings from any of the usual sources.
 
@@ -139,9 +170,11 @@ def load_embeddings(source, *, dtype=np.float32, limit=None):
     Raises
     ------
     ValueError
-        For inconsistent dimensions, non-finite values or an empty source.
+        For inconsistent dimensions, non-finite values or an empty source,
+        naming the word (dict) or the line (file).
     TypeError
-        For an unsupported source type.
+        For an unsupported source type, or vectors that are not real
+        numbers (strings, complex numbers).
     """
     if isinstance(source, WordEmbeddings):
         return source
@@ -149,13 +182,15 @@ def load_embeddings(source, *, dtype=np.float32, limit=None):
         if not source:
             raise ValueError("The embedding dict is empty.")
         words = list(source.keys())
-        try:
-            vecs = np.asarray([np.asarray(source[w], dtype=np.float64) for w in words])
-        except ValueError as exc:
-            raise ValueError(f"Embedding vectors in the dict have different lengths: {exc}") from exc
-        if vecs.ndim != 2:
-            raise ValueError("Embedding vectors in the dict must be 1-D and of equal length.")
-        return WordEmbeddings(words, vecs)
+        rows = [_dict_vector(w, source[w]) for w in words]
+        dim = rows[0].shape[0]
+        for w, row in zip(words, rows):
+            if row.shape[0] != dim:
+                raise ValueError(
+                    f"Embedding vectors in the dict have different lengths: {words[0]!r} has {dim} values, "
+                    f"{w!r} has {row.shape[0]}."
+                )
+        return WordEmbeddings(words, np.asarray(rows))
     if hasattr(source, "key_to_index") and hasattr(source, "vectors"):
         words = [None] * len(source.key_to_index)
         for w, i in source.key_to_index.items():

@@ -8,6 +8,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import Bunch, check_random_state
 
+from .._validation import check_relevance
 from ..base import explain as _explain
 from ..base import final_estimator, transform_to_final
 from ..feature_extraction._document import RelevanceDocumentVectorizer
@@ -25,7 +26,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
-def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_words=10,
+def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_words=None,
                         subset="correct", order="auto", target="true", min_words=0,
                         n_repeats=5, random_state=None):
     """Accuracy after deleting the 0, 1, ..., ``n_words`` top-ranked words.
@@ -67,9 +68,13 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         ``X``, before subsetting); for a sequence Pipeline
         ``(n_documents, max_length_)``, or with a third, embedding axis that
         is summed over.
-    n_words : int, default=10
-        Largest number of deleted words. 10 is sklrp's documented default,
-        because the paper's choice is not verified.
+    n_words : int or None, default=None
+        Largest number of deleted words, at most the number of columns of
+        the last step's input (the vocabulary, or ``max_length`` for a
+        sequence Pipeline): after that many deletions every document is
+        empty. ``None`` means 10, or the number of columns when there are
+        fewer; 10 is sklrp's documented default, because the paper's choice
+        is not verified.
     subset : {"correct", "misclassified", "all"}, default="correct"
         Which documents enter the curve: those the model classifies
         correctly, those it misclassifies, or all.
@@ -116,7 +121,8 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     TypeError
         If the ranking needs ``explain`` and the last step has none.
     """
-    n_words = _check_int("n_words", n_words, 0)
+    if n_words is not None:
+        n_words = _check_int("n_words", n_words, 0)
     min_words = _check_int("min_words", min_words, 0)
     n_repeats = _check_int("n_repeats", n_repeats, 1)
     if subset not in _SUBSETS:
@@ -136,6 +142,15 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         as_input = _dense
     Xt.eliminate_zeros()
     Xt.sort_indices()
+    n_columns = Xt.shape[1]
+    if n_words is None:
+        n_words = min(10, n_columns)
+    elif n_words > n_columns:
+        raise ValueError(
+            f"n_words={n_words} exceeds the {n_columns} columns of the last step's input (a document holds at most "
+            f"{n_columns} distinct words or positions, and after that many deletions it is empty); pass at most "
+            f"{n_columns}."
+        )
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != Xt.shape[0]:
         raise ValueError(f"y must hold one label per document ({Xt.shape[0]}); got shape {y.shape}.")
@@ -164,7 +179,7 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
     rows = np.repeat(np.arange(Xs.shape[0]), np.diff(Xs.indptr))
     cols = Xs.indices
     if relevance is not None:
-        Rfull = relevance
+        Rfull = check_relevance(relevance, "relevance")
         if smap is not None:
             Rfull = smap.position_relevance(Rfull, Xt.shape)
         if Rfull.shape != Xt.shape:

@@ -21,7 +21,6 @@ from .._backend import (
     to_device,
 )
 from ._base import Activation, Layer, LinearLayer, check_parameter_size
-from ._embedding import Embedding
 
 __all__ = [
     "Dense",

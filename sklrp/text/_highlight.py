@@ -1,6 +1,7 @@
 """Render token relevances as self-contained HTML or ANSI terminal text."""
 
 import html
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -56,6 +57,16 @@ class TokenRelevances:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def _real(x, name):
+    """``x`` as a float, or a TypeError naming the argument (strings, None, complex numbers, arrays)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {type(x).__name__}: {x!r:.40}.")
+    try:
+        return float(x)
+    except OverflowError:  # a Python int beyond the float range: the largest float of its sign
+        return float(np.sign(x)) * float(np.finfo(np.float64).max)
+
+
 def relevance_color(value, vmax):
     """RGB colour of a relevance on a diverging scale centred at 0.
 
@@ -79,10 +90,13 @@ def relevance_color(value, vmax):
     ------
     ValueError
         If ``vmax`` is not a positive finite number.
+    TypeError
+        If ``value`` or ``vmax`` is not a real number.
     """
-    vmax = float(vmax)
+    vmax = _real(vmax, "vmax")
     if not (vmax > 0 and np.isfinite(vmax)):
         raise ValueError(f"vmax must be a positive finite number; got {vmax}.")
+    value = _real(value, "value")
     a = float(np.clip(value / vmax, -1.0, 1.0)) if np.isfinite(value) else 0.0
     fade = int(round(255 * (1.0 - abs(a))))
     return (255, fade, fade) if a >= 0 else (fade, fade, 255)

@@ -18,6 +18,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_documents
 from ._tokens import _locate, _offset_map
 
 __all__ = ["TokenSequenceVectorizer", "TokenSpan"]
@@ -65,26 +66,8 @@ class TokenSpan(NamedTuple):
 
 
 def _check_documents(raw_documents):
-    """The documents as a list of str; clear errors for anything else."""
-    if isinstance(raw_documents, (str, bytes)):
-        raise ValueError(
-            "Iterable over raw text documents expected, string object received."
-        )
-    try:
-        docs = list(raw_documents)
-    except TypeError:
-        raise ValueError(
-            "raw_documents must be an iterable of str documents; got "
-            f"{type(raw_documents).__name__}."
-        ) from None
-    for i, doc in enumerate(docs):
-        if not isinstance(doc, str):
-            hint = " (decode bytes first, e.g. doc.decode('utf-8'))" if isinstance(doc, bytes) else ""
-            raise ValueError(
-                f"raw_documents must contain str documents; document {i} is "
-                f"{type(doc).__name__}: {doc!r:.60}{hint}."
-            )
-    return docs
+    """The documents as a list of str (bytes are refused: token spans index the text)."""
+    return check_documents(raw_documents, "raw_documents", allow_bytes=False, allow_empty=True)
 
 
 class TokenSequenceVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_documents
+from .._validation import check_documents, check_relevance
 from ..base import explain as _explain
 from ._highlight import TokenRelevances
 from ._vocab import sequence_feature_map, text_feature_map
@@ -183,7 +183,7 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
         R = _explain(estimator, docs, target=target, method=method)
         labels = _target_labels(lambda: estimator.predict(docs), len(docs), target)
     else:
-        R = relevance
+        R = check_relevance(relevance, "relevance")
     R = sp.csr_matrix(R) if not sp.issparse(R) else R.tocsr()
     if R.shape != (len(docs), fmap.n_columns):
         raise ValueError(

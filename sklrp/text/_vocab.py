@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_documents
+from .._validation import check_documents, check_relevance
 from ..base import explain as _explain
 from ..base import final_estimator
 
@@ -247,9 +247,7 @@ class SequenceFeatureMap:
         A 3-D array ``(n_documents, max_length_, dim)`` (relevance per
         embedding dimension) is summed over its last axis.
         """
-        if sp.issparse(R):
-            R = R.toarray()
-        R = np.asarray(R, dtype=np.float64)
+        R = check_relevance(R, name, sparse_ok=False)
         if R.ndim == 3 and R.shape[:2] == tuple(shape):
             R = R.sum(axis=2)
         if R.shape != tuple(shape):

@@ -82,13 +82,26 @@ def test_deletion_curve_matches_manual_deletion(toy):
             Xk[i, order[:k]] = 0
         assert c.accuracy[k] == pytest.approx(np.mean(pipe[-1].predict(Xk) == y))
     # deleting every word leaves the bias decision only
-    full = word_deletion_curve(pipe, docs, y, n_words=12)
+    full = word_deletion_curve(pipe, docs, y, n_words=Xt.shape[1])
     zero_pred = pipe[-1].predict(np.zeros((len(docs), Xt.shape[1])))
     assert full.accuracy[-1] == pytest.approx(np.mean(zero_pred == y))
     # a precomputed relevance gives the same curve
     pre = word_deletion_curve(pipe, docs, y, n_words=3, relevance=sp.csr_matrix(R))
     np.testing.assert_allclose(pre.accuracy, c.accuracy)
     assert pre.method == "precomputed"
+
+
+def test_deletion_curve_n_words_is_bounded_by_the_columns(toy):
+    """Bounded work: n_words beyond the columns of the input space is refused (10**12 tried to allocate 7 TiB);
+    the default is 10, or the number of columns when there are fewer."""
+    pipe, docs, y, _ = toy
+    n_columns = len(pipe[0].vocabulary_)
+    with pytest.raises(ValueError, match=rf"^n_words=1000000000000 exceeds the {n_columns} columns of the last "
+                                         rf"step's input .*; pass at most {n_columns}\.$"):
+        word_deletion_curve(pipe, docs, y, n_words=10**12)
+    assert word_deletion_curve(pipe, docs, y, n_words=n_columns).n_deleted.shape == (n_columns + 1,)
+    default = word_deletion_curve(pipe, docs, y)
+    assert default.n_deleted.shape == (min(10, n_columns) + 1,)
 
 
 def test_deletion_on_newsgroups_lrp_beats_sa_beats_random(news):

@@ -255,22 +255,23 @@ def test_fit_without_any_term_raises_sklearns_error():
 
 
 @pytest.mark.parametrize(
-    "docs, match",
+    "docs, error, match",
     [
-        ("one document", "Iterable over raw text documents expected"),
-        (b"one document", "Iterable over raw text documents expected"),
-        (3, "iterable of str documents; got int"),
-        (["ok", None], "document 1 is NoneType"),
-        (["ok", float("nan")], "document 1 is float"),
-        ([b"bytes"], "document 0 is bytes.*decode"),
-        (np.array([["a", "b"]]), "document 0 is ndarray"),
+        ("one document", ValueError, r"^raw_documents must be an iterable of documents, not one string\.$"),
+        (b"one document", ValueError, r"^raw_documents must be an iterable of documents, not one string\.$"),
+        (3, TypeError, r"^raw_documents must be an iterable of str documents; got int\.$"),
+        (["ok", None], TypeError, r"^raw_documents\[1\] must be a str document; got NoneType: None\.$"),
+        (["ok", float("nan")], TypeError, r"^raw_documents\[1\] must be a str document; got float: nan\.$"),
+        ([b"bytes"], TypeError, r"^raw_documents\[0\] must be a str document; got bytes: b'bytes' \(decode bytes "
+                                r"first, e\.g\. doc\.decode\('utf-8'\)\)\.$"),
+        (np.array([["a", "b"]]), TypeError, r"^raw_documents\[0\] must be a str document; got ndarray: "),
     ],
 )
-def test_bad_documents(docs, match):
+def test_bad_documents(docs, error, match):
     fitted = TokenSequenceVectorizer().fit(DOCS)
     for call in (TokenSequenceVectorizer().fit, TokenSequenceVectorizer().fit_transform,
                  fitted.transform, fitted.token_spans):
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(error, match=match):
             call(docs)
 
 
