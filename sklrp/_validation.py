@@ -10,7 +10,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._backend import get_namespace, is_gpu_array, to_host
 
-__all__ = ["validate_array", "check_documents", "check_relevance", "overflow_as_value_error", "physical_memory", "format_bytes"]
+__all__ = ["validate_array", "check_documents", "check_relevance", "check_finite_output", "overflow_as_value_error", "physical_memory", "format_bytes"]
 
 
 @contextlib.contextmanager
@@ -200,3 +200,38 @@ def check_relevance(R, name="relevance", *, sparse_ok=True):
     if not np.isfinite(values).all():
         raise ValueError(f"{name} contains NaN or infinity.")
     return R
+
+
+def check_finite_output(out, X, *, owner, what, cause):
+    """``out``, unless the finite (validated) input ``X`` gave non-finite values in it: then a clear ValueError.
+
+    The one check of overflow in sklrp's forward and relevance passes
+    (NumPy, CuPy, and SciPy sparse ``X``): it counts the samples whose
+    output is not finite and names the largest input magnitude among them.
+
+    Parameters
+    ----------
+    out : array of shape (n_samples, ...)
+    X : array or sparse matrix of shape (n_samples, ...)
+    owner : str
+        Who computed ``out`` (the estimator's class name).
+    what : str
+        What ``out`` is ("scores", "explanations").
+    cause : str
+        How the overflow arises ("the scores overflow").
+    """
+    xp = get_namespace(out)
+    n = X.shape[0]
+    bad = ~xp.isfinite(out.reshape(n, -1)).all(axis=1)
+    n_bad = int(bad.sum())
+    if n_bad:
+        if sp.issparse(X):
+            rows = X.tocsr()[np.flatnonzero(to_host(bad))]
+        else:
+            rows = X.reshape(n, -1)[bad]
+        big = float(abs(rows).max())
+        raise ValueError(
+            f"{owner}: the {what} of {n_bad} of {n} samples are not finite although X is: {cause} on inputs this "
+            f"large (largest |x| of those samples: {big:.3g}). Scale X as the training data was scaled."
+        )
+    return out

@@ -248,3 +248,33 @@ def test_relevance_color_of_nan_and_non_numbers():
         relevance_color("x", 1.0)
     with pytest.raises(ValueError, match=r"^vmax must be a positive finite number; got nan\.$"):
         relevance_color(0.5, np.nan)
+
+
+# ------------------------------------------------------------------------ overflow
+def test_network_overflow_is_reported(data):
+    """Finite inputs whose scores overflow (were NaN/inf returned silently), float32 network."""
+    X, y = data
+    net = _quiet_fit(DenseNetClassifier((8,), max_iter=5, random_state=0), X.astype(np.float32), y)
+    x = np.vstack([X[:2], np.full((1, 6), 3e38)]).astype(np.float32)
+    message = ("DenseNetClassifier: the scores of 1 of 3 samples are not finite although X is: the network overflows "
+               "(float32 arithmetic) on inputs this large (largest |x| of those samples: 3e+38). Scale X as the "
+               "training data was scaled.")
+    for method in (net.decision_function, net.predict_proba, net.predict, net.explain):
+        with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+            method(x)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linear_overflow_is_reported(models, data, sparse):
+    import scipy.sparse as sp
+
+    X, _ = data
+    model = models["linear"]
+    x = np.vstack([X[:1], 1.7e308 * np.sign(model.estimator_.coef_[:1])])
+    x = sp.csr_matrix(x) if sparse else x
+    message = ("LinearRelevanceClassifier: the scores of 1 of 2 samples are not finite although X is: the scores "
+               "overflow on inputs this large (largest |x| of those samples: 1.7e+308). Scale X as the training data "
+               "was scaled.")
+    for method in (model.decision_function, model.predict_proba, model.explain):
+        with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+            method(x)

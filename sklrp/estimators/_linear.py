@@ -16,7 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import overflow_as_value_error
+from .._validation import check_finite_output, overflow_as_value_error
 from ..base import ExplainMixin
 from ..nn import LinearOp
 from ..rules import Epsilon
@@ -226,14 +226,8 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
 
     def _finite(self, out, X, what):
         """``out``, unless the finite (validated) ``X`` gave non-finite values: then a clear error."""
-        bad = ~np.isfinite(np.asarray(out).reshape(X.shape[0], -1)).all(axis=1)
-        if bad.any():
-            raise ValueError(
-                f"{type(self).__name__}: the {what} of {int(bad.sum())} of {bad.size} samples are not finite "
-                f"although X is: the scores overflow on inputs this large (largest |x| of those samples: "
-                f"{abs(X[np.flatnonzero(bad)]).max():.3g}). Scale X as the training data was scaled."
-            )
-        return out
+        return check_finite_output(np.asarray(out), X, owner=type(self).__name__, what=what,
+                                   cause="the scores overflow")
 
     def decision_function(self, X):
         """Decision function of the wrapped estimator.
@@ -390,14 +384,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         else:
             with np.errstate(over="ignore", invalid="ignore"):
                 op = self._linear_op(entries)
-            bad = ~np.isfinite(op.output).all(axis=1)
-            if bad.any():
-                raise ValueError(
-                    f"{type(self).__name__}: the scores of {int(bad.sum())} of {bad.size} samples are not finite "
-                    f"although X is: they overflow {op.output.dtype} on inputs this large (largest |x| of those "
-                    f"samples: {abs(entries[np.flatnonzero(bad)]).max():.3g}). Scale X as the training data was "
-                    "scaled."
-                )
+            self._finite(op.output, entries, "scores")
             if target_relevance is not None:
                 seed = target_relevance
             else:

@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import array_device, get_namespace, to_device, to_host
-from .._validation import validate_array
+from .._validation import check_finite_output, validate_array
 from ..base import ExplainMixin
 from ..nn import METHODS, OPTIMIZERS, Dense, Sequential, softmax, softmax_cross_entropy
 from ..rules import COMPOSITES, Composite, Rule, get_composite
@@ -285,16 +285,8 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
 
     def _check_finite(self, out, x, what):
         """Raise if the finite (validated) input ``x`` gave non-finite ``out``: an overflow inside the network."""
-        xp = get_namespace(out)
-        bad = ~xp.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
-        n_bad = int(bad.sum())
-        if n_bad:
-            big = float(xp.abs(x.reshape(x.shape[0], -1)[bad]).max())
-            raise ValueError(
-                f"{type(self).__name__}: the {what} of {n_bad} of {out.shape[0]} samples are not finite although "
-                f"X is: the network overflows ({x.dtype} arithmetic) on inputs this large (largest |x| of those "
-                f"samples: {big:.3g}). Scale X as the training data was scaled."
-            )
+        check_finite_output(out, x, owner=type(self).__name__, what=what,
+                            cause=f"the network overflows ({x.dtype} arithmetic)")
 
     def _proba_batch(self, X):
         z = self._scores_batch(X)
