@@ -335,6 +335,10 @@ class _MaxPoolND(_PoolND):
     def output_nonnegative(self, input_nonnegative):
         return input_nonnegative
 
+    def _out_shape(self, x):
+        """The spatial shape of the output for input ``x`` (N, C, *spatial)."""
+        return tuple((s - k) // st + 1 for s, k, st in zip(x.shape[2:], self.pool_size, self.stride))
+
     def _windows(self, out):
         """``(k, slices)`` per window offset: the strided slice of the spatial axes it reads."""
         for k, offset in enumerate(np.ndindex(*self.pool_size)):
@@ -345,7 +349,7 @@ class _MaxPoolND(_PoolND):
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         xcl = xp.moveaxis(x, 1, -1)  # (N, *spatial, C), a contiguous view for a convolution's output
-        out = tuple((s - k) // st + 1 for s, k, st in zip(x.shape[2:], self.pool_size, self.stride))
+        out = self._out_shape(x)
         K = int(np.prod(self.pool_size))
         if K <= 16:
             # small windows: a running maximum over the window offsets on whole feature maps (argmax over
@@ -379,7 +383,7 @@ class _MaxPoolND(_PoolND):
         """The maximum of each window, without recording the winners (half the work of :meth:`forward`)."""
         xp = get_namespace(x)
         xcl = xp.moveaxis(x, 1, -1)
-        out = tuple((s - k) // st + 1 for s, k, st in zip(x.shape[2:], self.pool_size, self.stride))
+        out = self._out_shape(x)
         best = None
         for _, sl in self._windows(out):
             if best is None:
