@@ -1,7 +1,11 @@
 """Scorers from explanation metrics, for GridSearchCV and cross_validate."""
 
+import inspect
+
 import numpy as np
 
+from ..base import explain
+from ._perturbation import perturbation_curve
 from ._text import explanatory_power_score, word_deletion_curve
 
 __all__ = ["make_explanation_scorer"]
@@ -11,7 +15,12 @@ _ALIASES = {
     "epi": "explanatory_power",
     "word_deletion": "word_deletion",
     "word_deletion_auc": "word_deletion",
+    "aopc": "aopc",
+    "pixel_flipping": "aopc",
 }
+
+#: keywords of the AOPC scorer that go to explain; the others go to perturbation_curve
+_EXPLAIN_KWARGS = ("method",)
 
 
 class _ExplanationScorer:
@@ -26,6 +35,12 @@ class _ExplanationScorer:
             raise ValueError(f"The {self.name} scorer does not support sample_weight.")
         if self.name == "explanatory_power":
             return explanatory_power_score(estimator, X, y, **self.kwargs)
+        if self.name == "aopc":
+            explain_kw = {k: v for k, v in self.kwargs.items() if k in _EXPLAIN_KWARGS}
+            curve_kw = {k: v for k, v in self.kwargs.items() if k not in _EXPLAIN_KWARGS}
+            curve_kw.setdefault("random_state", 0)  # every candidate is scored on the same replacement values
+            R = explain(estimator, X, **explain_kw)  # the predicted class, as perturbation_curve tracks by default
+            return perturbation_curve(estimator, X, R, **curve_kw).aopc
         curve = word_deletion_curve(estimator, X, y, **self.kwargs)
         acc = curve.accuracy
         if curve.n_documents == 0 or acc.size < 2:
@@ -43,7 +58,7 @@ def make_explanation_scorer(name, **kwargs):
 
     Parameters
     ----------
-    name : {"explanatory_power", "word_deletion"}
+    name : {"explanatory_power", "word_deletion", "aopc"}
         - ``"explanatory_power"`` (alias ``"epi"``): the score of
           :func:`sklrp.metrics.explanatory_power_score` on the validation
           documents; ``embeddings=`` is required.
@@ -56,6 +71,16 @@ def make_explanation_scorer(name, **kwargs):
           the area *over* the deletion curve, so that greater is better
           as scikit-learn's model selection expects; NaN when the subset is
           empty.
+        - ``"aopc"`` (alias ``"pixel_flipping"``): the area over the MoRF
+          perturbation curve (:func:`sklrp.metrics.aopc_score`) of the
+          estimator's own explanation (``sklrp.explain(estimator, X)``, with
+          the estimator's composite and parameters, for its predicted
+          class) on the validation samples; greater is better.  ``method=``
+          goes to ``explain``, every other keyword to
+          :func:`sklrp.metrics.perturbation_curve` (``patch_size``,
+          ``n_steps``, ``replacement``, ``score``...); ``random_state``
+          defaults to 0, so that every candidate of a search is perturbed
+          with the same replacement values.  ``y`` is not used.
     **kwargs
         Keyword arguments of the metric function (e.g. ``embeddings``,
         ``weighting``, ``n_splits``, ``method``, ``n_words``).
@@ -83,9 +108,12 @@ def make_explanation_scorer(name, **kwargs):
     name = _ALIASES[name]
     if name == "explanatory_power" and kwargs.get("embeddings") is None:
         raise ValueError("make_explanation_scorer('explanatory_power') needs embeddings=.")
-    allowed = (explanatory_power_score if name == "explanatory_power" else word_deletion_curve)
-    params = allowed.__code__.co_varnames[: allowed.__code__.co_argcount + allowed.__code__.co_kwonlyargcount]
-    bad = sorted(set(kwargs) - set(params) - {"estimator", "X", "y"})
+    allowed = {"explanatory_power": explanatory_power_score, "word_deletion": word_deletion_curve,
+               "aopc": perturbation_curve}[name]
+    params = set(inspect.signature(allowed).parameters) - {"estimator", "X", "y", "R", "target"}
+    if name == "aopc":
+        params |= set(_EXPLAIN_KWARGS)
+    bad = sorted(set(kwargs) - params)
     if bad or "return_details" in kwargs:
         raise ValueError(f"Unexpected argument(s) {bad or ['return_details']} for the {name} scorer.")
     return _ExplanationScorer(name, dict(kwargs))
