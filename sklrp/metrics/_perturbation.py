@@ -13,6 +13,7 @@ of :func:`perturbation_curve` with a documented default.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -209,6 +210,21 @@ def _std(a):
     """The standard deviation of finite values, without overflow (see :func:`_mean`)."""
     s = _scale(a)
     return float((a / s).std()) * s
+
+
+def _without_feature_names_warning(score_fn):
+    """``score_fn`` without scikit-learn's "X does not have valid feature names" warning.
+
+    The perturbed inputs are arrays; the feature names of a DataFrame were
+    checked on the unperturbed input (or the warning given there once).
+    """
+
+    def score(X):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+            return score_fn(X)
+
+    return score
 
 
 def _aopc_from_curves(curves, include_start):
@@ -409,7 +425,8 @@ def perturbation_curve(
     final = final_estimator(estimator)
     check_is_fitted(final)
     with overflow_as_value_error():
-        Xf = _as_dense(transform_to_final(estimator, X), "X")
+        X_final = transform_to_final(estimator, X)
+        Xf = _as_dense(X_final, "X")
         xp = get_namespace(Xf)
         if Xf.dtype not in (xp.float32, xp.float64):
             Xf = Xf.astype(xp.float64)
@@ -479,7 +496,10 @@ def perturbation_curve(
     # -- target class per sample, from the unperturbed input
     n_classes = len(getattr(final, "classes_", ()))
     score_fn = _score_fn(final, score, n_classes)
-    base = score_fn(Xf)
+    # the unperturbed input as given (a DataFrame keeps its column names), so that the estimator checks the
+    # feature names once, as scikit-learn does; the perturbed copies are arrays of the same columns
+    base = score_fn(X_final if hasattr(X_final, "columns") else Xf)
+    score_fn = _without_feature_names_warning(score_fn)
     t_idx = _target_indices(final, target, n, base)
     pid = to_device(pid_host, device)
 
