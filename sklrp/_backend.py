@@ -44,8 +44,8 @@ def _cupy():
         import cupy
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise ImportError(
-            "device='cuda' needs CuPy; install it with `pip install sklrp[gpu]` "
-            "(or the cupy-cudaXXx wheel matching your CUDA)."
+            "device='cuda' needs CuPy: install the wheel for your CUDA version, `pip install cupy-cuda12x` "
+            "(CUDA 12) or `pip install cupy-cuda11x` (CUDA 11); see https://docs.cupy.dev/en/stable/install.html."
         ) from exc
     return cupy
 

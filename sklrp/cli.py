@@ -28,7 +28,7 @@ def _require_matplotlib():
         import matplotlib  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise SystemExit(
-            "sklrp demo writes PNG figures and needs matplotlib; install it with `pip install sklrp[plot]`."
+            "sklrp demo writes PNG figures and needs matplotlib; install it with `pip install matplotlib` (or `pip install '.[plot]'` in a checkout of sklrp)."
         ) from exc
 
 
@@ -56,6 +56,7 @@ def run_demo(output="sklrp_demo_output", quick=False, n_heatmaps=None, stream=No
         and ``seconds``.
     """
     _require_matplotlib()
+    os.makedirs(output, exist_ok=True)  # before the work: an unwritable folder fails at once
     from matplotlib.figure import Figure
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
@@ -119,7 +120,6 @@ def run_demo(output="sklrp_demo_output", quick=False, n_heatmaps=None, stream=No
         say(f"  AOPC {label}: {res.aopc:.4f}")
 
     # --- figures
-    os.makedirs(output, exist_ok=True)
     n_show = n_heatmaps if n_heatmaps is not None else (4 if quick else 8)
     n_show = max(1, min(int(n_show), n_eval))
     pred = net.predict(X_eval[:n_show])
@@ -174,12 +174,15 @@ def _build_parser():
             "the test accuracy and each method's AOPC."
         ),
     )
+    from .experiments import EXPERIMENTS
+    from .experiments._common import output_folder, positive_int
+
     demo.add_argument(
-        "--output", "-o", default="sklrp_demo_output", help="output folder (default: ./sklrp_demo_output)"
+        "--output", "-o", default="sklrp_demo_output", type=output_folder,
+        help="output folder (default: ./sklrp_demo_output)",
     )
     demo.add_argument("--quick", action="store_true", help="fewer epochs and test digits (a smoke test)")
-    demo.add_argument("--n-heatmaps", type=int, default=None, help="digits in the heatmap grid")
-    from .experiments import EXPERIMENTS
+    demo.add_argument("--n-heatmaps", type=positive_int, default=None, help="digits in the heatmap grid")
 
     rep = sub.add_parser("reproduce", help="reproduce a published experiment (JSON lines on stdout)",
                          description="Reproduce a published experiment; each prints one JSON object per line.")
@@ -203,17 +206,34 @@ def main(argv=None):
         The exit status (0 on success).
     """
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        run_demo(args.output, quick=args.quick, n_heatmaps=args.n_heatmaps)
+    args = parser.parse_args(argv)  # usage errors: one line on stderr, SystemExit(2)
+    if args.command is None:
+        parser.print_help()
         return 0
-    if args.command == "reproduce":
-        from .experiments import EXPERIMENTS
+    prog = f"sklrp {args.command}" + (f" {args.name}" if args.command == "reproduce" else "")
+    try:
+        if args.command == "demo":
+            run_demo(args.output, quick=args.quick, n_heatmaps=args.n_heatmaps)
+        else:
+            from .experiments import EXPERIMENTS
 
-        EXPERIMENTS[args.name][0].run(args)
-        return 0
-    parser.print_help()
+            EXPERIMENTS[args.name][0].run(args)
+    except (ValueError, OSError, ImportError) as exc:
+        # a user's error (missing data, an unwritable folder, a missing optional dependency): one line, as
+        # argparse reports usage errors; SKLRP_TRACEBACK=1 shows the traceback
+        if os.environ.get("SKLRP_TRACEBACK"):
+            raise
+        parser.exit(2, f"{prog}: error: {_one_line(exc)}\n")
     return 0
+
+
+def _one_line(exc):
+    """The message of ``exc`` on one line (OSError: 'strerror: filename')."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,7 +68,7 @@ def test_to_device_and_to_host_on_cpu():
 
 @pytest.mark.skipif(HAVE_CUPY, reason="CuPy is installed here; the missing-CuPy error cannot be shown")
 def test_cuda_without_cupy_says_how_to_install():
-    with pytest.raises(ImportError, match=r"device='cuda' needs CuPy.*sklrp\[gpu\]"):
+    with pytest.raises(ImportError, match=r"device='cuda' needs CuPy: install the wheel for your CUDA version, `pip install cupy-cuda12x` \(CUDA 12\)"):
         to_device(np.zeros(2), "cuda")
     from sklrp import DenseNetClassifier
 

@@ -106,3 +106,54 @@ def test_reproduce_eeg_runs_end_to_end_on_one_subject(capsys):
     loc = [r for r in rows if r["figure"] == "localisation"]
     assert len(loc) == 1 and loc[0]["n_test"] == 6
     assert {r["claim"][:12] for r in rows if r["figure"] == "claim"} >= {"hands vs fee", "simulated da"}
+
+
+# ------------------------------------------------------------------ user errors
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--n-heatmaps", "0"], "sklrp demo: error: argument --n-heatmaps: expected a positive integer; got '0'"),
+    (["demo", "--n-heatmaps", "-3"], "sklrp demo: error: argument --n-heatmaps: expected a positive integer; got '-3'"),
+    (["demo", "--n-heatmaps", "x"], "sklrp demo: error: argument --n-heatmaps: expected an integer; got 'x'"),
+    (["reproduce", "text-cnn", "--epochs", "0"],
+     "sklrp reproduce text-cnn: error: argument --epochs: expected a positive integer; got '0'"),
+    (["reproduce", "sst-lstm", "--dropout", "1.5"],
+     "sklrp reproduce sst-lstm: error: argument --dropout: expected a number in [0, 1); got '1.5'"),
+    (["reproduce", "sst-lstm", "--learning-rate", "nan"],
+     "sklrp reproduce sst-lstm: error: argument --learning-rate: expected a positive number; got 'nan'"),
+    (["reproduce", "eeg", "--subjects", "1", "-2"],
+     "sklrp reproduce eeg: error: argument --subjects: expected a positive integer; got '-2'"),
+])
+def test_bad_arguments_are_one_line_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == message
+    assert not any("Traceback" in line for line in err)
+
+
+def test_output_that_is_a_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "a_file"
+    path.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--quick", "-o", str(path)])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"sklrp demo: error: argument --output/-o: {str(path)!r} exists and is not a folder")
+
+
+def test_unwritable_output_is_one_line_not_a_traceback():
+    """/proc/nope passes the access check as root and fails at makedirs: still one line and status 2."""
+    out = subprocess.run([sys.executable, "-m", "sklrp", "demo", "--quick", "-o", "/proc/nope/x"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert "Traceback" not in out.stderr
+    assert re.fullmatch(r"sklrp demo: error: .*(/proc|nope).*", lines[-1]), lines
+
+
+def test_missing_data_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "sst-lstm", "--data-home", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sklrp reproduce sst-lstm: error: ") and str(tmp_path) in err[-1], err

@@ -13,7 +13,7 @@
 - :func:`transfer_fit`: pre-train on other subjects, fine-tune on one.
 
 The classifier itself is :class:`sklrp.EEGDNNClassifier`.  MNE is imported
-when a function needs it (``pip install 'sklrp[eeg]'``).
+when a function needs it (``pip install 'mne>=1.6'``, or the ``eeg`` extra of a checkout: ``pip install '.[eeg]'``).
 """
 
 from ._datasets import STAGED_SUBJECTS, load_eegbci, simulate_motor_imagery

@@ -61,7 +61,7 @@ def _import_mne():
         import mne
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sklrp.eeg needs MNE-Python; install the optional extra: pip install 'sklrp[eeg]'."
+            "sklrp.eeg needs MNE-Python; install it with `pip install 'mne>=1.6'` (or `pip install '.[eeg]'` in a checkout of sklrp)."
         ) from exc
     return mne
 

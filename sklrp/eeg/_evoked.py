@@ -54,7 +54,7 @@ def _import_mne(caller):
     try:
         import mne
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{caller} requires MNE-Python; install it with `pip install sklrp[eeg]` (mne>=1.6).") from exc
+        raise ImportError(f"{caller} requires MNE-Python; install it with `pip install 'mne>=1.6'` (or `pip install '.[eeg]'` in a checkout of sklrp).") from exc
     return mne
 
 

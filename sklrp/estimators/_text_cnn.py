@@ -48,7 +48,7 @@ class TextCNNClassifier(BaseTokenNetClassifier):
         for 2 million training tokens) on
         the training documents at ``fit``, each id a word (``str(id)``),
         padding left out; ids that never occur in the training data get
-        zero vectors.  Needs gensim (``pip install 'sklrp[text]'``).  An
+        zero vectors.  Needs gensim (``pip install gensim``).  An
         array: row ``i`` is the vector of id ``i``, aligned with the
         vectorizer's ids (row 0, padding, is set to zero), e.g. pre-trained
         vectors looked up for ``vectorizer.get_feature_names_out()``.

@@ -62,7 +62,7 @@ def _word2vec_vectors(ids, vocab_size, dim, seed):
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "TextCNNClassifier(embeddings='word2vec') needs gensim; install the optional "
-            "extra: pip install 'sklrp[text]' (or pass embeddings=None or an array)."
+            "extra: `pip install 'gensim>=4.3'`, or `pip install '.[text]'` in a checkout of sklrp (or pass embeddings=None or an array)."
         ) from exc
     vectors = np.zeros((vocab_size, dim), dtype=np.float32)
     sentences = [row[row != 0].astype(str).tolist() for row in ids]

@@ -36,7 +36,7 @@ from ..base import explain
 from ..eeg import load_eegbci, simulate_motor_imagery
 from ..eeg._datasets import _neighbours
 from ..estimators import EEGDNNClassifier
-from ._common import emit, fit_quietly
+from ._common import emit, fit_quietly, fraction, positive_float, positive_int
 
 __all__ = ["add_arguments", "run"]
 
@@ -197,26 +197,26 @@ def add_arguments(parser):
     """Add the experiment's options to an ``argparse`` parser."""
     parser.add_argument("--path", default=None, help="EEGBCI data root (default: MNE_DATA)")
     parser.add_argument("--tasks", nargs="+", default=["hands_feet", "left_right"], choices=sorted(TASK_SUBJECTS))
-    parser.add_argument("--subjects", type=int, nargs="+", default=None)
+    parser.add_argument("--subjects", type=positive_int, nargs="+", default=None)
     parser.add_argument("--architecture", default="shallow", choices=["shallow", "dnn"])
     # defaults: a CSP-like shallow net (4 spatial filters, log power over the 1 s window), the best of the
     # settings tried on hands vs feet (10 splits; subject 1 / 15): 0.86 / 0.72, against 0.82 / 0.63 with
     # ReLU instead of the log power, 0.67 (subject 1) for 20 temporal x 20 spatial filters with ReLU and
     # 0.51 for the fully connected net; CSP+LDA: 0.93 / 0.97
     parser.add_argument("--activation", default="square", choices=["square", "relu"])
-    parser.add_argument("--temporal-filters", type=int, default=1)
-    parser.add_argument("--temporal-kernel", type=int, default=1)
-    parser.add_argument("--spatial-filters", type=int, default=4)
-    parser.add_argument("--pool-size", type=int, default=161, help="average-pooling window and stride (samples)")
-    parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--pretrain-epochs", type=int, default=30,
+    parser.add_argument("--temporal-filters", type=positive_int, default=1)
+    parser.add_argument("--temporal-kernel", type=positive_int, default=1)
+    parser.add_argument("--spatial-filters", type=positive_int, default=4)
+    parser.add_argument("--pool-size", type=positive_int, default=161, help="average-pooling window and stride (samples)")
+    parser.add_argument("--dropout", type=fraction, default=0.0)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--epochs", type=positive_int, default=300)
+    parser.add_argument("--lr", type=positive_float, default=3e-3)
+    parser.add_argument("--pretrain-epochs", type=positive_int, default=30,
                         help="epochs on the other subjects' trials (about 14 times the target's)")
-    parser.add_argument("--fine-tune-epochs", type=int, default=30)
+    parser.add_argument("--fine-tune-epochs", type=positive_int, default=30)
     parser.add_argument("--no-transfer", dest="transfer", action="store_false")
-    parser.add_argument("--n-splits", type=int, default=10, help="shuffle splits (MNE's example: 10)")
-    parser.add_argument("--n-simulated", type=int, default=200, help="simulated trials (3/4 train, 1/4 test)")
+    parser.add_argument("--n-splits", type=positive_int, default=10, help="shuffle splits (MNE's example: 10)")
+    parser.add_argument("--n-simulated", type=positive_int, default=200, help="simulated trials (3/4 train, 1/4 test)")
     parser.add_argument("--only-simulated", action="store_true", help="skip the real data")
     return parser

@@ -40,7 +40,7 @@ from ..datasets import load_sst
 from ..estimators import BiLSTMClassifier
 from ..metrics import word_deletion_curve
 from ..text import TokenSequenceVectorizer, highlight_html, token_relevances
-from ._common import emit, fit_quietly, r4
+from ._common import emit, fit_quietly, fraction, nonnegative_int, positive_float, positive_int, r4
 
 __all__ = ["add_arguments", "run"]
 
@@ -133,14 +133,14 @@ def add_arguments(parser):
     parser.add_argument("--data-home", default=None, help="folder holding sst/ (default: SKLRP_DATA)")
     parser.add_argument("--phrases", action="store_true",
                         help="also train on all labelled phrases of the training trees (about 4x slower)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--dim", type=int, default=60, help="word-vector length (60 in the published model)")
-    parser.add_argument("--hidden", type=int, default=60, help="hidden units per direction")
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--dim", type=positive_int, default=60, help="word-vector length (60 in the published model)")
+    parser.add_argument("--hidden", type=positive_int, default=60, help="hidden units per direction")
     parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"], help="the recurrent unit")
-    parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--max-length", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dropout", type=fraction, default=0.3)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--learning-rate", type=positive_float, default=1e-3)
+    parser.add_argument("--max-length", type=positive_int, default=60)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--html", default=None, help="write the example heatmaps as HTML here")
     return parser

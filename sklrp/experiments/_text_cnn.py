@@ -34,7 +34,7 @@ from ..estimators import LinearRelevanceClassifier, TextCNNClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer, train_word2vec
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import TokenSequenceVectorizer
-from ._common import emit, fit_quietly, r4
+from ._common import emit, fit_quietly, positive_int, r4
 
 __all__ = ["add_arguments", "run"]
 
@@ -114,17 +114,17 @@ def add_arguments(parser):
     """Add the experiment's options to an ``argparse`` parser."""
     parser.add_argument("--data-home", default=None,
                         help="scikit-learn data home holding 20 Newsgroups (default: SCIKIT_LEARN_DATA)")
-    parser.add_argument("--filter-sizes", type=int, nargs="+", default=[2])
-    parser.add_argument("--n-filters", type=int, default=200)
-    parser.add_argument("--dim", type=int, default=100, help="CNN word-vector length")
+    parser.add_argument("--filter-sizes", type=positive_int, nargs="+", default=[2])
+    parser.add_argument("--n-filters", type=positive_int, default=200)
+    parser.add_argument("--dim", type=positive_int, default=100, help="CNN word-vector length")
     parser.add_argument("--cnn-embeddings", default="random", choices=["random", "word2vec"],
                         help="the CNN's initial vectors: random and learned (default) or word2vec")
-    parser.add_argument("--max-length", type=int, default=400)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--epi-dim", type=int, default=100, help="length of the word2vec vectors of the EPI")
-    parser.add_argument("--n-test", type=int, default=2000, help="test documents for EPI and word deletion")
-    parser.add_argument("--n-splits", type=int, default=10)
-    parser.add_argument("--n-words", type=int, default=10)
+    parser.add_argument("--max-length", type=positive_int, default=400)
+    parser.add_argument("--epochs", type=positive_int, default=6)
+    parser.add_argument("--epi-dim", type=positive_int, default=100, help="length of the word2vec vectors of the EPI")
+    parser.add_argument("--n-test", type=positive_int, default=2000, help="test documents for EPI and word deletion")
+    parser.add_argument("--n-splits", type=positive_int, default=10)
+    parser.add_argument("--n-words", type=positive_int, default=10)
     parser.add_argument("--settings", nargs="+", default=["headers_kept"], choices=sorted(_REMOVE))
     return parser
 

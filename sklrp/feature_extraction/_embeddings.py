@@ -243,13 +243,13 @@ def train_word2vec(documents, *, vectorizer=None, vector_size=50, window=5, min_
     Raises
     ------
     ImportError
-        When gensim is not installed (``pip install sklrp[text]``).
+        When gensim is not installed (``pip install gensim``).
     """
     try:
         from gensim.models import Word2Vec
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "train_word2vec needs gensim; install the optional extra: pip install 'sklrp[text]'."
+            "train_word2vec needs gensim; install it with `pip install 'gensim>=4.3'` (or `pip install '.[text]'` in a checkout of sklrp)."
         ) from exc
     if vectorizer is None:
         from sklearn.feature_extraction.text import CountVectorizer
