@@ -22,6 +22,7 @@ _SUBMODULES = (
     "datasets",
     "eeg",
     "estimators",
+    "exceptions",
     "experiments",
     "feature_extraction",
     "metrics",

@@ -9,6 +9,7 @@ pipeline.
 """
 
 import numbers
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._backend import get_namespace, to_host
 from ..nn import GRU, LSTM, Dense, Dropout, Embedding, Sequential
 from ..rules import Composite, ProductRule, Rule, get_composite
+from ..exceptions import ModelFileError
 from ..rules._elementwise import PRODUCT_MODES
+from . import _io
 from ._token_nets import BaseTokenNetClassifier
 
 __all__ = ["BiLSTMClassifier", "load_lrp_for_lstm"]
@@ -392,15 +395,103 @@ _ASCII_SPACE = " \t\n\r\f\v"
 _TOKEN_PATTERN = r"[^ \t\n\r\f\v]+"
 
 
+#: the arrays of the reference's model.npz, per direction
+_LSTM_ARRAYS = ("Wxh", "bxh", "Whh", "bhh", "Why")
+
+
 def _read_vocabulary(path):
-    words = path.read_text(encoding="utf-8").split("\n")
+    """The words of ``vocab.txt``, one per line; :class:`ModelFileError` naming the first bad line."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ModelFileError(f"{path}, line {line}: byte {exc.start} is not UTF-8 text.") from exc
+    words = text.split("\n")
     if words and words[-1] == "":
         words = words[:-1]
-    if not words or any(w == "" or any(ch in _ASCII_SPACE for ch in w) for w in words):
-        raise ValueError(f"{path} must hold one word per line (no empty lines, no spaces inside a word).")
-    if len(set(words)) != len(words):
-        raise ValueError(f"{path} lists some words more than once; word ids would be ambiguous.")
+    if not words:
+        raise ModelFileError(f"{path} must hold one word per line; it is empty.")
+    for lineno, w in enumerate(words, 1):
+        if w == "" or any(ch in _ASCII_SPACE for ch in w):
+            raise ModelFileError(
+                f"{path}, line {lineno}: {w!r:.60} is not a word; {path.name} must hold one word per line (no empty "
+                "lines, no spaces inside a word)."
+            )
+    seen = {}
+    for lineno, w in enumerate(words, 1):
+        if w in seen:
+            raise ModelFileError(
+                f"{path}, line {lineno}: {w!r:.60} is listed more than once (first on line {seen[w]}); word ids "
+                "would be ambiguous."
+            )
+        seen[w] = lineno
     return words
+
+
+def _read_lstm_weights(npz):
+    """The arrays of the reference's ``model.npz``, read as :func:`sklrp.load_model` reads a model file.
+
+    The ``.npy`` headers of the ten arrays are checked (float32 or float64, the
+    shapes of one bi-LSTM, sizes within ``MAX_MODEL_BYTES``) before any is
+    read; nothing is unpickled; every problem is a :class:`ModelFileError`.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        ``"<name>_<Left|Right>"``: the finite weights.
+    hidden, inputs, n_classes : int
+        The sizes of the network.
+    """
+    try:
+        zf = zipfile.ZipFile(npz)
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{npz} is not an .npz archive.") from exc
+    except Exception as exc:  # noqa: BLE001 - an archive zipfile cannot read
+        raise ModelFileError(f"{npz}: the archive cannot be read: {type(exc).__name__}: {exc}") from exc
+    with zf:
+        try:
+            members, _ = _io._archive_members(zf, npz)
+            needed = [f"{name}_{side}" for side in ("Left", "Right") for name in _LSTM_ARRAYS]
+            missing = [k for k in needed if k not in members]
+            if missing:
+                raise ModelFileError(f"{npz} lacks the arrays {missing}; found {sorted(members)}.")
+            headers = {k: _io._member_header(zf, members[k], npz) for k in needed}
+            shape = headers["Wxh_Left"][0]
+            if len(shape) != 2 or shape[0] % 4 or shape[0] == 0 or shape[1] == 0:
+                raise ModelFileError(
+                    f"{npz}: Wxh_Left must have shape (4 * hidden, input) with positive sizes; got {shape}."
+                )
+            d, e = shape[0] // 4, shape[1]
+            shape = headers["Why_Left"][0]
+            if len(shape) != 2 or shape[0] == 0:
+                raise ModelFileError(f"{npz}: Why_Left must have shape (classes, hidden); got {shape}.")
+            C = shape[0]
+            expected = {"Wxh": (4 * d, e), "bxh": (4 * d,), "Whh": (4 * d, d), "bhh": (4 * d,), "Why": (C, d)}
+            total = 0
+            for side in ("Left", "Right"):
+                for name, want in expected.items():
+                    shape, dtype, nbytes = headers[f"{name}_{side}"]
+                    total += nbytes
+                    if shape != want or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+                        raise ModelFileError(
+                            f"{npz}: {name}_{side} must be a finite float array of shape {want} (float32 or "
+                            f"float64; hidden size {d}, input size {e}, {C} classes); got {dtype} of shape {shape}."
+                        )
+            if total > _io.MAX_MODEL_BYTES:
+                raise ModelFileError(
+                    f"{npz} declares arrays of {total} bytes in all; at most MAX_MODEL_BYTES={_io.MAX_MODEL_BYTES} "
+                    "are loaded."
+                )
+            arrays = {k: _io._read_member(zf, members[k], npz) for k in needed}
+        except _io._ZIP_ERRORS as exc:
+            raise ModelFileError(f"{npz}: the archive cannot be read: {type(exc).__name__}: {exc}") from exc
+    for k, a in arrays.items():
+        if not np.isfinite(a).all():
+            raise ModelFileError(
+                f"{npz}: {k} must be a finite float array of shape {a.shape}; it holds NaN or infinite values."
+            )
+    return arrays, d, e, C
 
 
 def load_lrp_for_lstm(path, embeddings, *, max_length=100, dtype="float64"):
@@ -448,10 +539,17 @@ def load_lrp_for_lstm(path, embeddings, *, max_length=100, dtype="float64"):
     FileNotFoundError
         When ``model.npz`` or ``vocab.txt`` is missing (the message names
         the path).
+    sklrp.exceptions.ModelFileError
+        (a ``ValueError``) When a file cannot be read as the reference's
+        model; the message names the file and the problem: ``model.npz`` is
+        not an archive or is damaged, lacks an array, has an array of the
+        wrong shape, of a dtype other than float32 or float64, with
+        non-finite values, or holding Python objects (never unpickled);
+        ``vocab.txt`` is not UTF-8 text, or has an empty line, a word with
+        a space or a word listed twice (the message gives the line number).
     ValueError
-        When an array is missing or has the wrong shape, or when
-        ``embeddings`` does not have one row per vocabulary word and the
-        weights' input width.
+        When ``dtype`` is not a float type, or ``embeddings`` does not have
+        one row per vocabulary word and the weights' input width.
 
     References
     ----------
@@ -480,29 +578,13 @@ def load_lrp_for_lstm(path, embeddings, *, max_length=100, dtype="float64"):
             )
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
-    with np.load(npz, allow_pickle=False) as data:
-        arrays = {k: np.asarray(data[k]) for k in data.files}
-    missing = [
-        f"{name}_{side}" for side in ("Left", "Right") for name in ("Wxh", "bxh", "Whh", "bhh", "Why")
-        if f"{name}_{side}" not in arrays
-    ]
-    if missing:
-        raise ValueError(f"{npz} lacks the arrays {missing}; found {sorted(arrays)}.")
-    d4, e = arrays["Wxh_Left"].shape if arrays["Wxh_Left"].ndim == 2 else (None, None)
-    if d4 is None or d4 % 4:
-        raise ValueError(f"Wxh_Left must have shape (4 * hidden, input); got {arrays['Wxh_Left'].shape}.")
-    d = d4 // 4
-    C = arrays["Why_Left"].shape[0] if arrays["Why_Left"].ndim == 2 else None
-    expected = {"Wxh": (4 * d, e), "bxh": (4 * d,), "Whh": (4 * d, d), "bhh": (4 * d,), "Why": (C, d)}
-    for side in ("Left", "Right"):
-        for name, shape in expected.items():
-            a = arrays[f"{name}_{side}"]
-            if a.shape != shape or a.dtype.kind != "f" or not np.isfinite(a).all():
-                raise ValueError(
-                    f"{npz}: {name}_{side} must be a finite float array of shape {shape} (hidden size {d}, "
-                    f"input size {e}, {C} classes); got {a.dtype} of shape {a.shape}."
-                )
-    words = _read_vocabulary(vocab_file)
+    try:
+        arrays, d, e, C = _read_lstm_weights(npz)
+        words = _read_vocabulary(vocab_file)
+    except (ModelFileError, FileNotFoundError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else a damaged file provokes is reported as such
+        raise ModelFileError(f"{folder}: the model cannot be read: {type(exc).__name__}: {exc}") from exc
     E = np.asarray(embeddings)
     if E.ndim != 2 or E.shape != (len(words), e) or E.dtype.kind not in "fiu":
         raise ValueError(

@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklrp
 from sklrp import BiLSTMClassifier
+from sklrp.exceptions import ModelFileError
 from sklrp.estimators._training import _clip_gradients
 from sklrp.nn import LSTM, Dense, Embedding
 from sklrp.rules import Composite, Epsilon
@@ -300,6 +301,74 @@ def test_loader_errors(tmp_path):
     (tmp_path / "vocab.txt").write_text("a\nb\na\n", encoding="utf-8")
     with pytest.raises(ValueError, match="more than once"):
         sklrp.load_lrp_for_lstm(tmp_path, embeddings=np.zeros((3, 60)))
+
+
+def _reference_folder(folder, hidden=2, inputs=3, n_classes=5, words=("good", "bad", "movie", "plot")):
+    """A small model in the format of ArrasL/LRP_for_LSTM: model.npz and vocab.txt."""
+    rng = np.random.RandomState(0)
+    shapes = {"Wxh": (4 * hidden, inputs), "bxh": (4 * hidden,), "Whh": (4 * hidden, hidden), "bhh": (4 * hidden,),
+              "Why": (n_classes, hidden)}
+    w = {f"{k}_{side}": rng.normal(size=shape) for side in ("Left", "Right") for k, shape in shapes.items()}
+    folder.mkdir(exist_ok=True)
+    np.savez(folder / "model.npz", **w)
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    return w, rng.normal(size=(len(words), inputs))
+
+
+def test_loader_reads_a_small_reference_model_and_refuses_bad_files(tmp_path):
+    w, E = _reference_folder(tmp_path)
+    pipe = sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    assert pipe.predict(["good movie", "bad plot"]).shape == (2,)
+    npz, vocab = tmp_path / "model.npz", tmp_path / "vocab.txt"
+    raw = npz.read_bytes()
+    for k in range(20):  # truncated at every 1/20th
+        npz.write_bytes(raw[: len(raw) * k // 20])
+        with pytest.raises(ModelFileError, match=rf"^{re.escape(str(npz))} is not an \.npz archive\.$"):
+            sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    marker = tmp_path / "ran"
+    for name, value, match in [
+        ("Wxh_Left", np.array([_Payload(marker)], dtype=object),
+         r": member 'Wxh_Left\.npy' holds Python objects \(dtype object\), which are never unpickled\.$"),
+        ("Whh_Right", w["Whh_Right"].astype(np.float16),
+         r": Whh_Right must be a finite float array of shape \(8, 2\) \(float32 or float64; hidden size 2, input "
+         r"size 3, 5 classes\); got float16 of shape \(8, 2\)\.$"),
+        ("Why_Left", w["Why_Left"].astype(np.complex128), r": Why_Left must be a finite float array of shape \(5, 2\)"),
+        ("bxh_Left", np.arange(8), r": bxh_Left must be a finite float array of shape \(8,\) .* got int64 of shape"),
+        ("bhh_Left", np.full(8, np.nan), r": bhh_Left must be a finite float array of shape \(8,\); it holds NaN or "
+                                         r"infinite values\.$"),
+        ("Wxh_Left", np.zeros((6, 3)), r": Wxh_Left must have shape \(4 \* hidden, input\) with positive sizes; got "
+                                       r"\(6, 3\)\.$"),
+    ]:
+        np.savez(npz, **{**w, name: value})
+        with pytest.raises(ModelFileError, match="^" + re.escape(str(npz)) + match):
+            sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+        assert not marker.exists()
+    np.savez(npz, **w)
+    for text, match in [
+        (b"good\nbad\n\xffmovie\nplot\n", r", line 3: byte 9 is not UTF-8 text\.$"),
+        (b"good\nbad\ngood\nplot\n", r", line 3: 'good' is listed more than once \(first on line 1\); word ids would "
+                                     r"be ambiguous\.$"),
+        (b"good\n\nmovie\nplot\n", r", line 2: '' is not a word; vocab\.txt must hold one word per line"),
+        (b"good\nbad movie\nplot\nx\n", r", line 2: 'bad movie' is not a word"),
+        (b"", r" must hold one word per line; it is empty\.$"),
+    ]:
+        vocab.write_bytes(text)
+        with pytest.raises(ModelFileError, match="^" + re.escape(str(vocab)) + match):
+            sklrp.load_lrp_for_lstm(tmp_path, embeddings=E)
+    vocab.write_text("good\nbad\nmovie\nplot\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"embeddings must be an array of shape \(4, 3\)") as info:
+        sklrp.load_lrp_for_lstm(tmp_path, embeddings=E[:, :2])  # an argument error, not a file error
+    assert not isinstance(info.value, ModelFileError)
+
+
+class _Payload:
+    """Unpickling it would leave a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return Path.touch, (Path(self.marker),)
 
 
 def test_a_blank_is_a_zero_vector_step_and_word_deletion_uses_it(data):

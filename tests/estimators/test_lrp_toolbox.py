@@ -1,10 +1,13 @@
 """The LRP toolbox's pretrained LeNet-5 imported as a fitted ConvNetClassifier."""
 
+import re
+
 import numpy as np
 import pytest
 
 import sklrp
 from sklrp.datasets import load_mnist
+from sklrp.exceptions import ModelFileError
 from sklrp.nn import Conv2D, Flatten, ReLU, SumPool2D
 
 
@@ -69,10 +72,11 @@ def test_safe_save_load_roundtrip(lenet, mnist_test, tmp_path):
 def test_bad_model_file(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("Convolution 5 5 1 10 1 1\n0.1 0.2\n0\n")
-    with pytest.raises(ValueError):
+    with pytest.raises(ModelFileError, match=r"bad\.txt, line 2: expected 250 weights; found 2 numbers\.$"):
         sklrp.load_lrp_toolbox_model(bad)
     bad.write_text("Softmax\n")
-    with pytest.raises(ValueError, match="Unsupported layer 'Softmax'"):
+    with pytest.raises(ModelFileError, match=r"bad\.txt, line 1: Unsupported layer 'Softmax'; the toolbox layers read "
+                                             r"are Convolution, Linear, Rect, Tanh, SumPool and Flatten\.$"):
         sklrp.load_lrp_toolbox_model(bad)
 
 
@@ -118,12 +122,56 @@ def test_two_output_model_explains_each_class_score(tmp_path):
 def test_malformed_model_files_name_the_line(tmp_path, text, message):
     path = tmp_path / "bad.txt"
     path.write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ModelFileError, match=re.escape(str(path)) + message):
         sklrp.load_lrp_toolbox_model(path)
 
 
 def test_binary_file_is_not_a_toolbox_model(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"\xff\xfe\x00Convolution")
-    with pytest.raises(ValueError, match=r"is not a text model file of the LRP toolbox \(byte 0 is not UTF-8 text\)"):
+    with pytest.raises(ModelFileError, match=r"is not a text model file of the LRP toolbox \(byte 0 is not UTF-8 "
+                                             r"text\), line 1\.$"):
         sklrp.load_lrp_toolbox_model(path)
+    path.write_bytes(b"Convolution 1 1 1 1 1 1\n1\n0 \xff\n")
+    with pytest.raises(ModelFileError, match=r"bad\.txt is not a text model file of the LRP toolbox \(byte 28 is not "
+                                             r"UTF-8 text\), line 3\.$"):
+        sklrp.load_lrp_toolbox_model(path)
+
+
+TWO_OUTPUTS = "Convolution 2 2 1 2 1 1\n0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8\n0 0\nRect\nSumPool 2 2 2 2\nFlatten\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (TWO_OUTPUTS + "Linear 1048576 1048576\n", r", line 7: the layer declares 1099511627776 weights "
+                                               r"\(8796093022208 bytes as float64\), more than MAX_MODEL_BYTES=\d+ "
+                                               r"allows\.$"),
+    (TWO_OUTPUTS.replace("Flatten", "Flatten 2"), r", line 6: Flatten takes no arguments; got '2'\.$"),
+    (TWO_OUTPUTS + "Linear 3 2\n1 2 3 4 5 6\n0 0\n", r": parameter shape mismatch in layer 4 \(weight\): the file "
+                                                     r"holds \(3, 2\), the layer built on the input shape "
+                                                     r"\(1, 3, 3\) has \(2, 2\)\.$"),
+    ("Rect\nFlatten\n", r": only convolutional toolbox models are imported; found no Convolution layer\.$"),
+    ("", r": only convolutional toolbox models are imported; found no Convolution layer\.$"),
+    ("Convolution 4 4 1 1 1 1\n" + "1 " * 16 + "\n0\nFlatten\nSumPool 1048576 1 1 1\n",
+     r": could not infer the input size of the toolbox model"),
+    ("Convolution 1 1 1 1 1 1\n1e999\n0\n", r", line 2: the weights must be finite numbers\.$"),
+])
+def test_malformed_or_absurd_models_are_model_file_errors(tmp_path, text, message):
+    """The first malformed line is named; absurd sizes are refused before anything is allocated."""
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ModelFileError, match="^" + re.escape(str(path)) + message):
+        sklrp.load_lrp_toolbox_model(path)
+
+
+def test_argument_errors_stay_value_errors(tmp_path):
+    path = tmp_path / "two.txt"
+    path.write_text(TWO_OUTPUTS)
+    assert sklrp.load_lrp_toolbox_model(path).input_shape_ == (1, 3, 3)
+    with pytest.raises(ValueError, match=r"classes has 3 labels but the model has 2 outputs\.") as info:
+        sklrp.load_lrp_toolbox_model(path, classes=[0, 1, 2])
+    assert not isinstance(info.value, ModelFileError)
+    with pytest.raises(ValueError, match=r"the layers do not build on the input shape \(1, 1, 1\)") as info:
+        sklrp.load_lrp_toolbox_model(path, input_shape=(1, 1, 1))
+    assert not isinstance(info.value, ModelFileError)
+    with pytest.raises(FileNotFoundError):
+        sklrp.load_lrp_toolbox_model(tmp_path / "missing.txt")

@@ -1,6 +1,6 @@
 """Fuzz ``load_model``: arbitrary bytes, truncated and byte-flipped model files, tampered configurations
 and arrays.  Every outcome is a loaded model that predicts (allowed errors or finite output), or a
-ValueError/TypeError; never another exception, never a hang."""
+ModelFileError naming the file; never another exception (not even another ValueError), never a hang."""
 
 import io
 import json
@@ -9,11 +9,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sklrp import load_model
+from sklrp.exceptions import ModelFileError
 
 from ._support import ELEMENTS, assert_finite, attempt, check_call, same, scaled
 
@@ -46,25 +47,15 @@ def _check_loaded(res):
             assert_finite(out[name], f"{name} of a loaded model")
 
 
-def known_zip_failure(raw):
-    """Archives of known failures (test_fuzz_regressions.py): zipfile refuses them with NotImplementedError (e.g. an
-    unsupported "version needed to extract"), test_load_model_unsupported_zip_version; a member flagged as
-    encrypted (RuntimeError), test_load_model_encrypted_member."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            return any(info.flag_bits & 0x1 for info in zf.infolist())
-    except NotImplementedError:
-        return True
-    except Exception:  # noqa: BLE001 - any other refusal is load_model's to report
-        return False
-
-
 def _load(scratch, raw):
     path = scratch / "model.npz"
     path.write_bytes(raw)
-    status, res = check_call(_load_and_use, path, deterministic=False)
+    status, res = check_call(_load_and_use, path, deterministic=False, entry="sklrp.load_model")
     if status == "ok":
         _check_loaded(res)
+    else:  # only load_model raises here (_load_and_use records the errors of predict and explain)
+        assert type(res) is ModelFileError, f"load_model raised {type(res).__name__}, not ModelFileError: {res!r}"
+        assert str(path) in str(res), f"the message does not name the file: {res}"
     return status, res
 
 
@@ -75,7 +66,6 @@ def _load(scratch, raw):
     st.binary(max_size=300).map(lambda b: b"\x93NUMPY\x01\x00" + b),
 ))
 def test_load_model_arbitrary_bytes(scratch, raw):
-    assume(not known_zip_failure(raw))  # see known_zip_failure
     _load(scratch, raw)
 
 
@@ -110,7 +100,6 @@ def test_load_model_mutated_bytes(model_files, scratch, file, mutation):
     else:
         p = int(mutation[1] * len(b))
         b[p:p] = mutation[2]
-    assume(not known_zip_failure(bytes(b)))  # see known_zip_failure
     _load(scratch, bytes(b))
 
 
