@@ -177,7 +177,7 @@ class Embedding(Layer):
 
     @classmethod
     def from_pretrained(cls, weights, *, padding_idx=0, trainable=False, relevance="token",
-                        channels_first=False):
+                        channels_first=False, blank_idx=None):
         """An embedding that starts from given vectors (e.g. GloVe).
 
         Parameters
@@ -186,7 +186,7 @@ class Embedding(Layer):
             Row ``i`` is the vector of id ``i``.  :meth:`build` copies it in
             the network's dtype and zeroes row ``padding_idx``, so reserve
             that row for padding.
-        padding_idx, relevance, channels_first
+        padding_idx, relevance, channels_first, blank_idx
             As in :class:`Embedding`.
         trainable : bool, default=False
             Fixed vectors by default.
@@ -207,7 +207,7 @@ class Embedding(Layer):
                 f"weights must be a 2-D array (vocab_size, embedding_dim); got shape {weights.shape}."
             )
         layer = cls(weights.shape[0], weights.shape[1], padding_idx=padding_idx, trainable=trainable,
-                    relevance=relevance, channels_first=channels_first)
+                    relevance=relevance, channels_first=channels_first, blank_idx=blank_idx)
         layer._pretrained = weights
         return layer
 

@@ -432,3 +432,23 @@ def test_chunking_does_not_change_the_results(cell, pool_everything, data, monke
         assert_allclose(rest1, rest, rtol=1e-12, atol=1e-14)
         assert_allclose(est.decision_function(X), scores, rtol=1e-12)
         assert_allclose(est.explain(X, method="sensitivity"), SA, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("embeddings", ["array", "word2vec"])
+def test_fit_with_given_or_trained_embeddings(embeddings, data):
+    """An embeddings array (was TypeError: from_pretrained got blank_idx) or word2vec vectors start the layer;
+    fixed vectors stay as given, and padding is the zero row."""
+    X, y = data
+    if embeddings == "array":
+        E = np.random.RandomState(1).normal(size=(V, D))
+        est = small(vocab_size=None, embedding_dim=None, embeddings=E).fit(X, y)
+        W = est.net_.layers[0].params["weight"]
+        assert W.shape == (V + 1, D)  # one more id: the blank word
+        assert_allclose(W[1:V], E[1:V])
+        assert not np.any(W[0]) and not np.any(W[V])  # padding and blank: zero vectors
+    else:
+        pytest.importorskip("gensim")
+        est = small(embeddings="word2vec").fit(X, y)
+    R = est.explain(X[:3])
+    assert R.shape == X[:3].shape and np.all(np.isfinite(R))
+    assert np.all(R[X[:3] == 0] == 0)
