@@ -154,6 +154,9 @@ def _jsonable_params(est):
             v = [layer_spec(layer) for layer in v]
         elif k == "random_state" and not (v is None or isinstance(v, (int, np.integer))):
             v = None  # a RandomState instance is not part of the model
+        elif k == "input_bounds" and v is not None:
+            # a number, or per-feature bounds as a flat list (the layout input_bounds accepts)
+            v = [float(b) if np.ndim(b) == 0 else np.asarray(b, dtype=np.float64).ravel().tolist() for b in v]
         elif isinstance(v, tuple):
             v = list(v)
         elif isinstance(v, np.generic):
@@ -167,6 +170,8 @@ def _params_from_json(params):
     for k, v in params.items():
         if k == "layers" and v is not None:
             params[k] = [layer_from_spec(spec) for spec in v]
+        elif k == "input_bounds" and isinstance(v, list):
+            params[k] = tuple(np.asarray(b, dtype=np.float64) if isinstance(b, list) else b for b in v)
         elif isinstance(v, list):
             params[k] = tuple(v)
     return params
@@ -682,9 +687,11 @@ _PARAM_LISTS = {
                     "null or a non-empty list of positive integers"),
     "kernel_size": (lambda v: _POSITIVE[0](v) or (_positive_ints(v) and len(v) >= 1),
                     "a positive integer or a list of positive integers"),
-    "input_bounds": (lambda v: v is None or (type(v) is list and len(v) == 2 and all(_is_number(b) for b in v)
-                                             and v[0] <= v[1]),
-                     "null or a list [low, high] of two finite numbers, low <= high"),
+    "input_bounds": (lambda v: v is None or (type(v) is list and len(v) == 2 and all(
+        _is_number(b) or (type(b) is list and len(b) >= 1 and all(_is_number(x) for x in b)) for b in v)
+        and not (_is_number(v[0]) and _is_number(v[1]) and v[0] > v[1])),
+                     "null or a list [low, high] of two finite numbers (low <= high) or flat lists of finite numbers, "
+                     "one per input feature"),
     "frozen_layers": (lambda v: v is None or (type(v) is list and all(type(n) is str or _NON_NEGATIVE[0](n)
                                                                         for n in v)),
                       "null or a list of layer names and indices"),
@@ -729,6 +736,9 @@ def _check_params(cls, params, version, path):
                 raise _bad_value(path, keys, "null or 'word2vec' (a saved model never holds an array here)", value)
         elif type(value) is dict:
             raise _bad_value(path, keys, "a number, a string, a boolean, null or a list of those", value)
+        elif key == "input_bounds":  # per-feature bounds nest one level
+            if not _PARAM_LISTS[key][0](value):
+                raise _bad_value(path, keys, _PARAM_LISTS[key][1], value)
         elif type(value) is list and not all(v is None or type(v) in (bool, int, float, str) for v in value):
             raise _bad_value(path, keys, "a flat list of numbers, strings, booleans or nulls", value)
         elif key in _PARAM_LISTS and (type(value) is list or value is None) and not _PARAM_LISTS[key][0](value):
@@ -1063,8 +1073,14 @@ def _load_model(path):
             raise ModelFileError(f"{path}: the archive cannot be read: {type(exc).__name__}: {exc}") from exc
     _check_values(arrays, names, path)
     try:
-        return est._set_fitted_state(state, arrays)
+        est = est._set_fitted_state(state, arrays)
     except KeyError as exc:
         raise ModelFileError(f"{path}: the fitted state in the configuration lacks {exc}.") from exc
     except Exception as exc:  # noqa: BLE001 - the estimator's own checks of its state
         raise ModelFileError(f"{path}: the fitted state in the configuration is inconsistent: {exc}") from exc
+    if getattr(est, "input_bounds", None) is not None and hasattr(est, "_checked_bounds"):
+        try:  # per-feature bounds: one value per input feature of the loaded network, low <= high
+            est._checked_bounds(est.input_bounds)
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: the configuration's params.input_bounds do not fit the network: {exc}") from exc
+    return est

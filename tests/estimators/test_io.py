@@ -524,3 +524,44 @@ def test_damaged_archives_and_incomplete_states_are_refused(dense, tmp_path):
     fewer = dict(arrays, **{"state.classes_": np.array([0, 1])})  # the network has 3 outputs
     _write(tmp_path / "c.npz", config, fewer)
     _refused(tmp_path / "c.npz", r"declares shape \(2,\); the network has 3 outputs, so \(3,\) classes are expected")
+
+
+def test_per_feature_input_bounds_round_trip_and_are_checked_at_load(tmp_path):
+    """Array-valued input_bounds were a bare TypeError in json.dumps at save; they are saved as flat lists and
+    checked against the loaded network."""
+    import json
+    import warnings
+
+    from sklrp import ConvNetClassifier, load_model
+    from sklrp.estimators import save_model
+    from sklrp.exceptions import ModelFileError
+
+    X = np.random.RandomState(0).rand(30, 6)
+    y = np.arange(30) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ConvNetClassifier(input_shape=(1, 2, 3), filters=(2,), kernel_size=2, hidden_layer_sizes=(4,),
+                                  max_iter=2, random_state=0, composite="epsilon_gamma_box",
+                                  input_bounds=(-np.arange(1.0, 7.0), np.full((1, 2, 3), 2.0))).fit(X, y)
+    path = tmp_path / "bounds.npz"
+    save_model(model, path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.input_bounds[0], -np.arange(1.0, 7.0))
+    np.testing.assert_array_equal(loaded.input_bounds[1], np.full(6, 2.0))
+    np.testing.assert_array_equal(loaded.explain(X[:4]), model.explain(X[:4]))
+
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    config = json.loads(str(arrays["config"]))
+    config["params"]["input_bounds"][0] = [0.0] * 5  # 5 values for 6 features
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(tmp_path / "five.npz", **arrays)
+    with pytest.raises(ModelFileError, match=r"five\.npz: the configuration's params\.input_bounds do not fit the "
+                                             r"network: input_bounds: low has 5 values; expected one number, or one "
+                                             r"value per input feature \(6"):
+        load_model(tmp_path / "five.npz")
+    config["params"]["input_bounds"] = [[3.0] * 6, 2.0]  # low > high
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(tmp_path / "crossed.npz", **arrays)
+    with pytest.raises(ModelFileError, match=r"crossed\.npz: .*input_bounds: low must not exceed high\."):
+        load_model(tmp_path / "crossed.npz")

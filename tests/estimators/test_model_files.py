@@ -311,7 +311,8 @@ def test_every_config_key_removed_or_retyped_is_refused(name, files, fitted, dat
     (("params", "hidden_layer_sizes"), ["x"], r": the configuration's params\.hidden_layer_sizes should be a list "
                                               r"of positive integers; got the list \[\"x\"\]\.$"),
     (("params", "input_bounds"), [1, 0], r": the configuration's params\.input_bounds should be null or a list "
-                                         r"\[low, high\] of two finite numbers, low <= high; got the list \[1, 0\]\.$"),
+                                         r"\[low, high\] of two finite numbers \(low <= high\) or flat lists of "
+                                         r"finite numbers, one per input feature; got the list \[1, 0\]\.$"),
     (("params", "epsilon"), {"x": 1}, r": the configuration's params\.epsilon should be a number, a string, a "
                                       r"boolean, null or a list of those; got the object \{\"x\": 1\}\.$"),
     (("params", "random_state"), 2**64, r": the configuration's params\.random_state is the integer "
