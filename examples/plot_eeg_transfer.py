@@ -15,7 +15,6 @@ class-average scalp maps.
 """
 
 # %%
-import os
 import time
 import warnings
 
@@ -34,7 +33,6 @@ from sklrp.eeg import RelevanceTopomapDisplay, load_eegbci, transfer_fit
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 mne.set_log_level("ERROR")
-os.environ.setdefault("MNE_DATA", os.path.join("..", "..", "shared", "data", "eegbci"))
 TARGET, SOURCES = 4, (1, 2, 5, 7, 42)
 
 

@@ -17,36 +17,28 @@ We retrieve the 10 nearest training documents of every test document and
 measure how many share its newsgroup (precision@10) for several weightings.
 """
 
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.datasets import fetch_20newsgroups
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from sklrp.datasets import load_20newsgroups, load_glove
 from sklrp.neighbors import MultiPurposeLSH
 
-data_home = os.environ.get("SCIKIT_LEARN_DATA", "../shared/data/20newsgroups/sklearn_data_home")
-glove_path = os.environ.get("GLOVE_PATH", "../shared/data/glove/glove.6B.50d.top5k.txt")
 categories = ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast"]
-train = fetch_20newsgroups(data_home=data_home, subset="train", categories=categories,
-                           remove=("headers", "footers", "quotes"), download_if_missing=False)
-test = fetch_20newsgroups(data_home=data_home, subset="test", categories=categories,
-                          remove=("headers", "footers", "quotes"), download_if_missing=False)
+train = load_20newsgroups("train", categories=categories, remove=("headers", "footers", "quotes"),
+                          download_if_missing=False)
+test = load_20newsgroups("test", categories=categories, remove=("headers", "footers", "quotes"),
+                         download_if_missing=False)
 
 # %%
 # Document vectors
 # ----------------
 # GloVe vectors of the 5,000 most frequent words; a document vector is the
 # TF-IDF-weighted mean of the vectors of its words.
-words, vecs = [], []
-with open(glove_path, encoding="utf8") as f:
-    for line in f:
-        parts = line.rstrip().split(" ")
-        words.append(parts[0])
-        vecs.append(np.asarray(parts[1:], dtype=np.float64))
-E = np.vstack(vecs)
+glove = load_glove()
+words, E = glove.words, glove.vectors.astype(np.float64)
 
 tfidf = TfidfVectorizer(vocabulary=words, lowercase=True)
 T_train = tfidf.fit_transform(train.data)

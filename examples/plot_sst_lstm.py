@@ -18,13 +18,13 @@ more with both methods, check that LRP with ``bias_factor=1`` conserves the
 class score, and compare LRP, SA and a random order by deleting the most
 relevant words of correctly classified test sentences.
 
-The treebank's tree files are read from ``$SKLRP_DATA/sst/trees`` (default
-``../shared/data``); nothing is downloaded.  ``sklrp reproduce sst-lstm``
+The treebank's tree files are read from the data home,
+``$SKLRP_DATA/sst/trees`` (see :func:`sklrp.datasets.get_data_home`);
+nothing is downloaded.  ``sklrp reproduce sst-lstm``
 runs the full experiment (development-set epoch selection, misclassified
 sentences, gradient x input).
 """
 
-import os
 import tempfile
 import time
 import warnings
@@ -41,10 +41,9 @@ from sklrp.datasets import load_sst
 from sklrp.metrics import word_deletion_curve
 from sklrp.text import TokenSequenceVectorizer, highlight_html, token_relevances
 
-home = Path(os.environ.get("SKLRP_DATA", "../shared/data"))
 try:
-    train = load_sst("train", data_home=home)
-    test = load_sst("test", data_home=home)
+    train = load_sst("train")
+    test = load_sst("test")
 except FileNotFoundError as exc:
     raise SystemExit(f"This example needs the Stanford Sentiment Treebank (set SKLRP_DATA): {exc}") from None
 names = test.target_names

@@ -17,7 +17,6 @@ the network and 200 filters of width 2;
 ``benchmarks/reproduce_text_cnn.py`` runs the papers' settings on all 20.
 """
 
-import os
 import warnings
 
 import matplotlib.pyplot as plt
@@ -31,9 +30,8 @@ from sklrp.datasets import load_20newsgroups
 from sklrp.plotting import DocumentVectorsDisplay
 from sklrp.text import TokenSequenceVectorizer, token_relevances
 
-data_home = os.environ.get("SCIKIT_LEARN_DATA", "../shared/data/20newsgroups/sklearn_data_home")
 categories = ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast"]
-kw = dict(categories=categories, data_home=data_home, remove=("headers", "footers", "quotes"),
+kw = dict(categories=categories, remove=("headers", "footers", "quotes"),
           download_if_missing=False)
 train = load_20newsgroups("train", **kw)
 test = load_20newsgroups("test", **kw)

@@ -16,7 +16,6 @@ score.  To keep the example quick we use four newsgroups with headers, footers
 and quotes removed; ``benchmarks/reproduce_newsgroups.py`` runs all 20.
 """
 
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,15 +26,13 @@ from sklearn.svm import LinearSVC
 
 import sklrp
 from sklrp import LinearRelevanceClassifier
-from sklrp.datasets import load_20newsgroups
-from sklrp.feature_extraction import RelevanceDocumentVectorizer, load_embeddings
+from sklrp.datasets import load_20newsgroups, load_glove
+from sklrp.feature_extraction import RelevanceDocumentVectorizer
 from sklrp.metrics import explanatory_power_score, word_deletion_curve
 from sklrp.text import highlight_ansi, highlight_html, token_relevances, top_words_per_class
 
-data_home = os.environ.get("SCIKIT_LEARN_DATA", "../shared/data/20newsgroups/sklearn_data_home")
-glove_path = os.environ.get("GLOVE_PATH", "../shared/data/glove/glove.6B.50d.top5k.txt")
 categories = ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast"]
-kw = dict(categories=categories, data_home=data_home, remove=("headers", "footers", "quotes"),
+kw = dict(categories=categories, remove=("headers", "footers", "quotes"),
           download_if_missing=False)
 train = load_20newsgroups("train", **kw)
 test = load_20newsgroups("test", **kw)
@@ -88,7 +85,7 @@ fig.tight_layout()
 # %%
 # Explanatory power and document vectors
 # --------------------------------------
-glove = load_embeddings(glove_path)
+glove = load_glove()
 for weighting in ["lrp", "sa", "tfidf", "uniform"]:
     d = explanatory_power_score(pipe, test.data, test.target, embeddings=glove,
                                 weighting=weighting, n_splits=5, return_details=True)

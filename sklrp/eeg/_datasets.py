@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ..datasets._mnist import get_data_home
+from ..datasets._base import get_data_home
 
 __all__ = ["STAGED_SUBJECTS", "load_eegbci", "simulate_motor_imagery"]
 

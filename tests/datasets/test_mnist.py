@@ -34,5 +34,6 @@ def test_lrp_toolbox_format():
 def test_errors(tmp_path):
     with pytest.raises(ValueError, match="subset"):
         load_mnist("validation", data_home=tmp_path)
-    with pytest.raises(FileNotFoundError, match="MNIST test files not found"):
+    with pytest.raises(FileNotFoundError, match=r"^The MNIST test set not found: .*mnist/t10k-images-idx3-ubyte\.gz "
+                                                r"does not exist\. The data home is .* \(given as data_home\)"):
         load_mnist("test", data_home=tmp_path)
