@@ -174,7 +174,7 @@ def query_blocks(Q, group_cols, max_norms, center, alpha, group_weights):
                 axis=1,
             )
         )
-        norm = xp.sqrt(xp.sum(qg * qg, axis=1, keepdims=True))
+        norm = row_norms(qg)[:, None]  # no overflow for large queries
         blocks.append((a_cos * w) * qg / xp.where(norm > 0, norm, 1.0))
     return blocks
 
@@ -186,11 +186,40 @@ def sa_query(qblocks):
     return xp.concatenate([cat, xp.zeros((cat.shape[0], 1), dtype=cat.dtype)], axis=1)
 
 
-def unit_rows(V):
-    """Rows scaled to unit norm, and the norms (zero rows stay zero)."""
+def _row_exponents(V):
+    """Exponent ``e`` per row with ``max |V[i]| / 2**e`` in ``[0.5, 1)`` (0 for a zero row)."""
     xp = get_namespace(V)
-    norm = xp.sqrt(xp.sum(V * V, axis=1))
-    return V / xp.where(norm > 0, norm, 1.0)[:, None], norm
+    if V.shape[1] == 0:
+        return xp.zeros(V.shape[0], dtype=xp.int32)
+    return xp.frexp(xp.max(xp.abs(V), axis=1))[1]
+
+
+def row_norms(V):
+    """Euclidean norm of every row of a 2-D array, without overflow or underflow.
+
+    Every row is scaled by a power of two near its largest absolute value
+    before squaring (exact), so the norm is finite whenever it is
+    representable; in the range where the squares neither overflow nor
+    underflow the result is bitwise that of ``sqrt(sum(V * V))``.
+    """
+    xp = get_namespace(V)
+    e = _row_exponents(V)
+    W = xp.ldexp(V, -e[:, None])
+    return xp.ldexp(xp.sqrt(xp.sum(W * W, axis=1)), e)
+
+
+def unit_rows(V):
+    """Rows scaled to unit norm, and the norms (zero rows stay zero).
+
+    Computed on rows scaled by a power of two (see :func:`row_norms`): large
+    rows (whose squares overflow) and tiny ones (whose squares underflow)
+    keep their direction.
+    """
+    xp = get_namespace(V)
+    e = _row_exponents(V)
+    W = xp.ldexp(V, -e[:, None])
+    nw = xp.sqrt(xp.sum(W * W, axis=1))
+    return W / xp.where(nw > 0, nw, 1.0)[:, None], xp.ldexp(nw, e)
 
 
 def srp_collision_probability(cos_angle):

@@ -5,12 +5,12 @@ Nakajima, "Sharing Hash Codes for Multiple Purposes", Japanese Journal of
 Statistics and Data Science (2018), arXiv:1609.03219.
 """
 
+import io
 import json
 import math
 import os
 import pathlib
 import zipfile
-import zlib
 from numbers import Integral
 
 import numpy as np
@@ -29,6 +29,7 @@ from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, t
 from .._validation import format_bytes as _human_bytes
 from .._validation import physical_memory as _physical_memory
 from .._validation import validate_array
+from ..exceptions import ModelFileError
 from . import _hashing as H
 
 __all__ = ["MultiPurposeLSH"]
@@ -40,6 +41,45 @@ _MAX_DENSE = 1 << 24  # floats in one exhaustive distance block
 _MAX_GATHER = 1 << 20  # candidate features gathered at once for re-ranking
 _MAX_UPCAST = 1 << 22  # indexed features converted to float64 at once (exhaustive search)
 _NORM_RANGES = 4  # norm ranges (quantiles) inside each hash bucket
+#: the plain float64 distance formula serves queries and indexed points whose nonzero feature groups have a
+#: largest |value| in [2**-_PLAIN_EXP, 2**_PLAIN_EXP / n_features] (squared norms and distances are then finite
+#: and normal); beyond, the distances are computed on values scaled by powers of two (``_scaled_distances``)
+_PLAIN_EXP = 480
+#: binary exponent standing for an all-zero feature group in the scaled distances (below any float64's)
+_ZERO_EXP = -1100
+#: exponent shift that makes ``ldexp`` of any finite float64 zero (inactive terms of the scaled distances)
+_NEG_EXP = -(1 << 20)
+
+
+def _pow2_exponent(value):
+    """``e`` with ``value / 2**e`` in ``[1, 2)``, for a positive finite ``value``."""
+    return math.frexp(value)[1] - 1
+
+
+def _normalized_weights(alpha, gw):
+    """Mixture and group weights divided by powers of two so that the largest of each is in ``[1, 2)``.
+
+    The dissimilarity is bilinear in the two, so it is that of the scaled
+    weights times ``2**e`` (exact, as long as nothing underflows): every
+    ranking is unchanged, and weights up to the float64 maximum no longer
+    overflow the intermediate quantities.
+
+    Returns
+    -------
+    alpha : dict
+    gw : ndarray of float64
+    e : int
+        The binary exponent of the factor between the two dissimilarities.
+    """
+    ea = _pow2_exponent(max(alpha.values()))
+    gw = np.asarray(gw, dtype=np.float64)
+    ew = _pow2_exponent(float(gw.max()))
+    return {m: math.ldexp(v, -ea) for m, v in alpha.items()}, np.ldexp(gw, -ew), ea + ew
+
+
+def _norm_limit(dtype):
+    """Largest feature-group norm of the indexed points that the hashing in ``dtype`` handles."""
+    return math.sqrt(float(np.finfo(dtype).max)) / 64.0
 
 
 def _npz_path(path):
@@ -107,6 +147,128 @@ def _parse_weights(weights):
 
 #: how the errors of :meth:`MultiPurposeLSH.load` on an unreadable file begin
 _LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
+
+#: largest ``.npy`` header read (numpy's own default ``max_header_size``)
+_MAX_NPY_HEADER = 10_000
+
+#: longest JSON configuration read, in characters
+_MAX_CONFIG_CHARS = 8 * 2**20
+
+#: largest |entry| of a saved projection matrix (standard normal draws: P(|z| > 16) is about 1e-57)
+_MAX_GAUSSIAN = 16.0
+
+#: the keys of a saved configuration
+_CONFIG_KEYS = {"format_version", "class", "params", "n_features_in", "n_tables", "key_bits", "norm_ranges"}
+
+#: dtypes of the saved arrays: ``spec -> (accepts(dtype), description)`` (any byte order)
+_DTYPE_SPECS = {
+    "data32": (lambda t: t.kind == "f" and t.itemsize == 4, "float32, the dtype of the data X"),
+    "data64": (lambda t: t.kind == "f" and t.itemsize == 8, "float64, the dtype of the data X"),
+    "float64": (lambda t: t.kind == "f" and t.itemsize == 8, "float64"),
+    "uint64": (lambda t: t.kind == "u" and t.itemsize == 8, "uint64"),
+    "int": (lambda t: t.kind in "iu" and t.itemsize <= 8, "integers"),
+    "labels": (lambda t: (t.kind in "biuf" and t.itemsize <= 8) or t.kind == "U", "feature-group labels"),
+    "str": (lambda t: t.kind == "U", "strings"),
+}
+
+
+def _dtype_ok(dtype, spec):
+    return _DTYPE_SPECS[spec][0](dtype)
+
+
+class _BadFile(Exception):
+    """A problem of an index file; :meth:`MultiPurposeLSH.load` raises it as a ModelFileError."""
+
+
+def _npy_header(zf, info, key):
+    """``(shape, dtype)`` of the ``.npy`` zip member ``info``, checked against the member's size.
+
+    Only the first few kilobytes are decompressed.  Refused: a member that is
+    not a ``.npy`` array, a header over ``_MAX_NPY_HEADER`` bytes, pickled
+    Python objects (an object dtype) and a member whose uncompressed size (in
+    the zip directory, which bounds what reading it produces) differs from
+    its header plus the data the header declares: a truncated or crafted
+    array.
+    """
+    with zf.open(info) as fh:
+        head = fh.read(12 + _MAX_NPY_HEADER)
+    if len(head) < 10 or not head.startswith(np.lib.format.MAGIC_PREFIX):
+        raise _BadFile(f"its array {key!r} is not a .npy array (no .npy magic string)")
+    version = (head[6], head[7])
+    if version not in ((1, 0), (2, 0)):
+        raise _BadFile(f"its array {key!r} has .npy format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
+    fp = io.BytesIO(head)
+    try:
+        np.lib.format.read_magic(fp)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(fp, max_header_size=_MAX_NPY_HEADER)
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise _BadFile(f"its array {key!r} has an invalid .npy header: {exc}") from None
+    if dtype.hasobject:
+        raise _BadFile(
+            f"its array {key!r} is a pickled object array (dtype {dtype}); loading never unpickles"
+        )
+    if any(s < 0 for s in shape):
+        raise _BadFile(f"its array {key!r} declares the shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if info.file_size - fp.tell() != nbytes:
+        raise _BadFile(
+            f"its array {key!r} declares shape {shape} of dtype {dtype} ({nbytes} bytes) but holds "
+            f"{info.file_size - fp.tell()} bytes of data: the member is truncated or crafted"
+        )
+    return tuple(int(s) for s in shape), dtype
+
+
+def _read_npy(zf, info):
+    """The array of the zip member ``info`` (checked by :func:`_npy_header`), never unpickled."""
+    with zf.open(info) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False, max_header_size=_MAX_NPY_HEADER)
+
+
+def _parse_config(text):
+    """The JSON configuration of an index file, checked (keys, class and format version)."""
+    try:
+        config = json.loads(text)
+    except RecursionError:
+        raise _BadFile("its configuration is nested too deeply to be read") from None
+    except ValueError as exc:
+        raise _BadFile(f"its configuration is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+        raise _BadFile("its configuration is not a JSON object with 'params'")
+    if config.get("class") != "MultiPurposeLSH":
+        raise _BadFile(f"it does not hold a MultiPurposeLSH (class={config.get('class')!r:.80})")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != _FORMAT_VERSION:
+        raise _BadFile(
+            f"unsupported format_version {config.get('format_version')!r:.80}; expected {_FORMAT_VERSION}"
+        )
+    unknown = sorted(set(config) - _CONFIG_KEYS)
+    if unknown:
+        raise _BadFile(f"its configuration has unknown keys {unknown!r:.200}")
+    return config
+
+
+def _config_int(config, key, low, high):
+    """``config[key]``, an int in ``[low, high]`` (``high=None``: no upper bound)."""
+    value = config.get(key)
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise _BadFile(f"its configuration has {key}={value!r:.80}; expected an integer {bounds}")
+    return value
+
+
+def _same_labels(a, b):
+    """Whether two arrays of feature-group labels are equal (strings with strings, numbers with numbers)."""
+    if a.shape != b.shape or (a.dtype.kind == "U") != (b.dtype.kind == "U"):
+        return False
+    if a.dtype.kind == "U":
+        return bool(np.all(a == b))
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
 
 #: the largest bucket-offset arrays the hash tables may need, in bytes (key_bits sizes them, not the data)
 _MAX_OFFSET_BYTES = 1 << 30
@@ -430,17 +592,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._n_words = int(words.sum())
 
         self.X_ = X
-        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, X.dtype)
-        self.sq_norms_ = self._sq_norms64(X)
-        max_norm = np.sqrt(to_host(xp.max(self.sq_norms_, axis=0)).astype(np.float64))
-        self.group_max_norm_ = np.where(max_norm > 0, max_norm, 1.0)
-        self.center_ = xp.mean(X, axis=0)
-        csq = H.group_sq_norms(X - self.center_, onehot) if n <= 65536 else xp.concatenate(
-            [H.group_sq_norms(X[i : i + 65536] - self.center_, onehot) for i in range(0, n, 65536)]
-        )
-        hmax = np.sqrt(to_host(xp.max(csq, axis=0)).astype(np.float64))
-        self.hash_max_norm_ = np.where(hmax > 0, hmax, 1.0)
-        del csq
+        self.sq_norms_, self.group_max_norm_, self.center_, self.hash_max_norm_ = self._data_norms(X)
+        self._check_norms(X.dtype)
 
         rng = check_random_state(self.random_state)
         dims = self._block_dims()
@@ -461,8 +614,90 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.codes_ = xp.concatenate(codes, axis=0)
         self.n_samples_fit_ = n
         self._set_norm_cache()
+        self._set_query_limits()
         self._build_tables(X, rng)
         return self
+
+    def _data_norms(self, X, center=None):
+        """Squared group norms (float64), their largest norms ``M_g``, the feature means (unless
+        ``center`` is given) and the largest norms of the centred groups, of the indexed points ``X``.
+
+        Norms beyond the float range come out as ``inf`` (refused by :meth:`_check_norms`).
+        """
+        xp = get_namespace(X)
+        n = X.shape[0]
+        step = max(1, _MAX_UPCAST // max(1, X.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 of the group masks: NaN
+            # the norms from rows scaled by powers of two: M_g without underflow
+            # (or overflow), and the squared norms bitwise as (X * X) @ masks
+            # wherever those neither overflow nor underflow
+            sq, max_norm = [], None
+            for i in range(0, n, step):
+                e, _, sq_scaled = self._scaled_rows(X[i : i + step])
+                sq.append(xp.ldexp(sq_scaled, 2 * e))
+                top = xp.max(xp.ldexp(xp.sqrt(sq_scaled), e), axis=0)
+                max_norm = top if max_norm is None else xp.maximum(max_norm, top)
+            sq = sq[0] if len(sq) == 1 else xp.concatenate(sq)
+            max_norm = np.asarray(to_host(max_norm), dtype=np.float64)
+            if center is None:
+                center = xp.mean(X, axis=0)
+            onehot = H.group_masks(self.group_index_, self.n_groups_, xp, X.dtype)
+            csq = H.group_sq_norms(X - center, onehot) if n <= 65536 else xp.concatenate(
+                [H.group_sq_norms(X[i : i + 65536] - center, onehot) for i in range(0, n, 65536)]
+            )
+            hmax = np.sqrt(to_host(xp.max(csq, axis=0)).astype(np.float64))
+        max_norm, hmax = (np.where(np.isnan(a), np.inf, a) for a in (max_norm, hmax))
+        return sq, np.where(max_norm > 0, max_norm, 1.0), center, np.where(hmax > 0, hmax, 1.0)
+
+    def _check_norms(self, dtype):
+        """Refuse indexed points whose squared feature-group norms the hashing cannot represent."""
+        limit = _norm_limit(dtype)
+        big = max(float(np.max(self.group_max_norm_)), float(np.max(self.hash_max_norm_)))
+        if not big <= limit:
+            if not math.isfinite(big):  # the centred norms overflowed: the (float64) norms of the points
+                big = float(np.max(self.group_max_norm_))
+            shown = f"up to {big:.3g}" if math.isfinite(big) else "beyond the float range"
+            raise ValueError(
+                f"X has feature-group norms {shown} (of the points or of the points minus their mean); "
+                f"MultiPurposeLSH hashes squared norms in {np.dtype(dtype).name}, so they must be at most "
+                f"{limit:.3g}. Scale X down (all distances scale with it)"
+                + (" or convert it to float64." if np.dtype(dtype) == np.float32 else ".")
+            )
+
+    def _group_absmax(self, A):
+        """Largest ``|value|`` of every feature group of every row of ``A``: ``(n, n_groups)``."""
+        xp = get_namespace(A)
+        absA = xp.abs(A)
+        if self.n_groups_ == 1:
+            return xp.max(absA, axis=1)[:, None]
+        return xp.stack([xp.max(absA[:, cols], axis=1) for cols in self._group_cols], axis=1)
+
+    def _plain_bounds(self):
+        d = max(1, self.n_features_in_)
+        return math.ldexp(1.0, -_PLAIN_EXP), math.ldexp(1.0, _PLAIN_EXP) / d
+
+    def _set_query_limits(self):
+        """What decides, per query, between the plain and the scaled exact distances and whether the
+        query can be hashed; computed once at fit / load."""
+        X = self.X_
+        xp = get_namespace(X)
+        plain = True
+        if X.dtype != xp.float32:  # float32 values are always in the plain range
+            lo, hi = self._plain_bounds()
+            step = max(1, _MAX_UPCAST // max(1, X.shape[1]))
+            for i in range(0, X.shape[0], step):
+                a = self._group_absmax(X[i : i + step]).astype(xp.float64, copy=False)
+                if not bool(xp.all((a <= hi) & ((a >= lo) | (a == 0)))):
+                    plain = False
+                    break
+        scale = max(1.0, float(np.max(self.group_max_norm_)), float(np.max(self.hash_max_norm_)))
+        self._limits = {"data_plain": plain, "hash_scale": scale}
+        self._scaled_cache = None
+
+    def _query_limits(self):
+        if getattr(self, "_limits", None) is None:
+            self._set_query_limits()
+        return self._limits
 
     def _parse_group_weights(self, group_weights):
         if group_weights is None:
@@ -598,14 +833,15 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                  "alpha": alpha, "gw": gw}
         if self._norm_ranking():
             # per group: the query's unit direction projected on the cos block,
-            # independent of the weights (the weights enter the estimate below)
-            qsq = H.group_sq_norms(Q, H.group_masks(self.group_index_, self.n_groups_, xp, Q.dtype))
-            state["qsq"] = qsq
-            state["qn"] = xp.sqrt(qsq)
-            state["qzero"] = np.asarray(to_host(xp.any(qsq <= 0, axis=0))).reshape(-1)
+            # independent of the weights (the weights enter the estimate below);
+            # the norms are computed without overflow or underflow
+            units = [H.unit_rows(Q[:, cols]) for cols in self._group_cols]
+            qn = xp.stack([norm for _, norm in units], axis=1)
+            state["qn"] = qn
+            state["qzero"] = np.asarray(to_host(xp.any(qn <= 0, axis=0))).reshape(-1)
             state["cos_projs"] = [
-                H.unit_rows(Q[:, cols])[0] @ self.projections_[2 * g + 1] if gw[g] > 0 else None
-                for g, cols in enumerate(self._group_cols)
+                u @ self.projections_[2 * g + 1] if gw[g] > 0 else None
+                for g, (u, _) in enumerate(units)
             ]
         return state
 
@@ -621,18 +857,6 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "or variant='ca' / 'cc'; got code_ranking='norms', variant='sa'."
             )
         return mode == "norms"
-
-    def _sq_norms64(self, X):
-        """Squared norm of every feature group of ``X``, ``(n, n_groups)``, in
-        float64 whatever the dtype of ``X`` (used by the exact re-ranking)."""
-        xp = get_namespace(X)
-        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
-        step = max(1, _MAX_UPCAST // max(1, X.shape[1]))
-        parts = [
-            H.group_sq_norms(X[i : i + step].astype(xp.float64, copy=False), onehot)
-            for i in range(0, X.shape[0], step)
-        ]
-        return parts[0] if len(parts) == 1 else xp.concatenate(parts)
 
     def _set_norm_cache(self):
         """Per-group squared norms and norms as contiguous ``(n_groups, n)``
@@ -824,6 +1048,9 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         k = self.key_bits_
         r = proj[:, bit_start : bit_start + k]
         base = H.bits_to_keys(r >= 0)
+        # the probe order per row does not change when the row is scaled by a
+        # power of two (exact): scaled, the squares below cannot overflow
+        r = xp.ldexp(r, -H._row_exponents(r)[:, None])
         n_probes = min(n_probes, 1 << k)
         if n_probes == 1:
             return base[:, None]
@@ -964,6 +1191,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Computed in the dtype of ``dots`` (float64 in the search).  The cosine
         of a zero group vector (query or data side) is taken as 0, so its
         cosine term is ``1``, as in :func:`sklearn.metrics.pairwise.cosine_distances`.
+        Used where the squared norms neither overflow nor underflow
+        (:meth:`_plain_ok`); see :meth:`_scaled_distances` for the rest.
         """
         xp = get_namespace(dots)
         M = xp.asarray(self.group_max_norm_.astype(np.float64)).astype(dots.dtype)
@@ -980,11 +1209,133 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             D += alpha["cosine"] * ((1.0 - cos) @ gw)
         return xp.clip(D, 0.0, None)
 
-    def _rerank(self, Q, ids, k, alpha, gw, self_ids):
+    def _scaled_distances(self, dots, xsq, ex, qsq, eq, alpha, gw, out):
+        """Output distances (see :meth:`_output`) from values scaled by powers of two.
+
+        Every feature group of every query and indexed point is divided by
+        ``2**e``, ``e`` the binary exponent of its largest ``|value|``
+        (``_ZERO_EXP`` for a zero group), so that the scaled ``dots``, ``xsq``
+        and ``qsq`` (per group: ``<q_g, x_g>``, ``|x_g|^2``, ``|q_g|^2``, all of
+        the scaled values) neither overflow nor underflow.  Per pair and
+        group, the L2 term is ``2**(2 max(eq, ex))`` times a bounded number,
+        the inner-product term ``2**(eq + max(eM, ex))`` times one (``M_g =
+        mh 2**eM``), the cosine term is scale free; the terms are summed
+        relative to the largest exponent ``F`` of the pair, and the result,
+        ``S 2**F``, goes to the output scale with ``ldexp``: finite whenever
+        the distance itself is representable.
+        """
+        xp = get_namespace(dots)
+        mh, eM = np.frexp(np.asarray(self.group_max_norm_, dtype=np.float64))
+        mh, eM = xp.asarray(mh), xp.asarray(eM.astype(np.int32))
+        on = np.asarray(gw) > 0
+        on_d = xp.asarray(on)
+        gw_d = xp.asarray(np.where(on, gw, 0.0))
+        with np.errstate(over="ignore", under="ignore"):
+            terms = []
+            if alpha["l2"] > 0:
+                eb = xp.maximum(eq, ex)
+                v = xp.ldexp(qsq, 2 * (eq - eb)) + xp.ldexp(xsq, 2 * (ex - eb))
+                v -= 2.0 * xp.ldexp(dots, eq + ex - 2 * eb)
+                terms.append((v, 2 * eb, alpha["l2"]))
+            if alpha["ip"] > 0:
+                ei = xp.maximum(eM, ex)
+                v = xp.sqrt(qsq) * xp.ldexp(mh, eM - ei) - xp.ldexp(dots, ex - ei)
+                terms.append((v, eq + ei, alpha["ip"]))
+            if alpha["cosine"] > 0:
+                denom = xp.sqrt(qsq * xsq)
+                cos = xp.where(denom > 0, dots / xp.where(denom > 0, denom, 1.0), 0.0)
+                terms.append((1.0 - cos, xp.zeros(cos.shape, dtype=xp.int32), alpha["cosine"]))
+            F = None
+            for _, e, _ in terms:
+                top = xp.max(xp.where(on_d, e, _NEG_EXP), axis=-1)
+                F = top if F is None else xp.maximum(F, top)
+            S = None
+            for v, e, a in terms:
+                shift = xp.where(on_d, e - F[..., None], _NEG_EXP)
+                part = a * (xp.ldexp(v, shift) @ gw_d)
+                S = part if S is None else S + part
+            S = xp.clip(S, 0.0, None)
+            T = F + out[0]
+            if out[1]:  # pure L2: sqrt(S 2**T), T split into an even part and a remainder
+                p = T & 1
+                return xp.ldexp(xp.sqrt(xp.ldexp(S, p)), (T - p) >> 1)
+            return xp.ldexp(S, T)
+
+    @staticmethod
+    def _output(D, out):
+        """Distances as returned from the dissimilarity ``D`` of the scaled weights.
+
+        ``out = (e, pure_l2)``: the weights were divided by ``2**e``
+        (:func:`_normalized_weights`); pure L2 returns the square root.
+        Computed with ``ldexp``, so that a returned value is finite whenever
+        it is representable (the square root of an overflowing ``D`` may be).
+        """
+        e, pure = out
+        xp = get_namespace(D)
+        with np.errstate(over="ignore", under="ignore"):
+            if pure:
+                if e == 0:
+                    return xp.sqrt(D)
+                p = e & 1
+                return xp.ldexp(xp.sqrt(xp.ldexp(D, p) if p else D), (e - p) // 2)
+            return D if e == 0 else xp.ldexp(D, e)
+
+    def _plain_ok(self, Q):
+        """Whether the plain float64 formula serves the queries ``Q`` (and the indexed points)."""
+        if not self._query_limits()["data_plain"]:
+            return False
+        xp = get_namespace(Q)
+        lo, hi = self._plain_bounds()
+        a = self._group_absmax(Q).astype(xp.float64, copy=False)
+        return bool(xp.all((a <= hi) & ((a >= lo) | (a == 0))))
+
+    def _scaled_rows(self, A):
+        """Rows scaled per feature group by powers of two (see :meth:`_scaled_distances`).
+
+        Returns
+        -------
+        e : array of int32, shape (n, n_groups)
+            Binary exponent of each group (``_ZERO_EXP`` for a zero group).
+        A_scaled : array of float64, shape (n, n_features)
+        sq : array of float64, shape (n, n_groups)
+            Squared group norms of ``A_scaled``.
+        """
+        xp = get_namespace(A)
+        A = A.astype(xp.float64, copy=False)
+        amax = self._group_absmax(A)
+        e = xp.frexp(amax)[1].astype(xp.int32)
+        gi = xp.asarray(self.group_index_)
+        A = xp.ldexp(A, -e[:, gi])
+        e = xp.where(amax > 0, e, _ZERO_EXP).astype(xp.int32)
+        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
+        return e, A, H.group_sq_norms(A, onehot)
+
+    def _scaled_data(self):
+        """Group exponents and scaled squared group norms of the indexed points (computed once, on demand)."""
+        if getattr(self, "_scaled_cache", None) is None:
+            xp = get_namespace(self.X_)
+            step = max(1, _MAX_UPCAST // max(1, self.X_.shape[1]))
+            parts = [self._scaled_rows(self.X_[i : i + step]) for i in range(0, self.n_samples_fit_, step)]
+            self._scaled_cache = (
+                xp.concatenate([e for e, _, _ in parts]),
+                xp.concatenate([sq for _, _, sq in parts]),
+            )
+        return self._scaled_cache
+
+    def _group_dots(self, Xc, Q):
+        """``<q_g, x_g>`` of gathered candidate rows ``Xc`` ``(nq, C, d)``: ``(nq, C, n_groups)``."""
+        xp = get_namespace(Q)
+        if self.n_groups_ == 1:
+            return xp.einsum("qcd,qd->qc", Xc, Q)[:, :, None]
+        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
+        return Xc @ (Q[:, :, None] * onehot[None, :, :])  # (nq, C, G)
+
+    def _rerank(self, Q, ids, k, alpha, gw, self_ids, out):
         """Exact float64 distances of candidates ``ids`` (``-1`` = none); top ``k``.
 
-        Always returns ``k`` columns; slots without a candidate hold distance
-        ``inf`` and index ``-1``.
+        Always returns ``k`` columns, as output distances (:meth:`_output`);
+        slots without a candidate hold distance ``inf`` and index ``-1``.  The
+        query itself (``self_ids``) is no candidate: excluded by index.
         """
         xp = get_namespace(Q)
         # a few MB of gathered rows at a time: large temporaries cost page
@@ -994,32 +1345,40 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             parts = [
                 self._rerank(
                     Q[i : i + step], ids[i : i + step], k, alpha, gw,
-                    None if self_ids is None else self_ids[i : i + step],
+                    None if self_ids is None else self_ids[i : i + step], out,
                 )
                 for i in range(0, Q.shape[0], step)
             ]
             return xp.concatenate([a for a, _ in parts]), xp.concatenate([b for _, b in parts])
         Q = Q.astype(xp.float64, copy=False)
-        onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
+        if self_ids is not None:
+            ids = xp.where(ids == self_ids[:, None], -1, ids)
         valid = ids >= 0
-        safe = xp.where(valid, ids, 0)
+        flat = xp.where(valid, ids, 0).reshape(-1)
         nq, C = ids.shape
         # a gather of whole rows, faster than 2-D fancy indexing; float32 data
         # are converted after the gather (only the candidates' rows)
-        Xc = H.take_rows(self.X_, safe.reshape(-1)).reshape(nq, C, -1)  # (nq, C, d)
+        Xc = H.take_rows(self.X_, flat).reshape(nq, C, -1)  # (nq, C, d)
         Xc = Xc.astype(xp.float64, copy=False)
-        if self.n_groups_ == 1:
-            dots = xp.einsum("qcd,qd->qc", Xc, Q)[:, :, None]
+        plain = self._plain_ok(Q)
+        if plain:
+            onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
+            dots = self._group_dots(Xc, Q)
+            xsq = xp.take(self.sq_norms_, flat, axis=0).reshape(nq, C, -1)
+            qsq = (Q * Q) @ onehot
+            D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
         else:
-            Qm = Q[:, :, None] * onehot[None, :, :]  # (nq, d, G)
-            dots = Xc @ Qm  # (nq, C, G)
-        xsq = xp.take(self.sq_norms_, safe.reshape(-1), axis=0).reshape(nq, C, -1)
-        qsq = (Q * Q) @ onehot
-        D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
+            ex_all, xsq_all = self._scaled_data()
+            ex = xp.take(ex_all, flat, axis=0).reshape(nq, C, -1)
+            xsq = xp.take(xsq_all, flat, axis=0).reshape(nq, C, -1)
+            gi = xp.asarray(self.group_index_)
+            Xc = xp.ldexp(Xc, -xp.where(ex > _ZERO_EXP, ex, 0)[:, :, gi])
+            eq, Qs, qsq = self._scaled_rows(Q)
+            dots = self._group_dots(Xc, Qs)
+            D = self._scaled_distances(dots, xsq, ex, qsq[:, None, :], eq[:, None, :], alpha, gw, out)
         D = xp.where(valid, D, xp.inf)
-        if self_ids is not None:
-            D = xp.where(ids == self_ids[:, None], xp.inf, D)
-        return self._select(D, ids, k)
+        D, I = self._select(D, ids, k)
+        return (self._output(D, out) if plain else D), I
 
     @staticmethod
     def _select(D, ids, k):
@@ -1037,11 +1396,14 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         order = xp.argsort(D, axis=1)
         return xp.take_along_axis(D, order, axis=1), xp.take_along_axis(ids, order, axis=1)
 
-    def _exhaustive(self, Q, k, alpha, gw, self_ids):
+    def _exhaustive(self, Q, k, alpha, gw, self_ids, out):
         """Exact brute-force search over every indexed point, in float64.
 
         Float32 data are converted to float64 a block of rows at a time
         (``_MAX_UPCAST`` values), and the ``k`` best are merged block by block.
+        Returns output distances (:meth:`_output`) and indices; the query
+        itself (``self_ids``) is excluded by index (index ``-1``, distance
+        ``inf``, should it be among the ``k``).
         """
         xp = get_namespace(Q)
         n = self.n_samples_fit_
@@ -1051,29 +1413,64 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         rows = n if self.X_.dtype == xp.float64 else max(k, _MAX_UPCAST // max(1, d))
         rows = min(rows, n)
         step = max(1, _MAX_DENSE // max(1, rows * G))
-        bestD = bestI = None
+        all_plain = self._plain_ok(Q)
+        if not all_plain:
+            step = max(1, step // 4)  # the scaled distances hold more temporaries
+        starts = list(range(0, Q.shape[0], step))
+        plain = [all_plain or self._plain_ok(Q[i : i + step]) for i in starts]
+        scaled_q = {i: self._scaled_rows(Q[i : i + step]) for i, p in zip(starts, plain) if not p}
+        if scaled_q:
+            ex_all, xsqs_all = self._scaled_data()
+            gi = xp.asarray(self.group_index_)
+        best = [None] * len(starts)
         for j in range(0, n, rows):
-            XT = self.X_[j : j + rows].astype(xp.float64, copy=False).T
+            Xb = self.X_[j : j + rows].astype(xp.float64, copy=False)
+            XT = Xb.T
             xsq = self.sq_norms_[j : j + rows][None]
+            if scaled_q:
+                exb = ex_all[j : j + rows]
+                XsT = xp.ldexp(Xb, -xp.where(exb > _ZERO_EXP, exb, 0)[:, gi]).T
+                exb, xsqs = exb[None], xsqs_all[j : j + rows][None]
             ids_j = xp.arange(j, j + XT.shape[1], dtype=xp.int64)[None]
-            outD, outI = [], []
-            for i in range(0, Q.shape[0], step):
-                q = Q[i : i + step].astype(xp.float64, copy=False)
-                qsq = (q * q) @ onehot
-                Qm = q[:, None, :] * onehot.T[None, :, :]  # (b, G, d)
-                dots = xp.moveaxis(Qm @ XT, 1, 2)  # (b, rows, G)
-                D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
+            for b, (i, p) in enumerate(zip(starts, plain)):
+                if p:
+                    q = Q[i : i + step].astype(xp.float64, copy=False)
+                    qsq = (q * q) @ onehot
+                    Qm = q[:, None, :] * onehot.T[None, :, :]  # (b, G, d)
+                    dots = xp.moveaxis(Qm @ XT, 1, 2)  # (b, rows, G)
+                    D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
+                else:
+                    eq, qs, qsqs = scaled_q[i]
+                    Qm = qs[:, None, :] * onehot.T[None, :, :]
+                    dots = xp.moveaxis(Qm @ XsT, 1, 2)
+                    D = self._scaled_distances(dots, xsqs, exb, qsqs[:, None, :], eq[:, None, :], alpha, gw, out)
                 ids = xp.broadcast_to(ids_j, D.shape)
                 if self_ids is not None:
-                    D = xp.where(ids == self_ids[i : i + step, None], xp.inf, D)
-                if bestD is not None:  # merge with the best of the previous rows
-                    D = xp.concatenate([bestD[i : i + step], D], axis=1)
-                    ids = xp.concatenate([bestI[i : i + step], ids], axis=1)
-                d_, i_ = self._select(D, ids, k)
-                outD.append(d_)
-                outI.append(i_)
-            bestD, bestI = xp.concatenate(outD), xp.concatenate(outI)
-        return bestD, bestI
+                    own = ids == self_ids[i : i + step, None]
+                    D = xp.where(own, xp.inf, D)
+                    ids = xp.where(own, -1, ids)
+                if best[b] is not None:  # merge with the best of the previous rows
+                    D = xp.concatenate([best[b][0], D], axis=1)
+                    ids = xp.concatenate([best[b][1], ids], axis=1)
+                best[b] = self._select(D, ids, k)
+        D = xp.concatenate([self._output(bd, out) if p else bd for (bd, _), p in zip(best, plain)])
+        return D, xp.concatenate([bi for _, bi in best])
+
+    def _hashable(self, Q):
+        """Per query: whether its hashing (in the dtype of the index) stays finite.
+
+        The query blocks scale the query by the norms of the indexed points
+        (``hash_scale``); queries beyond (larger than about 1.7e305 / n_features**2
+        for a float64 index, 3e35 / n_features**2 for a float32 one, over the
+        norms of the indexed points) are answered by brute force.
+        """
+        xp = get_namespace(Q)
+        d = Q.shape[1]
+        # the query blocks, table keys and code scores are sums of up to d^2
+        # products of |q| with norms of the data (hash_scale) and with
+        # projection entries (at most _MAX_GAUSSIAN), the 'ca' byte tables...
+        limit = float(np.finfo(self.X_.dtype).max) / (1024.0 * d * d * self._query_limits()["hash_scale"])
+        return xp.max(xp.abs(Q), axis=1).astype(xp.float64, copy=False) <= limit
 
     def _search(self, Q, k, alpha, gw, n_candidates, n_probes, self_ids):
         """``k`` neighbours of every query: float64 distances and indices.
@@ -1081,13 +1478,45 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``Q`` may be float32 or float64: the hashing sees it in the dtype of
         the index, the exact re-ranking in float64.  A query whose candidate
         pool holds fewer than ``k`` points (``k + 1`` with ``self_ids``, the
-        query itself excluded) is answered by exhaustive search.
+        query itself excluded), whose ``k`` candidates are not all at a finite
+        distance, or whose hashing would overflow (:meth:`_hashable`) is
+        answered by exhaustive search.  A distance that is ``inf`` here
+        exceeds the float64 range (see :meth:`kneighbors`).
         """
         xp = get_namespace(Q)
         n = self.n_samples_fit_
+        out_pure = alpha["ip"] == 0 and alpha["cosine"] == 0
+        alpha, gw, e = _normalized_weights(alpha, gw)
+        out = (e, out_pure)
         if n_candidates >= n:
-            D, I = self._exhaustive(Q, k, alpha, gw, self_ids)
-            return self._finish(D, alpha), I
+            return self._exhaustive(Q, k, alpha, gw, self_ids, out)
+        nq = Q.shape[0]
+        ok = np.asarray(to_host(self._hashable(Q))).reshape(-1)
+        if ok.all():
+            D, I = self._approximate(Q, k, alpha, gw, n_candidates, n_probes, self_ids, out)
+        else:
+            D = xp.full((nq, k), xp.inf, dtype=xp.float64)
+            I = xp.full((nq, k), -1, dtype=xp.int64)
+            if ok.any():
+                sel = xp.asarray(np.flatnonzero(ok))
+                D[sel], I[sel] = self._approximate(
+                    Q[sel], k, alpha, gw, n_candidates, n_probes,
+                    None if self_ids is None else self_ids[sel], out,
+                )
+        # queries whose pool held fewer than k points (or whose hashing would
+        # overflow): answer them exactly
+        short = xp.flatnonzero(~(xp.all(I >= 0, axis=1) & xp.all(xp.isfinite(D), axis=1)))
+        if short.shape[0]:
+            sid = None if self_ids is None else self_ids[short]
+            D2, I2 = self._exhaustive(Q[short], k, alpha, gw, sid, out)
+            D[short] = D2
+            I[short] = I2
+        return D, I
+
+    def _approximate(self, Q, k, alpha, gw, n_candidates, n_probes, self_ids, out):
+        """Hash-table or code-scan candidates, re-ranked exactly (see :meth:`_search`)."""
+        xp = get_namespace(Q)
+        n = self.n_samples_fit_
         n_cand = max(n_candidates, k + (self_ids is not None))
         outD, outI = [], []
         step = self.batch_size
@@ -1110,26 +1539,24 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ids = self._top_candidates(qid, cand, cost, nq, n_cand, state["counts"])
             sid = None if self_ids is None else self_ids[i : i + step]
             # k columns per query even when the pool is smaller (inf / -1 there)
-            D, I = self._rerank(q, ids, k, alpha, gw, sid)
+            D, I = self._rerank(q, ids, k, alpha, gw, sid, out)
             outD.append(D)
             outI.append(I)
-        D = xp.concatenate(outD)
-        I = xp.concatenate(outI)
-        # queries whose pool held fewer than k points: answer them exactly
-        short = xp.flatnonzero(~xp.all(xp.isfinite(D), axis=1))
-        if short.shape[0]:
-            sid = None if self_ids is None else self_ids[short]
-            D2, I2 = self._exhaustive(Q[short], k, alpha, gw, sid)
-            D[short] = D2
-            I[short] = I2
-        return self._finish(D, alpha), I
+        return xp.concatenate(outD), xp.concatenate(outI)
 
-    @staticmethod
-    def _finish(D, alpha):
-        # pure L2: report (weighted) Euclidean distances, as NearestNeighbors does
-        if alpha["ip"] == 0 and alpha["cosine"] == 0:
-            return get_namespace(D).sqrt(D)
-        return D
+    def _overflow_error(self, Q, D, alpha, gw):
+        """The ValueError of distances beyond the float64 range."""
+        xp = get_namespace(D)
+        bad = np.flatnonzero(~np.asarray(to_host(xp.all(xp.isfinite(D), axis=1))))
+        qmax = float(to_host(xp.max(xp.abs(Q[xp.asarray(bad)]))))
+        weights = {m: v for m, v in alpha.items() if v > 0}
+        return ValueError(
+            f"The distances of {len(bad)} of the {D.shape[0]} queries to their nearest neighbours exceed the "
+            f"float64 range (the first: query {bad[0]}), with weights={weights}, "
+            f"group_weights={np.asarray(gw).tolist()} and query values X of magnitude up to {qmax:.3g}: the "
+            "mixture dissimilarity cannot be represented. Use smaller weights or group_weights, or scale X and "
+            "the indexed points down."
+        )
 
     def kneighbors(
         self,
@@ -1182,7 +1609,14 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ValueError
             If ``n_neighbors`` exceeds the number of indexed points
             (``n_samples_fit_ - 1`` when ``X`` is None), as in
-            :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`.
+            :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`; or if a
+            returned distance exceeds the float64 range (about 1.8e308, e.g.
+            with weights near the float maximum), naming ``weights``,
+            ``group_weights`` and the magnitude of ``X``.  Large (or tiny)
+            finite queries, indexed points and weights otherwise give finite
+            distances: they are computed on values scaled by powers of two
+            where the squared norms would overflow or underflow, and queries
+            whose hashing would overflow are answered by exact brute force.
         """
         check_is_fitted(self)
         if n_neighbors is None:
@@ -1231,6 +1665,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Q = to_device(Q, self.device_)
             self_ids = None
         D, I = self._search(Q, n_neighbors, alpha, gw, n_candidates, n_probes, self_ids)
+        if not bool(get_namespace(D).all(get_namespace(D).isfinite(D))):
+            raise self._overflow_error(Q, D, alpha, gw)
         if host_out:
             D, I = to_host(D), to_host(I)
         if return_distance:
@@ -1402,6 +1838,16 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def load(cls, path, device=None):
         """Load an index written by :meth:`save` (``allow_pickle=False``).
 
+        Every array of the file is checked against the configuration before
+        the index is built: its presence (no array missing, none extra), its
+        ``.npy`` header against its size in the archive (a truncated or
+        crafted member), shape and dtype, finite values and their ranges
+        and consistency (the feature groups and hash bits of the parameters,
+        the largest group norms of the data, the norm ranges, key bits and
+        number of the hash tables, every table a permutation of the points
+        with bucket offsets rising from 0 to ``n_samples``).  A loaded index
+        therefore answers queries as the saved one did.
+
         Parameters
         ----------
         path : str, path-like or file object
@@ -1417,8 +1863,31 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         index : MultiPurposeLSH
             The fitted index; the codes are not recomputed.
+
+        Raises
+        ------
+        FileNotFoundError
+            If neither ``path + ".npz"`` nor ``path`` exists.
+        sklrp.exceptions.ModelFileError
+            If the file is not a readable index file: not a zip archive, a
+            truncated or corrupted one (a failed checksum), a member that is
+            not a ``.npy`` array or holds pickled Python objects (never
+            unpickled), an invalid configuration, or an array that is
+            missing, extra, of the wrong shape or dtype, non-finite, out of
+            range or inconsistent with the configuration or the data (a
+            tampered file).  The message, which starts with
+            ``"MultiPurposeLSH.load: '<file>' is not a readable
+            MultiPurposeLSH index file:"``, names the file and the problem.
+            :class:`~sklrp.exceptions.ModelFileError` subclasses
+            :class:`ValueError`.
+        ValueError
+            If ``device`` is not one of None, ``"cpu"`` or ``"cuda"``.
         """
-        if not hasattr(path, "read"):
+        if device not in (None, "cpu", "cuda"):
+            raise ValueError(f"device must be one of None, 'cpu' or 'cuda'; got {device!r}.")
+        if hasattr(path, "read"):
+            name, fh = path, path
+        else:
             # what save(path) wrote first, then path itself (a file written
             # under its own name, e.g. through a file object)
             tried = [_npz_path(path), path]
@@ -1429,76 +1898,270 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"No saved {cls.__name__} index for path={os.fsdecode(os.fspath(path))!r}; "
                     f"looked for {' and '.join(repr(p) for p in names)}."
                 )
-            path = found[0]
+            name = os.fsdecode(os.fspath(found[0]))
+            fh = open(found[0], "rb")  # noqa: SIM115 - closed below; OS errors (permissions) stay as they are
+        reason = None
         try:
-            return cls._load(path, device)
-        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, json.JSONDecodeError,
-                UnicodeDecodeError, TypeError, ValueError) as exc:
-            if isinstance(exc, ValueError) and str(exc).startswith(_LOAD_ERROR_PREFIX):
-                raise
-            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise ValueError(
-                f"{_LOAD_ERROR_PREFIX} {os.fsdecode(os.fspath(path)) if not hasattr(path, 'read') else path!r} is not "
-                f"a readable {cls.__name__} index file: {type(exc).__name__}: {reason}"
-            ) from None
+            est = cls._read_index(fh)
+        except MemoryError:
+            raise
+        except _BadFile as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - every failure of reading the file is a ModelFileError
+            shown = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            reason = f"{type(exc).__name__}: {shown}"
+        finally:
+            if fh is not path:
+                fh.close()
+        if reason is not None:
+            raise ModelFileError(
+                f"{_LOAD_ERROR_PREFIX} {name!r} is not a readable {cls.__name__} index file: {reason}"
+            )
+        dev = resolve_device(device if device is not None else est.device)
+        est.device_ = dev
+        for attr in ("X_", "codes_", "center_", "sq_norms_", "_table_order", "_table_offsets"):
+            setattr(est, attr, to_device(getattr(est, attr), dev))
+        est.projections_ = [to_device(A, dev) for A in est.projections_]
+        est.table_projections_ = [to_device(A, dev) for A in est.table_projections_]
+        est._set_norm_cache()
+        est._set_query_limits()
+        return est
 
     @classmethod
-    def _load(cls, path, device):
-        """:meth:`load` of an existing file; format errors surface as the exceptions of reading it."""
-        with np.load(path, allow_pickle=False) as f:
-            config = json.loads(str(f["config"]))
-            if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
-                raise ValueError("its configuration is not a JSON object with 'params'")
-            if config.get("class") != cls.__name__:
-                raise ValueError(
-                    f"{path!r} does not hold a {cls.__name__} (class={config.get('class')!r})."
+    def _read_index(cls, fh):
+        """The checked index of an open file, on the host; a problem of the file raises :class:`_BadFile`
+        (or the exception of reading the archive)."""
+        with zipfile.ZipFile(fh) as zf:
+            members = {}
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise _BadFile(f"it holds the member {info.filename!r}, which is not a .npy array")
+                key = info.filename[: -len(".npy")]
+                if key in members:
+                    raise _BadFile(f"it holds the array {key!r} twice")
+                members[key] = info
+            # every header first: pickled objects and sizes that disagree with the archive are refused
+            headers = {key: _npy_header(zf, info, key) for key, info in members.items()}
+            if "config" not in members:
+                raise _BadFile("its array 'config' (the JSON configuration) is missing")
+            shape, dtype = headers["config"]
+            if shape != () or dtype.kind != "U":
+                raise _BadFile(
+                    f"its array 'config' has shape {shape} and dtype {dtype}; expected a JSON string (a 0-d "
+                    "unicode array)"
                 )
-            if config.get("format_version") != _FORMAT_VERSION:
-                raise ValueError(
-                    f"Unsupported format_version {config.get('format_version')!r}; "
-                    f"expected {_FORMAT_VERSION}."
+            if dtype.itemsize // 4 > _MAX_CONFIG_CHARS:
+                raise _BadFile(
+                    f"its configuration has {dtype.itemsize // 4} characters; at most {_MAX_CONFIG_CHARS} are read"
                 )
-            unknown = sorted(set(config["params"]) - set(cls().get_params(deep=False)))
-            if unknown:
-                raise ValueError(f"its configuration names parameters {cls.__name__} does not have: {unknown}")
-            est = cls(**config["params"])
-            est._validate_params()
-            dev = resolve_device(device if device is not None else est.device)
-            est.device_ = dev
-            est.X_ = to_device(f["X"], dev)
-            est.codes_ = to_device(f["codes"], dev)
-            est.groups_ = f["groups"]
-            est.group_index_ = f["group_index"]
-            est.group_max_norm_ = f["group_max_norm"]
-            est.hash_max_norm_ = f["hash_max_norm"]
-            est.center_ = to_device(f["center"], dev)
-            est.block_bits_ = f["block_bits"]
-            if "feature_names_in" in f:
-                est.feature_names_in_ = f["feature_names_in"].astype(object)
-            n_proj = len(est.block_bits_)
-            est.projections_ = [to_device(f[f"projection_{i}"], dev) for i in range(n_proj)]
-            est.table_projections_ = [
-                to_device(f[f"table_projection_{g}"], dev) for g in range(len(est.groups_))
-            ]
-            if "table_order" in f:
-                est._table_order = to_device(f["table_order"], dev)
-                est._table_offsets = to_device(f["table_offsets"], dev)
-            else:
-                est._table_order = est._table_offsets = None
-        est.n_features_in_ = config["n_features_in"]
-        if est.X_.ndim != 2 or est.X_.dtype.kind != "f" or est.X_.shape[1] != est.n_features_in_:
-            raise ValueError(f"its data X has shape {est.X_.shape} and dtype {est.X_.dtype}; expected floats of "
-                             f"shape (n_samples, {est.n_features_in_})")
-        if est.codes_.shape[0] != est.X_.shape[0]:
-            raise ValueError(f"it holds codes for {est.codes_.shape[0]} points and data for {est.X_.shape[0]}")
-        est.n_groups_ = len(est.groups_)
-        est.n_samples_fit_ = est.X_.shape[0]
-        words = (est.block_bits_ + 63) // 64
-        est._word_start = np.concatenate([[0], np.cumsum(words)[:-1]]).astype(np.int64)
-        est._n_words = int(words.sum())
-        est.sq_norms_ = est._sq_norms64(est.X_)
-        est._set_norm_cache()
-        est.key_bits_ = config["key_bits"]
-        est.n_tables_ = config["n_tables"]
-        est._n_ranges = int(config.get("norm_ranges", 1))
+            config = _parse_config(str(_read_npy(zf, members["config"])))
+            est, expected = cls._expected_arrays(config, headers)
+            for key in expected:
+                if key not in members:
+                    raise _BadFile(f"its array {key!r} is missing")
+            for key in members:
+                if key not in expected and key not in ("config", "feature_names_in"):
+                    raise _BadFile(
+                        f"it holds the array {key!r}, which a {cls.__name__} index of its configuration does not have"
+                    )
+            if "feature_names_in" in members:
+                expected["feature_names_in"] = ((est.n_features_in_,), "str")
+            total = 0
+            for key, (shape, spec) in expected.items():
+                got_shape, got_dtype = headers[key]
+                if not _dtype_ok(got_dtype, spec):
+                    raise _BadFile(f"its array {key!r} has dtype {got_dtype}; expected {_DTYPE_SPECS[spec][1]}")
+                if got_shape != shape:
+                    raise _BadFile(f"its array {key!r} has shape {got_shape}; expected {shape}")
+                total += math.prod(got_shape) * got_dtype.itemsize
+            limit = _physical_memory()
+            if limit is not None and total > limit:
+                raise _BadFile(
+                    f"its arrays hold {_human_bytes(total)}, more than this machine's {_human_bytes(limit)} of memory"
+                )
+            arrays = {}
+            for key in expected:
+                a = _read_npy(zf, members[key])
+                arrays[key] = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
+        est._set_loaded_state(config, arrays)
         return est
+
+    @classmethod
+    def _expected_arrays(cls, config, headers):
+        """The index of the configuration (parameters set, not fitted) and its arrays:
+        ``{name: (shape, dtype spec of _DTYPE_SPECS)}`` from the configuration and the shape of X."""
+        unknown = sorted(set(config["params"]) - set(cls().get_params(deep=False)))
+        if unknown:
+            raise _BadFile(f"its configuration names parameters {cls.__name__} does not have: {unknown}")
+        est = cls(**config["params"])
+        try:
+            est._validate_params()
+        except ValueError as exc:  # InvalidParameterError
+            raise _BadFile(f"its parameters are invalid: {exc}") from None
+        d = _config_int(config, "n_features_in", 1, None)
+        if "X" not in headers:
+            raise _BadFile("its array 'X' (the indexed points) is missing")
+        xshape, xdtype = headers["X"]
+        if len(xshape) != 2 or xdtype.kind != "f" or xdtype.itemsize not in (4, 8) or xshape[1] != d:
+            raise _BadFile(
+                f"its data X has shape {xshape} and dtype {xdtype}; expected float32 or float64 of shape "
+                f"(n_samples, {d})"
+            )
+        n = xshape[0]
+        if n < 1:
+            raise _BadFile("its data X holds no point")
+        est.n_features_in_ = d
+        labels = np.zeros(d, dtype=np.int64) if est.feature_groups is None else np.asarray(est.feature_groups)
+        if labels.ndim != 1 or labels.shape[0] != d:
+            raise _BadFile(
+                f"its parameter feature_groups has shape {labels.shape}; expected one label per feature, ({d},)"
+            )
+        groups, group_index = np.unique(labels, return_inverse=True)
+        est._expected_groups = (groups, group_index.reshape(-1).astype(np.int64))
+        est.groups_, est.group_index_ = est._expected_groups
+        est.n_groups_ = G = len(groups)
+        _parse_weights(est.weights)
+        est._parse_group_weights(est.group_weights)
+        est._norm_ranking()
+        n_hashed = 1 if est.variant == "sa" else 2 * G
+        if est.n_bits < n_hashed:
+            raise _BadFile(f"its n_bits={est.n_bits} is fewer than its {n_hashed} hashed blocks")
+        base, extra = divmod(est.n_bits, n_hashed)
+        est._expected_bits = np.array([base + (b < extra) for b in range(n_hashed)], dtype=np.int64)
+        dims = est._block_dims()
+        # the hash tables: their number, key bits and norm ranges as fit builds them for n points
+        T = _config_int(config, "n_tables", 0, _MAX_TABLES)
+        want = (0 if n < 4096 else 8) if est.n_tables == "auto" else est.n_tables
+        if T != want:
+            raise _BadFile(f"its configuration has n_tables={T}, but fit builds {want} for n_tables={est.n_tables!r}")
+        k = _config_int(config, "key_bits", 1, 30)
+        want = int(np.clip(round(math.log2(max(n, 2) / 16.0)), 4, 20)) if est.key_bits == "auto" else est.key_bits
+        if k != want:
+            raise _BadFile(f"its configuration has key_bits={k}, but fit uses {want} for key_bits={est.key_bits!r}")
+        if "norm_ranges" in config:
+            R = _config_int(config, "norm_ranges", 1, None)
+            want = 1 if T == 0 else (_NORM_RANGES if n >= _NORM_RANGES else 1)
+            if R != want:
+                raise _BadFile(
+                    f"its configuration has norm_ranges={R}, but the tables of {n} points hold {want} norm "
+                    "range(s) per bucket"
+                )
+        else:  # files written before the norm ranges
+            R = 1
+        if G * T * ((R << k) + 1) * 8 > _MAX_OFFSET_BYTES:
+            raise _BadFile(f"its {G * T} tables of {R << k} buckets exceed {_human_bytes(_MAX_OFFSET_BYTES)}")
+        est.key_bits_, est.n_tables_, est._n_ranges = k, T, R
+        xf = "data32" if xdtype.itemsize == 4 else "data64"  # the dtype of the data
+        n_words = int(((est._expected_bits + 63) // 64).sum())
+        expected = {
+            "X": ((n, d), xf),
+            "codes": ((n, n_words), "uint64"),
+            "groups": ((G,), "labels"),
+            "group_index": ((d,), "int"),
+            "group_max_norm": ((G,), "float64"),
+            "hash_max_norm": ((G,), "float64"),
+            "center": ((d,), xf),
+            "block_bits": ((n_hashed,), "int"),
+        }
+        for i, (dim, t) in enumerate(zip(dims, est._expected_bits)):
+            expected[f"projection_{i}"] = ((int(dim), int(t)), xf)
+        for g, cols in enumerate(est._group_cols):
+            expected[f"table_projection_{g}"] = ((len(cols), T * k), xf)
+        if T:
+            expected["table_order"] = ((G * T * n,), "int")
+            expected["table_offsets"] = ((G * T, (R << k) + 1), "int")
+        return est, expected
+
+    def _set_loaded_state(self, config, arrays):
+        """Check the values of the arrays read by :meth:`_read_index` and set the fitted state (host)."""
+        n, d = arrays["X"].shape
+        X = arrays["X"]
+        groups, group_index = self._expected_groups
+        del self._expected_groups
+        if not _same_labels(arrays["groups"], groups):
+            raise _BadFile(
+                f"its groups {arrays['groups'].tolist()!r:.200} do not match the feature_groups of its parameters"
+            )
+        if not np.array_equal(arrays["group_index"], group_index):
+            raise _BadFile("its group_index does not match the feature_groups of its parameters")
+        bits = self._expected_bits
+        del self._expected_bits
+        if not np.array_equal(arrays["block_bits"], bits):
+            raise _BadFile(
+                f"its block_bits {arrays['block_bits'].tolist()!r:.200} do not match n_bits={self.n_bits} and "
+                f"variant={self.variant!r} (expected {bits.tolist()!r:.200})"
+            )
+        for key, a in arrays.items():
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                what = "its data X" if key == "X" else f"its array {key!r}"
+                raise _BadFile(f"{what} holds NaN or infinite values")
+            if "projection_" in key and a.size and np.max(np.abs(a)) > _MAX_GAUSSIAN:
+                raise _BadFile(
+                    f"its array {key!r} holds values up to {np.max(np.abs(a)):.3g}; its entries are standard normal "
+                    f"draws, at most {_MAX_GAUSSIAN} in magnitude"
+                )
+        # the hash bits past each block's end are zero (the Hamming distances count every bit of a word)
+        codes = arrays["codes"]
+        words = (bits + 63) // 64
+        starts = np.concatenate([[0], np.cumsum(words)[:-1]])
+        for b, (t, w0, nw) in enumerate(zip(bits, starts, words)):
+            if t % 64 and np.any(codes[:, w0 + nw - 1] >> np.uint64(t % 64)):
+                raise _BadFile(f"its codes have bits set past the {t} hash bits of block {b}")
+        # center, group_max_norm and hash_max_norm: those of the data (up to the rounding of another device)
+        center = arrays["center"]
+        rtol = 1e-3 if X.dtype == np.float32 else 1e-9
+        mean = X.mean(axis=0, dtype=np.float64)
+        off = np.flatnonzero(np.abs(center - mean) > rtol * np.max(np.abs(X), axis=0))
+        if off.size:
+            raise _BadFile(f"its center is not the mean of its data X (feature {off[0]}: {center[off[0]]:.6g}, "
+                           f"mean {mean[off[0]]:.6g})")
+        sq, max_norm, _, hash_norm = self._data_norms(X, center=center)
+        M, Hn = arrays["group_max_norm"], arrays["hash_max_norm"]
+        if not np.all(np.abs(M - max_norm) <= 1e-6 * max_norm):
+            raise _BadFile(
+                f"its group_max_norm {M.tolist()!r:.200} does not match the largest group norms of its data X "
+                f"({max_norm.tolist()!r:.200})"
+            )
+        # 1.0 stands for a group whose points all equal their mean
+        constant = (Hn == 1.0) & (hash_norm <= rtol * max_norm)
+        if not np.all((np.abs(Hn - hash_norm) <= 10 * rtol * hash_norm) | constant):
+            raise _BadFile(
+                f"its hash_max_norm {Hn.tolist()!r:.200} does not match the largest norms of its centred data X "
+                f"({hash_norm.tolist()!r:.200})"
+            )
+        try:
+            self.group_max_norm_, self.hash_max_norm_ = M, Hn
+            self._check_norms(X.dtype)
+        except ValueError as exc:
+            raise _BadFile(str(exc).replace("X has", "its data X has", 1)) from None
+        T, G = self.n_tables_, self.n_groups_
+        order = offsets = None
+        if T:
+            order, offsets = arrays["table_order"], arrays["table_offsets"]
+            if order.size and (order.min() < 0 or order.max() >= n):
+                raise _BadFile(f"its table_order holds indices outside [0, {n})")
+            order = order.astype(np.int64)
+            counts = np.bincount((order.reshape(G * T, n) + (np.arange(G * T) * n)[:, None]).ravel(),
+                                 minlength=G * T * n)
+            bad = np.flatnonzero(np.any(counts.reshape(G * T, n) != 1, axis=1))
+            if bad.size:
+                raise _BadFile(f"its table_order is not a permutation of the {n} points in table {bad[0]}")
+            if not (np.all(offsets[:, 0] == 0) and np.all(offsets[:, -1] == n) and np.all(np.diff(offsets, axis=1) >= 0)):
+                raise _BadFile(f"its table_offsets do not rise from 0 to n_samples={n} in every table")
+            order, offsets = order.astype(np.int32), offsets.astype(np.int64)
+        self.n_features_in_ = d
+        if "feature_names_in" in arrays:
+            self.feature_names_in_ = arrays["feature_names_in"].astype(object)
+        self.X_, self.codes_ = X, codes
+        self.groups_, self.group_index_, self.n_groups_ = arrays["groups"], group_index, G
+        self.group_max_norm_ = M.astype(np.float64)
+        self.hash_max_norm_ = Hn.astype(np.float64)
+        self.center_ = center
+        self.block_bits_ = bits
+        self._word_start, self._n_words = starts.astype(np.int64), int(words.sum())
+        self.projections_ = [arrays[f"projection_{i}"] for i in range(len(bits))]
+        self.table_projections_ = [arrays[f"table_projection_{g}"] for g in range(G)]
+        self._table_order, self._table_offsets = order, offsets
+        self.n_samples_fit_ = n
+        self.sq_norms_ = sq
+

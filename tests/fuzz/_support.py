@@ -14,17 +14,9 @@ The oracle of every public call (:func:`check_call`):
 
 The callers then check the shape and finiteness of the result.
 
-Input families that fail today are left out of the strategies, each where
-it is drawn, with a comment naming its strict xfail reproducer in
-``test_fuzz_regressions.py``:
-
-- MultiPurposeLSH queries and weights that overflow the squared distances
-  (``lsh_overflows``): ``test_lsh_overflow_gives_finite_distances``,
-  ``test_lsh_overflowing_weights_keep_self_out``;
-- index files with arrays of the wrong shape:
-  ``test_lsh_load_checks_array_shapes``; with NaN arrays:
-  ``test_lsh_load_refuses_nan_arrays``; with more norm ranges than the
-  tables hold: ``test_lsh_load_checks_norm_ranges``.
+Input families that fail are left out of the strategies only while they
+have a strict xfail reproducer in ``test_fuzz_regressions.py`` (none at
+present); the reproducers marked "fixed" there stay as regression tests.
 """
 
 import collections
@@ -263,19 +255,6 @@ def max_abs(X):
         return 0.0
     A = np.abs(A[np.isfinite(A)])
     return float(A.max()) if A.size else 0.0
-
-
-def lsh_overflows(X=None, weights=None, group_weights=None):
-    """Whether weight * |q|^2 may overflow float64 in MultiPurposeLSH's distances (a known failure, see the
-    module docstring); the indexed points are moderate."""
-    w = 1.0
-    for values in ((weights or {}).values() if isinstance(weights, dict) else [],
-                   group_weights if isinstance(group_weights, list) else []):
-        for v in values:
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                w = max(w, abs(v))
-    q = max(max_abs(X) if X is not None else 0.0, 10.0)
-    return 2 * math.log10(q) + math.log10(w) > 300
 
 
 # --------------------------------------------------------------- strategies

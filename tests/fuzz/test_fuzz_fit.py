@@ -29,7 +29,6 @@ from ._support import (
     attempt,
     base_arrays,
     check_call,
-    lsh_overflows,
     relayout,
     scaled,
 )
@@ -294,8 +293,6 @@ def _lsh_summary(params, X, Q):
 @given(params=LSH_PARAMS, n=st.sampled_from([60, 10, 2, 1]), dtype=st.sampled_from([np.float64, np.float32]))
 def test_lsh_hyperparameters(lsh_data, params, n, dtype):
     assume(lsh_memory_bytes(params, n) <= 256 * 2**20)  # see lsh_memory_bytes
-    # overflowing squared distances: test_fuzz_regressions.py::test_lsh_overflow_gives_finite_distances
-    assume(not lsh_overflows(None, params.get("weights"), params.get("group_weights")))
     X = lsh_data["X"][:n].astype(dtype)
     Q = lsh_data["X"][:3] + 0.1
     status, res = check_call(_lsh_summary, params, X, Q, inputs=[X, Q], entry="MultiPurposeLSH.fit")

@@ -164,8 +164,8 @@ def lsh_points():
     return np.random.RandomState(1).normal(size=(60, 6))
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH.kneighbors gives inf distances when the squared norms "
-                                       "overflow: finite query 1e160, or accepted weights {'l2': 1e308, 'ip': 1e308}")
+# fixed: MultiPurposeLSH.kneighbors gave inf distances when the squared norms overflow: finite query 1e160, or
+#   accepted weights {'l2': 1e308, 'ip': 1e308}
 @pytest.mark.parametrize("case", ["large query", "large weights"])
 def test_lsh_overflow_gives_finite_distances(lsh_points, case):
     index = MultiPurposeLSH(random_state=0).fit(lsh_points)
@@ -177,8 +177,8 @@ def test_lsh_overflow_gives_finite_distances(lsh_points, case):
         assert_finite(out[0], "distances")
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH.kneighbors(X=None) returns a point as its own neighbour "
-                                       "when the distances overflow (weights {'l2': 1e308, 'ip': 1e308})")
+# fixed: MultiPurposeLSH.kneighbors(X=None) returned a point as its own neighbour when the distances overflow
+#   (weights {'l2': 1e308, 'ip': 1e308})
 def test_lsh_overflowing_weights_keep_self_out(lsh_points):
     index = MultiPurposeLSH(random_state=0).fit(lsh_points)
     out = _outcome(index.kneighbors, None, n_neighbors=5, weights={"l2": 1e308, "ip": 1e308})
@@ -237,8 +237,8 @@ def test_lsh_huge_n_bits_is_refused_clearly():
     assert kind in ("ValueError", "TypeError"), line
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH.load accepts index arrays of the wrong shape; kneighbors "
-                                       "then raises IndexError (_hashing.py:166, _mplsh.py:685/896/858/587)")
+# fixed: MultiPurposeLSH.load accepted index arrays of the wrong shape; kneighbors then raises IndexError
+#   (_hashing.py:166, _mplsh.py:685/896/858/587)
 @pytest.mark.parametrize("key", ["center", "hash_max_norm", "table_order", "table_offsets", "block_bits"])
 def test_lsh_load_checks_array_shapes(lsh_points, tmp_path, key):
     index = MultiPurposeLSH(n_bits=32, feature_groups=[0, 0, 0, 1, 1, 1], n_tables=2, key_bits=3, n_candidates=10,
@@ -252,8 +252,8 @@ def test_lsh_load_checks_array_shapes(lsh_points, tmp_path, key):
         _outcome(loaded.kneighbors, lsh_points[:2] + 0.1, n_neighbors=2)
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH.load accepts NaN in the indexed data X (or group_max_norm); "
-                                       "kneighbors then returns NaN distances")
+# fixed: MultiPurposeLSH.load accepted NaN in the indexed data X (or group_max_norm); kneighbors then returns NaN
+#   distances
 @pytest.mark.parametrize("key, weights", [("X", "l2"), ("group_max_norm", "ip")])
 def test_lsh_load_refuses_nan_arrays(lsh_points, tmp_path, key, weights):
     path = MultiPurposeLSH(random_state=0).fit(lsh_points).save(tmp_path / "index")
@@ -267,8 +267,8 @@ def test_lsh_load_refuses_nan_arrays(lsh_points, tmp_path, key, weights):
             assert_finite(out[0], "distances")
 
 
-@pytest.mark.xfail(strict=True, reason="MultiPurposeLSH.load accepts a configuration with norm_ranges=7 for tables "
-                                       "saved with 4; kneighbors then raises IndexError (_mplsh.py:861)")
+# fixed: MultiPurposeLSH.load accepted a configuration with norm_ranges=7 for tables saved with 4; kneighbors then
+#   raises IndexError (_mplsh.py:861)
 def test_lsh_load_checks_norm_ranges(lsh_points, tmp_path):
     index = MultiPurposeLSH(n_bits=32, feature_groups=[0, 0, 0, 1, 1, 1], n_tables=2, key_bits=3, n_candidates=10,
                             random_state=0).fit(lsh_points)
