@@ -6,8 +6,9 @@ Relevance heatmaps of handwritten digits
 Train a small convolutional network on scikit-learn's bundled 8x8 digits and
 explain its predictions with several methods: LRP (two composites),
 sensitivity analysis (squared gradient), gradient x input and guided
-backprop.  Red pixels speak for the predicted digit, blue ones against it;
-each heatmap has its own symmetric colour scale.
+backprop.  Red pixels speak for the predicted digit, blue ones against it.
+In the grid each method has one colour scale, shared by its digits (the bar
+below its column); in the overlay each heatmap has its own scale and bar.
 """
 
 # %%
@@ -51,7 +52,12 @@ methods = {
     "guided backprop": ("guided_backprop", None),
 }
 
-fig, axes = plt.subplots(len(X_show), len(methods) + 1, figsize=(8, 8), layout="constrained")
+#
+# ``scale="shared"`` gives the six digits of a method one colour scale, so
+# their colours compare; the colour bars below the columns give each
+# method's range (the methods' relevance is not in the same units:
+# sensitivity is a squared gradient).
+fig, axes = plt.subplots(len(X_show), len(methods) + 1, figsize=(8, 9), layout="constrained")
 for i in range(len(X_show)):
     axes[i, 0].imshow(X_show[i].reshape(8, 8), cmap="gray_r")
     axes[i, 0].set_xticks([])
@@ -61,13 +67,18 @@ axes[0, 0].set_title("input", fontsize="small")
 for j, (name, (method, composite)) in enumerate(methods.items(), start=1):
     if composite is not None:
         net.set_params(composite=composite)
-    RelevanceHeatmapDisplay.from_estimator(net, X_show, method=method, ax=axes[:, j])
+    RelevanceHeatmapDisplay.from_estimator(
+        net, X_show, method=method, ax=axes[:, j], scale="shared", colorbar_kw={"location": "bottom", "label": None}
+    )
     axes[0, j].set_title(name, fontsize="small")
 
 # %%
 # Overlay on the input
 # --------------------
 # ``overlay=True`` draws the digit in grey under a semi-transparent heatmap.
+# With the default ``scale="sample"`` every panel uses its own limits, shown by
+# its colour bar (``disp.vmax_``).
 net.set_params(composite="epsilon_gamma_box")
-disp = RelevanceHeatmapDisplay.from_estimator(net, X_show, overlay=True, n_cols=6, colorbar=True)
+disp = RelevanceHeatmapDisplay.from_estimator(net, X_show, overlay=True, n_cols=6)
+print("colour limits:", disp.vmax_.round(3))
 plt.show()

@@ -47,10 +47,15 @@ R_dt = lenet.explain(samples)
 print("relevance sums :", np.round(R_dt.sum(axis=1), 2))
 print("predicted score:", np.round(lenet.decision_function(samples).max(axis=1), 2))
 
-fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
-RelevanceHeatmapDisplay.from_relevance(samples, input_shape=(1, 32, 32), ax=axes[0], cmap="gray")
+# One colour scale for the eight heatmaps (one colour bar): deep Taylor
+# redistributes each predicted score, so the panels' magnitudes compare.
+fig, axes = plt.subplots(2, 8, figsize=(12.5, 3.6), layout="constrained")
 RelevanceHeatmapDisplay.from_relevance(
-    R_dt, input_shape=(1, 32, 32), ax=axes[1], titles=[f"class {c}" for c in lenet.predict(samples)]
+    samples, input_shape=(1, 32, 32), ax=axes[0], cmap="gray", scale=1.0, colorbar=False
+)
+RelevanceHeatmapDisplay.from_relevance(
+    R_dt, input_shape=(1, 32, 32), ax=axes[1], titles=[f"class {c}" for c in lenet.predict(samples)],
+    scale="shared",
 )
 fig.suptitle("LeNet-5 (LRP toolbox): input and deep Taylor relevance")
 
@@ -73,7 +78,7 @@ net = sklrp.ConvNetClassifier(
 print(f"ConvNet trained on 5,000 digits: test accuracy {net.score(Xte[:2000] / 255.0, yte[:2000]):.4f}")
 
 R_net = net.explain(Xte[:8] / 255.0)
-fig, axes = plt.subplots(1, 8, figsize=(12, 1.9))
-RelevanceHeatmapDisplay.from_relevance(R_net, input_shape=(1, 28, 28), ax=axes)
+fig, axes = plt.subplots(1, 8, figsize=(12.5, 2.1), layout="constrained")
+RelevanceHeatmapDisplay.from_relevance(R_net, input_shape=(1, 28, 28), ax=axes, scale="shared")
 fig.suptitle("ConvNetClassifier trained on the MNIST subset: deep Taylor relevance")
 plt.show()

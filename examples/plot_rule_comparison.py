@@ -83,11 +83,14 @@ ax.legend(title="replacement")
 # %%
 # What the presets look like
 # --------------------------
-# One digit, every preset.
-fig, axes = plt.subplots(2, (len(COMPOSITES) + 1) // 2, figsize=(10, 3.6), layout="constrained")
+# One digit, every preset, on one colour scale (``scale="shared"``, one
+# colour bar): every preset decomposes the same class score, so equal colours
+# are equal relevance and the presets' magnitudes compare directly; a preset
+# that spreads the score over many pixels (``flat``, ``gamma``) looks pale.
+fig, axes = plt.subplots(2, (len(COMPOSITES) + 1) // 2, figsize=(10.5, 3.8), layout="constrained")
 RelevanceHeatmapDisplay.from_relevance(
     np.stack([relevance[name][0] for name in COMPOSITES]), input_shape=(1, 8, 8), ax=axes.ravel(),
-    titles=list(COMPOSITES),
+    titles=list(COMPOSITES), scale="shared",
 )
 for extra in axes.ravel()[len(COMPOSITES):]:
     extra.set_axis_off()

@@ -123,7 +123,10 @@ def run_demo(output="sklrp_demo_output", quick=False, n_heatmaps=None, stream=No
     n_show = n_heatmaps if n_heatmaps is not None else (4 if quick else 8)
     n_show = max(1, min(int(n_show), n_eval))
     pred = net.predict(X_eval[:n_show])
-    fig = Figure(figsize=(1.5 * (len(methods) + 1), 1.5 * n_show + 0.4), layout="constrained")
+    # one colour scale per method (shared by its digits, bar below its column): within a column colours compare
+    # the digits' relevance; between columns the bars' limits compare the magnitudes (sensitivity is a squared
+    # gradient, in other units than LRP and gradient x input, so one scale for all would wash some out)
+    fig = Figure(figsize=(1.5 * (len(methods) + 1) + 0.3, 1.5 * n_show + 1.0), layout="constrained")
     axes = fig.subplots(n_show, len(methods) + 1, squeeze=False)
     for i in range(n_show):
         ax = axes[i, 0]
@@ -133,9 +136,16 @@ def run_demo(output="sklrp_demo_output", quick=False, n_heatmaps=None, stream=No
         ax.set_ylabel(f"pred {pred[i]}", fontsize="small")
     axes[0, 0].set_title("input", fontsize="small")
     for j, (name, R) in enumerate(relevance.items(), start=1):
-        RelevanceHeatmapDisplay.from_relevance(R[:n_show], input_shape=(1, 8, 8), ax=axes[:, j])
+        RelevanceHeatmapDisplay.from_relevance(
+            R[:n_show], input_shape=(1, 8, 8), ax=axes[:, j], scale="shared",
+            colorbar_kw={"location": "bottom", "shrink": 0.9, "aspect": 12, "label": None},
+        )
         axes[0, j].set_title(name, fontsize="small")
-    fig.suptitle("Relevance for the predicted digit (red: for, blue: against)", fontsize="medium")
+    fig.suptitle(
+        "Relevance for the predicted digit (red: for, blue: against)\n"
+        "one colour scale per method, shown below its column",
+        fontsize="medium",
+    )
     heat_path = os.path.join(output, "heatmaps.png")
     fig.savefig(heat_path, dpi=100)
 

@@ -50,7 +50,7 @@ def test_heatmap_from_relevance_symmetric_limits():
     R[2] = 0.0  # all-zero map: limits fall back to [-1, 1]
     disp = RelevanceHeatmapDisplay.from_relevance(R, input_shape=(1, 8, 8), n_cols=3, titles=list("abcde"))
     assert len(disp.images_) == 5 and len(disp.ax_) == 5
-    assert len(disp.figure_.axes) == 6  # 2 x 3 grid, one unused
+    assert len(disp.figure_.axes) == 6 + 5  # 2 x 3 grid, one unused, and a colour bar per panel
     for i, im in enumerate(disp.images_):
         vmin, vmax = im.get_clim()
         assert vmin == -vmax
@@ -81,7 +81,11 @@ def test_heatmap_given_axes_and_overlay():
     assert disp.figure_ is fig
     assert len(axes[0].images) == 2  # input + heatmap
     assert disp.images_[0].get_alpha() == pytest.approx(0.7)
-    assert disp.colorbar_ is not None
+    assert disp.colorbar_ is disp.colorbars_[-1] and len(disp.colorbars_) == 2
+    assert disp.colorbar_.ax in fig.axes
+    disp = RelevanceHeatmapDisplay.from_relevance(R, input_shape=(1, 4, 4), colorbar=False)
+    assert disp.colorbar_ is None and disp.colorbars_ == []
+    assert len(disp.figure_.axes) == 2
     with pytest.raises(ValueError, match="overlay"):
         RelevanceHeatmapDisplay.from_relevance(R, input_shape=(1, 4, 4), overlay=True)
     with pytest.raises(ValueError, match="Axes"):
