@@ -16,7 +16,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host, workspace
+from ._backend import (
+    get_namespace,
+    is_gpu_array,
+    resolve_device,
+    to_device,
+    to_host,
+    workspace,
+)
+from ._dask import dask_blocks
 from ._validation import check_documents, validate_array
 
 __all__ = ["ExplainMixin", "explain", "final_estimator", "transform_to_final", "resolve_target"]
@@ -223,6 +231,7 @@ class ExplainMixin:
     #: samples per chunk in ``explain`` (bounds the memory of one pass)
     _chunk_size = 4096
 
+    @dask_blocks
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for the target class score.
 

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._dask import dask_blocks
 from .._validation import validate_array
 from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, Log, ReLU, Reshape, Square
 from ._architectures import _positive_ints, dense_stack
@@ -306,6 +307,7 @@ random_state, verbose, warm_start, frozen_layers, device
         return layers
 
     # ---------------------------------------------------------- explanation
+    @dask_blocks
     def explain(self, X, target=None, method=None):
         """Relevance of every channel and time point for the target class score.
 

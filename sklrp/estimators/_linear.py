@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._dask import dask_blocks
 from .._validation import check_finite_output, overflow_as_value_error
 from ..base import ExplainMixin
 from ..nn import LinearOp
@@ -229,6 +230,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         return check_finite_output(np.asarray(out), X, owner=type(self).__name__, what=what,
                                    cause="the scores overflow")
 
+    @dask_blocks
     def decision_function(self, X):
         """Decision function of the wrapped estimator.
 
@@ -246,6 +248,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
             out = self.estimator_.decision_function(X)
         return self._finite(out, X, "scores")
 
+    @dask_blocks
     def predict(self, X):
         """Predict class labels with the wrapped estimator.
 
@@ -261,6 +264,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
+    @dask_blocks
     def predict_proba(self, X):
         """Class probabilities of the wrapped estimator (when it has them).
 
@@ -278,6 +282,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
+    @dask_blocks
     def predict_log_proba(self, X):
         """Log class probabilities of the wrapped estimator (when it has them).
 
@@ -314,6 +319,7 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         return log_proba
 
     # ------------------------------------------------------------- explain
+    @dask_blocks
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for a class score.
 

@@ -17,9 +17,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._backend import get_namespace, to_host
+from .._dask import dask_blocks
+from ..exceptions import ModelFileError
 from ..nn import GRU, LSTM, Dense, Dropout, Embedding, Sequential
 from ..rules import Composite, ProductRule, Rule, get_composite
-from ..exceptions import ModelFileError
 from ..rules._elementwise import PRODUCT_MODES
 from . import _io
 from ._token_nets import BaseTokenNetClassifier
@@ -353,6 +354,7 @@ random_state, verbose, warm_start, frozen_layers, device
             comp.rules["recurrent"] = {"default": base, "gate": ProductRule(self.product_rule, self.epsilon)}
         return comp
 
+    @dask_blocks
     def explain(self, X, target=None, method=None, per_dimension=False, return_rest=False):
         """Relevance of every token position for the target class score.
 

@@ -18,6 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from .._backend import array_device, get_namespace, to_device, to_host
+from .._dask import dask_blocks
 from .._validation import check_finite_output, validate_array
 from ..base import ExplainMixin
 from ..nn import METHODS, OPTIMIZERS, Dense, Sequential, softmax, softmax_cross_entropy
@@ -296,6 +297,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             return xp.concatenate([1 - p1, p1], axis=1)
         return softmax(z)
 
+    @dask_blocks
     def decision_function(self, X):
         """Raw (pre-softmax) class scores.
 
@@ -313,6 +315,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         z = self._map_chunks(self._validate_input(X), self._scores_batch)
         return z[:, 0] if z.shape[1] == 1 else z
 
+    @dask_blocks
     def predict_proba(self, X):
         """Class probabilities (softmax of the raw scores; logistic for two classes).
 
@@ -328,6 +331,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         """
         return self._map_chunks(self._validate_input(X), self._proba_batch)
 
+    @dask_blocks
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
 
@@ -349,6 +353,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         shifted = z - z.max(axis=1, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
+    @dask_blocks
     def predict(self, X):
         """Predicted class labels.
 
@@ -415,6 +420,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             raise ValueError("input_bounds: low must not exceed high.")
         return tuple(out)
 
+    @dask_blocks
     def explain(self, X, target=None, method=None):
         """Relevance of every input feature for the target class score.
 

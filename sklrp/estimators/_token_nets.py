@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._backend import get_namespace, to_host
+from .._dask import dask_blocks
 from .._validation import validate_array
 from ..nn import Embedding, Sequential
 from ._nets import BaseNetClassifier
@@ -205,6 +206,7 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         # the first layer that uses rules is the convolution, whose input is the vectors
         self.input_bounds_ = (float(weight.min()), float(weight.max()))
 
+    @dask_blocks
     def explain(self, X, target=None, method=None, per_dimension=False):
         """Relevance of every token position for the target class score.
 

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
 from .._validation import format_bytes as _human_bytes
 from .._validation import physical_memory as _physical_memory
+from .._dask import dask_blocks, is_dask_array
 from .._validation import validate_array
 from ..exceptions import ModelFileError
 from . import _hashing as H
@@ -1617,8 +1618,20 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             distances: they are computed on values scaled by powers of two
             where the squared norms would overflow or underflow, and queries
             whose hashing would overflow are answered by exact brute force.
+
+        Notes
+        -----
+        A Dask array ``X`` gives lazy Dask arrays, computed block by block
+        of queries on the workers (see :doc:`/scaling`).
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            kw = dict(n_neighbors=self.n_neighbors if n_neighbors is None else n_neighbors, weights=weights,
+                      group_weights=group_weights, n_candidates=n_candidates, n_probes=n_probes)
+            stacked = self._kneighbors_stacked(X, **kw)
+            k = stacked.shape[1] // 2
+            ind = stacked[:, k:].astype(np.intp)
+            return (stacked[:, :k], ind) if return_distance else ind
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
         if (
@@ -1724,6 +1737,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             (data, I.ravel(), indptr), shape=(nq, self.n_samples_fit_)
         )
 
+    @dask_blocks
+    def _kneighbors_stacked(self, X, **kwargs):
+        """``[distances, indices]`` side by side in one float64 array (one block of a Dask query)."""
+        dist, ind = self.kneighbors(X, **kwargs)
+        return np.hstack([dist, ind.astype(np.float64)])  # indices below 2**53: exact in float64
+
+    @dask_blocks
     def transform(self, X):
         """Neighbour graph of ``X`` like :class:`~sklearn.neighbors.KNeighborsTransformer`.
 
