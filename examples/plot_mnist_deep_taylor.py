@@ -9,36 +9,28 @@ rule at the input, whose pixels are bounded.  This example runs it on two
 networks:
 
 1. the pretrained LeNet-5 of the LRP toolbox, imported from its plain-text
-   format with :func:`sklrp.load_lrp_toolbox_model` (inputs are 32x32 with
+   format with :func:`sklrp.datasets.load_lenet5` (inputs are 32x32 with
    pixels in [-1, 1], so z^B uses ``l = -1``, ``h = 1``);
 2. a :class:`~sklrp.ConvNetClassifier` trained here on the 5,000-image MNIST
    training subset (pixels scaled to [0, 1], so ``l = 0``, ``h = 1``).
 
-The data and the LeNet-5 file come from ``$SKLRP_DATA`` (default
-``../shared/data``); nothing is downloaded.
+The data and the LeNet-5 file come from sklrp's data home, ``$SKLRP_DATA``
+(see :func:`sklrp.datasets.get_data_home`); nothing is downloaded, and a
+missing file is named in the error.
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import sklrp
-from sklrp.datasets import load_mnist
+from sklrp.datasets import load_lenet5, load_mnist
 from sklrp.plotting import RelevanceHeatmapDisplay
-
-home = Path(os.environ.get("SKLRP_DATA", "../shared/data"))
 
 # %%
 # The pretrained LeNet-5
 # ----------------------
-X32, y = load_mnist("test", data_home=home, return_X_y=True, lrp_toolbox_format=True)
-lenet = sklrp.load_lrp_toolbox_model(
-    home / "lrp_toolbox" / "models" / "MNIST" / "LeNet-5.txt",
-    composite="deep_taylor",
-    input_bounds=(-1.0, 1.0),
-)
+X32, y = load_mnist("test", return_X_y=True, lrp_toolbox_format=True)
+lenet = load_lenet5(composite="deep_taylor", input_bounds=(-1.0, 1.0))
 print(f"LeNet-5 accuracy on the first 2,000 test digits: {lenet.score(X32[:2000], y[:2000]):.4f}")
 
 samples = X32[:8]
@@ -62,8 +54,8 @@ fig.suptitle("LeNet-5 (LRP toolbox): input and deep Taylor relevance")
 # %%
 # A network trained on the MNIST subset
 # -------------------------------------
-Xtr, ytr = load_mnist("train5k", data_home=home, return_X_y=True)
-Xte, yte = load_mnist("test", data_home=home, return_X_y=True)
+Xtr, ytr = load_mnist("train5k", return_X_y=True)
+Xte, yte = load_mnist("test", return_X_y=True)
 net = sklrp.ConvNetClassifier(
     input_shape=(1, 28, 28),
     filters=(16, 32),
