@@ -159,6 +159,11 @@ _MAX_CONFIG_CHARS = 8 * 2**20
 _MAX_GAUSSIAN = 16.0
 
 #: the keys of a saved configuration
+def _auto_candidates(k):
+    """``n_candidates="auto"``: the candidates re-ranked exactly for ``k`` neighbours."""
+    return max(500, 50 * int(k))
+
+
 _CONFIG_KEYS = {"format_version", "class", "params", "n_features_in", "n_tables", "key_bits", "norm_ranges"}
 
 #: dtypes of the saved arrays: ``spec -> (accepts(dtype), description)`` (any byte order)
@@ -359,10 +364,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     group_weights : array-like of shape (n_groups,), default=None
         Default non-negative weights of the feature groups (not all zero);
         ``None`` means all ones.
-    n_candidates : int, default=100
+    n_candidates : int or "auto", default="auto"
         Number of code-ranked candidates that are re-ranked exactly; trades
-        recall for speed.  At least the number of indexed points makes the
-        search exact.  Fewer than the number of neighbours asked for is
+        recall for speed.  ``"auto"`` re-ranks ``max(500, 50 * k)`` for ``k``
+        neighbours, which reached recall@10 of 0.95 or more for L2, cosine and
+        inner product on clustered data of 200,000 64-d points (see
+        :doc:`/neighbors` for the trade-off).  At least the number of indexed
+        points makes the search exact.  Fewer than the number of neighbours asked for is
         raised to it; a query whose candidate pool is smaller than that is
         answered by brute force (see above).
     n_tables : int or "auto", default="auto"
@@ -487,7 +495,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "feature_groups": ["array-like", None],
         "weights": [dict, str, None],
         "group_weights": ["array-like", None],
-        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "n_candidates": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "n_tables": [Interval(Integral, 0, _MAX_TABLES, closed="both"), StrOptions({"auto"})],
         "key_bits": [Interval(Integral, 1, 30, closed="both"), StrOptions({"auto"})],
         "n_probes": [Interval(Integral, 1, None, closed="left")],
@@ -507,7 +515,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         feature_groups=None,
         weights=None,
         group_weights=None,
-        n_candidates=100,
+        n_candidates="auto",
         n_tables="auto",
         key_bits="auto",
         n_probes=16,
@@ -1588,9 +1596,10 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         group_weights : array-like of shape (n_groups,), default=None
             Feature-group weights for this call; ``None`` uses the
             constructor's.
-        n_candidates : int, default=None
+        n_candidates : int or "auto", default=None
             Candidates re-ranked exactly for this call (at least
-            ``n_neighbors`` are).  A query whose candidate pool holds fewer
+            ``n_neighbors`` are; ``"auto"``: ``max(500, 50 * n_neighbors)``;
+            ``None`` uses the constructor's).  A query whose candidate pool holds fewer
             than ``n_neighbors`` points (``n_neighbors + 1`` when ``X`` is
             None) is answered by exact brute force, so that exactly
             ``n_neighbors`` neighbours are always returned.
@@ -1647,6 +1656,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.group_weights if group_weights is None else group_weights
         )
         n_candidates = self.n_candidates if n_candidates is None else n_candidates
+        if isinstance(n_candidates, str) and n_candidates == "auto":
+            n_candidates = _auto_candidates(n_neighbors)
         n_probes = self.n_probes if n_probes is None else n_probes
         for name, val in (("n_candidates", n_candidates), ("n_probes", n_probes)):
             if not isinstance(val, Integral) or isinstance(val, bool) or val < 1:
