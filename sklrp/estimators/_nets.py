@@ -345,13 +345,19 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         log_proba : array of shape (n_samples, n_classes)
             In X's array type.
         """
-        z = self._map_chunks(self._validate_input(X), self._scores_batch)
+        X = self._validate_input(X)
+        z = self._map_chunks(X, self._scores_batch)
         xp = get_namespace(z)
         if z.shape[1] == 1:  # two classes: log sigmoid(-z), log sigmoid(z)
             z = xp.concatenate([xp.zeros_like(z), z], axis=1)
         # log-softmax from the scores: finite where exp would round a probability to 0
-        shifted = z - z.max(axis=1, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        with np.errstate(over="ignore"):
+            shifted = z - z.max(axis=1, keepdims=True)
+            out = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        # scores that span more than the float range (e.g. -1e308 and 1e308): the log probability of the
+        # lowest is below -1.8e308 and cannot be represented
+        return check_finite_output(out, X, owner=type(self).__name__, what="log probabilities",
+                                   cause="the scores span more than the float range")
 
     @dask_blocks
     def predict(self, X):

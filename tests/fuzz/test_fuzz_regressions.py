@@ -83,6 +83,22 @@ def test_predict_log_proba_is_finite(case):
         assert_finite(out, "predict_log_proba")
 
 
+# fixed (found by the long profile): ConvNetClassifier.predict_log_proba returned -inf for X = [0, 0, 0, 0, 1.8e308, 0],
+#   whose finite scores (1.6e308, -2.5e307, 2.4e307) span more than the float range, so that the log probability of
+#   the lowest is below -1.8e308
+def test_predict_log_proba_of_scores_spanning_more_than_the_float_range():
+    X, y = _data()
+    net = _fit(ConvNetClassifier(input_shape=(1, 2, 3), filters=(2,), kernel_size=2, hidden_layer_sizes=(4,),
+                                 max_iter=5, random_state=0), X, y)
+    x = np.array([[0.0, 0.0, 0.0, 0.0, 1.79769313e308, 0.0]])
+    assert np.all(np.isfinite(net.decision_function(x)))
+    with pytest.raises(ValueError, match=r"^ConvNetClassifier: the log probabilities of 1 of 1 samples are not "
+                                         r"finite although X is: the scores span more than the float range on "
+                                         r"inputs this large \(largest \|x\| of those samples: 1\.8e\+308\)\."):
+        net.predict_log_proba(x)
+    assert np.all(np.isfinite(net.predict_log_proba(X)))
+
+
 # fixed: LinearRelevanceClassifier.decision_function/predict_proba/predict_log_proba returned inf/nan for finite X
 #   whose scores overflow
 @pytest.mark.parametrize("method", ["decision_function", "predict_proba", "predict_log_proba"])
