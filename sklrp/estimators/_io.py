@@ -43,16 +43,13 @@ Every file that cannot be loaded raises :class:`sklrp.exceptions.ModelFileError`
 file raises ``FileNotFoundError``.
 """
 
-import io
 import json
 import math
 import operator
 import os
 import zipfile
-import zlib
 
 import numpy as np
-from numpy.lib import format as npy_format
 from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
 
@@ -61,20 +58,18 @@ from ..nn import Sequential, layer_from_spec, layer_spec
 from ..nn._base import LAYER_TYPES
 from ..nn._embedding import RELEVANCE_MODES
 from ..rules import Composite, Rule
+from ._archive import (
+    _ZIP_ERRORS,
+    MAX_CONFIG_CHARS,
+    MAX_LABEL_BYTES,
+    MAX_MODEL_BYTES,
+    _archive_members,
+    _member_header,
+    _read_member,
+)
 
 __all__ = ["MAX_CONFIG_CHARS", "MAX_LABEL_BYTES", "MAX_MODEL_BYTES", "PersistenceMixin", "load_model", "save_model"]
 
-#: Largest total size, in bytes, of the arrays a model file may declare
-#: (:func:`load_model` refuses larger files before reading any array).
-MAX_MODEL_BYTES = 4 * 2**30
-#: Largest size, in bytes, of one array of labels (``classes_``,
-#: ``feature_names_in_``) or of another non-parameter state array.
-MAX_LABEL_BYTES = 64 * 2**20
-#: Largest length, in characters, of the JSON configuration of a model file
-#: (about a hundred thousand epochs of training history).
-MAX_CONFIG_CHARS = 8 * 2**20
-#: Largest .npy header read (numpy's own default ``max_header_size``).
-_MAX_NPY_HEADER = 10_000
 #: dtype kinds of stored labels and other non-parameter arrays: bool, integers, floats, strings
 _LABEL_KINDS = "biufUS"
 
@@ -233,8 +228,6 @@ def save_model(est, path):
 _VERSION_1_STATE = ("layers", "input_shape_", "input_bounds_", "n_iter_", "history_")
 #: a dtype of zero bytes: arrays of any shape that hold no data (shape inference)
 _NO_DATA = np.dtype([])
-#: what reading a zip member may raise on a corrupt archive
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, RuntimeError)
 #: deepest nesting of a configuration (a layer inside a Parallel branch inside a TimeDistributed layer is
 #: about a dozen levels deep)
 _MAX_JSON_DEPTH = 64
@@ -304,87 +297,6 @@ class _ShapeOnlyRandomState:
 
     def randn(self, *dims):
         return self._draw(dims)
-
-
-# ------------------------------------------------------------------ archive members
-def _member_header(zf, info, path):
-    """The checked ``.npy`` header of the zip member ``info``: ``(shape, dtype, nbytes)``.
-
-    Only the first few kilobytes of the member are decompressed.  Refused: a
-    member that is not a ``.npy`` array, a header over ``_MAX_NPY_HEADER``
-    bytes, an object dtype (a pickle), and a member whose uncompressed size
-    (from the zip directory, which bounds what reading it can produce)
-    differs from its header plus the data the header declares: a zip bomb,
-    or a truncated array.
-    """
-    name = info.filename
-    try:
-        with zf.open(info) as fh:
-            head = fh.read(12 + _MAX_NPY_HEADER)
-    except _ZIP_ERRORS as exc:
-        raise ModelFileError(f"{path}: member {name!r} cannot be read: {exc}") from exc
-    if len(head) < 10 or not head.startswith(npy_format.MAGIC_PREFIX):
-        raise ModelFileError(f"{path}: member {name!r} is not a .npy array (it lacks the .npy magic string).")
-    version = (head[6], head[7])
-    if version == (1, 0):
-        length_size, read_header = 2, npy_format.read_array_header_1_0
-    elif version == (2, 0):
-        length_size, read_header = 4, npy_format.read_array_header_2_0
-    else:
-        raise ModelFileError(
-            f"{path}: member {name!r} is a .npy array of format version {version[0]}.{version[1]}; "
-            "expected 1.0 or 2.0."
-        )
-    header_length = int.from_bytes(head[8 : 8 + length_size], "little")
-    if header_length > _MAX_NPY_HEADER:
-        raise ModelFileError(
-            f"{path}: member {name!r} has a .npy header of {header_length} bytes; at most {_MAX_NPY_HEADER} "
-            "are read."
-        )
-    fp = io.BytesIO(head)
-    try:
-        npy_format.read_magic(fp)
-        shape, _, dtype = read_header(fp, max_header_size=_MAX_NPY_HEADER)
-    except Exception as exc:  # noqa: BLE001 - numpy parses the header text (literal_eval, dtype descriptions)
-        raise ModelFileError(f"{path}: member {name!r} has an invalid .npy header: {exc}") from exc
-    if dtype.hasobject:
-        raise ModelFileError(
-            f"{path}: member {name!r} holds Python objects (dtype {dtype}), which are never unpickled."
-        )
-    if any(d < 0 for d in shape):
-        raise ModelFileError(f"{path}: member {name!r} declares the shape {shape}, with a negative dimension.")
-    nbytes = math.prod(shape) * dtype.itemsize
-    data_size = info.file_size - fp.tell()
-    if data_size != nbytes:
-        raise ModelFileError(
-            f"{path}: member {name!r} holds {data_size} bytes of array data once decompressed, but its header "
-            f"declares shape {shape} of dtype {dtype}, {nbytes} bytes; the member is corrupt or crafted (a zip "
-            "bomb, or a truncated array)."
-        )
-    return shape, dtype, nbytes
-
-
-def _read_member(zf, info, path):
-    """The array of the zip member ``info``, whose header :func:`_member_header` checked."""
-    try:
-        with zf.open(info) as fh:
-            return npy_format.read_array(fh, allow_pickle=False, max_header_size=_MAX_NPY_HEADER)
-    except (ValueError,) + _ZIP_ERRORS as exc:
-        raise ModelFileError(f"{path}: member {info.filename!r} cannot be read: {exc}") from exc
-
-
-def _archive_members(zf, path):
-    """``{array name: ZipInfo}`` as ``np.load`` names the ``.npy`` members, and the names of the other members."""
-    members, others = {}, []
-    for info in zf.infolist():
-        name = info.filename
-        if not name.endswith(".npy"):
-            others.append(name)
-            continue
-        if name[: -len(".npy")] in members:
-            raise ModelFileError(f"{path}: the archive holds the member {name!r} twice.")
-        members[name[: -len(".npy")]] = info
-    return members, others
 
 
 def _check_member_names(members, others, version, path):
@@ -830,25 +742,12 @@ def _check_state(config, state, path):
 
 
 def _check_class_state(cls, state, path):
-    """The invariants of a class's networks: the token networks read ids padded with 0 (and the bi-LSTM has
-    its blank word as the last id)."""
-    from ._lstm import BiLSTMClassifier
-    from ._token_nets import BaseTokenNetClassifier
-
-    if not issubclass(cls, BaseTokenNetClassifier):
-        return
-    first = state["layers"][0]
-    where = "state.layers[0]"
-    if first["type"] != "Embedding" or first["config"]["padding_idx"] != 0:
-        raise ModelFileError(
-            f"{path}: the configuration's {where} should be an Embedding layer with padding_idx 0 (a {cls.__name__} "
-            f"reads token ids padded with 0); got {json.dumps(first)[:200]}."
-        )
-    if issubclass(cls, BiLSTMClassifier) and first["config"].get("blank_idx") != first["config"]["vocab_size"] - 1:
-        raise ModelFileError(
-            f"{path}: the configuration's {where}.config should have blank_idx {first['config']['vocab_size'] - 1}, "
-            f"the last id (a {cls.__name__}'s blank word); got {_got(first['config'].get('blank_idx'))}."
-        )
+    """The invariants a class states for the layers of its networks (``_saved_layers_problem``, e.g. the token
+    networks read ids padded with 0)."""
+    hook = getattr(cls, "_saved_layers_problem", None)
+    problem = hook(state["layers"], describe=_got) if hook is not None else None
+    if problem is not None:
+        raise ModelFileError(f"{path}: the configuration's state.layers{problem}")
 
 
 def _check_layer_sizes(layers, path):

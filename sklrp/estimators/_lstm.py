@@ -22,7 +22,7 @@ from ..exceptions import ModelFileError
 from ..nn import GRU, LSTM, Dense, Dropout, Embedding, Sequential
 from ..rules import Composite, ProductRule, Rule, get_composite
 from ..rules._elementwise import PRODUCT_MODES
-from . import _io
+from . import _archive
 from ._token_nets import BaseTokenNetClassifier
 
 __all__ = ["BiLSTMClassifier", "load_lrp_for_lstm"]
@@ -276,6 +276,17 @@ random_state, verbose, warm_start, frozen_layers, device
         self.product_rule = product_rule
         self.method = method
 
+    @classmethod
+    def _saved_layers_problem(cls, layers, describe=repr):
+        """The token networks' check, and the blank word: the last id of the embedding."""
+        problem = super()._saved_layers_problem(layers, describe)
+        if problem is None:
+            config = layers[0]["config"]
+            if config.get("blank_idx") != config["vocab_size"] - 1:
+                problem = (f"[0].config should have blank_idx {config['vocab_size'] - 1}, the last id (a "
+                           f"{cls.__name__}'s blank word); got {describe(config.get('blank_idx'))}.")
+        return problem
+
     # ------------------------------------------------------------------ net
     def _build_net(self, input_shape, n_out, rng, dtype):
         W, dim, trainable = self._initial_vectors(rng)
@@ -453,12 +464,12 @@ def _read_lstm_weights(npz):
         raise ModelFileError(f"{npz}: the archive cannot be read: {type(exc).__name__}: {exc}") from exc
     with zf:
         try:
-            members, _ = _io._archive_members(zf, npz)
+            members, _ = _archive._archive_members(zf, npz)
             needed = [f"{name}_{side}" for side in ("Left", "Right") for name in _LSTM_ARRAYS]
             missing = [k for k in needed if k not in members]
             if missing:
                 raise ModelFileError(f"{npz} lacks the arrays {missing}; found {sorted(members)}.")
-            headers = {k: _io._member_header(zf, members[k], npz) for k in needed}
+            headers = {k: _archive._member_header(zf, members[k], npz) for k in needed}
             shape = headers["Wxh_Left"][0]
             if len(shape) != 2 or shape[0] % 4 or shape[0] == 0 or shape[1] == 0:
                 raise ModelFileError(
@@ -480,13 +491,13 @@ def _read_lstm_weights(npz):
                             f"{npz}: {name}_{side} must be a finite float array of shape {want} (float32 or "
                             f"float64; hidden size {d}, input size {e}, {C} classes); got {dtype} of shape {shape}."
                         )
-            if total > _io.MAX_MODEL_BYTES:
+            if total > _archive.MAX_MODEL_BYTES:
                 raise ModelFileError(
-                    f"{npz} declares arrays of {total} bytes in all; at most MAX_MODEL_BYTES={_io.MAX_MODEL_BYTES} "
+                    f"{npz} declares arrays of {total} bytes in all; at most MAX_MODEL_BYTES={_archive.MAX_MODEL_BYTES} "
                     "are loaded."
                 )
-            arrays = {k: _io._read_member(zf, members[k], npz) for k in needed}
-        except _io._ZIP_ERRORS as exc:
+            arrays = {k: _archive._read_member(zf, members[k], npz) for k in needed}
+        except _archive._ZIP_ERRORS as exc:
             raise ModelFileError(f"{npz}: the archive cannot be read: {type(exc).__name__}: {exc}") from exc
     for k, a in arrays.items():
         if not np.isfinite(a).all():

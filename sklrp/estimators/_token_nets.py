@@ -11,6 +11,7 @@ per-dimension reduction of the relevance, and persistence rules for the
 :class:`~sklrp.nn.Embedding` with ``relevance="dimension"``.
 """
 
+import json
 import numbers
 
 import numpy as np
@@ -278,6 +279,19 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         return R
 
     # ----------------------------------------------------------- persistence
+    @classmethod
+    def _saved_layers_problem(cls, layers, describe=repr):
+        """What is wrong with the layer specs of a saved network of this class, or None (checked at load).
+
+        The text continues "the configuration's state.layers..."; ``describe``
+        shows a JSON value in the message.
+        """
+        first = layers[0]
+        if first["type"] != "Embedding" or first["config"]["padding_idx"] != 0:
+            return (f"[0] should be an Embedding layer with padding_idx 0 (a {cls.__name__} reads token ids padded "
+                    f"with 0); got {json.dumps(first)[:200]}.")
+        return None
+
     def _get_fitted_state(self):
         """The fitted state, for :func:`sklrp.estimators.save_model` (see the base class).
 
