@@ -113,10 +113,13 @@ def dask_blocks(method):
         fixed = {k: v for k, v in kwargs.items() if k not in keys}
         out = _probe(method, self, X, kwargs, keys)
         trailing = tuple(out.shape[1:])
+        dtype = out.dtype
+        if dtype.kind in "USO" and hasattr(self, "classes_"):  # labels: the probe's may be shorter strings
+            dtype = np.asarray(self.classes_).dtype
         if sp.issparse(out):
-            meta = sp.csr_matrix((0,) + trailing, dtype=out.dtype)
+            meta = sp.csr_matrix((0,) + trailing, dtype=dtype)
         else:
-            meta = out[:0]
+            meta = out[:0].astype(dtype)
         sample_axes = "".join(chr(ord("a") + i) for i in range(X.ndim))
         out_axes = "a" + "".join(chr(ord("z") - i) for i in range(len(trailing)))
         # the estimator is one node of the graph, shipped once to each worker, not once per block
@@ -128,7 +131,7 @@ def dask_blocks(method):
         return da.blockwise(
             apply, out_axes, *blockwise_args,
             new_axes={ax: d for ax, d in zip(out_axes[1:], trailing)},
-            concatenate=True, meta=meta, dtype=out.dtype,
+            concatenate=True, meta=meta, dtype=dtype,
             name=f"sklrp-{type(self).__name__}-{method.__name__}-" + _token(X, sample_args, apply, estimator),
         )
 

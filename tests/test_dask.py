@@ -204,3 +204,12 @@ def test_grid_search_with_an_explanation_scorer(digits, backend, request):
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
                                rtol=1e-6)
     assert search.best_params_ == ref.best_params_ == {"composite": "epsilon"}
+
+
+def test_string_labels(digits):
+    X, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    model = _quiet_fit(LinearRelevanceClassifier(LogisticRegression(max_iter=200)), X, names[y])
+    out = model.predict(da.from_array(X[:300], chunks=100))
+    assert out.dtype == model.classes_.dtype
+    np.testing.assert_array_equal(out.compute(), model.predict(X[:300]))
