@@ -31,6 +31,9 @@ Every figure is printed as one JSON object per line.  Usage::
 
     python benchmarks/bench_lsh.py                  # 1,000,000 x 100, 1,000 queries
     python benchmarks/bench_lsh.py --n 100000       # quicker
+
+``sklrp reproduce lsh`` runs the same protocol (data, exact references,
+recall@10 and speed-ups) at a size that takes about a minute, with a figure.
 """
 
 import argparse
@@ -42,43 +45,13 @@ import tracemalloc
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+# shared with `sklrp reproduce lsh`
+from sklrp.experiments._lsh import exact_ip, make_data, recall
+
 
 def emit(**kw):
     print(json.dumps(kw), flush=True)
-
-
-def make_data(n, d, n_queries, n_clusters, seed):
-    """Gaussian mixture with a random scale per component (so IP != cosine)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((n_clusters, d)).astype(np.float32)
-    scales = np.exp(0.25 * rng.standard_normal(n_clusters)).astype(np.float32)
-    sigma = np.float32(0.5)
-
-    def draw(m):
-        lab = rng.integers(0, n_clusters, m)
-        out = np.empty((m, d), dtype=np.float32)
-        step = 100_000
-        for i in range(0, m, step):
-            l = lab[i : i + step]
-            e = rng.standard_normal((len(l), d), dtype=np.float32)
-            out[i : i + step] = scales[l, None] * (centers[l] + sigma * e)
-        return out
-
-    return draw(n), draw(n_queries)
-
-
-def exact_ip(X, Q, k):
-    out = np.empty((len(Q), k), dtype=np.int64)
-    for i in range(0, len(Q), 100):
-        s = Q[i : i + 100] @ X.T
-        p = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        out[i : i + 100] = p
-    return out
-
-
-def recall(found, truth):
-    k = truth.shape[1]
-    return float(np.mean([len(set(a[:k]) & set(b)) / k for a, b in zip(found, truth)]))
 
 
 def main(argv=None):
@@ -95,7 +68,6 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from sklearn.neighbors import NearestNeighbors
 
     from sklrp.neighbors import MultiPurposeLSH

@@ -1,22 +1,18 @@
 """Reproduce the single-trial EEG study of Sturm et al. (2016) on the PhysioNet EEGBCI data.
 
 The experiment lives in :mod:`sklrp.experiments` (``sklrp reproduce eeg``);
-this script runs it with the same options.  Run from the repository root::
+this script runs it with the same options: JSON lines on stdout and in
+``OUTPUT/results.jsonl``, figures in ``OUTPUT`` (``--output/-o``, default
+``./sklrp_reproduce_output/eeg``), a progress bar on stderr when it is a
+terminal (``--quiet``: none).  The data come from the data home (``MNE_DATA``, else ``$SKLRP_DATA/eegbci``).
+Run from the repository root::
 
     python benchmarks/reproduce_eeg.py [--tasks hands_feet left_right] [--subjects 1 15 42]
 """
 
-import argparse
-import os
+import sys
 
-from sklrp.experiments import EXPERIMENTS
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_PATH = os.path.join(ROOT, "..", "shared", "data", "eegbci")
+from sklrp.experiments import main
 
 if __name__ == "__main__":
-    module, description = EXPERIMENTS["eeg"]
-    parser = module.add_arguments(argparse.ArgumentParser(description=description))
-    args = parser.parse_args()
-    args.path = args.path or os.environ.get("MNE_DATA", DEFAULT_PATH)
-    module.run(args)
+    sys.exit(main("eeg"))

@@ -1,22 +1,18 @@
 """Reproduce the bi-LSTM sentiment study of Arras et al. (WASSA 2017) on SST-5.
 
 The experiment lives in :mod:`sklrp.experiments` (``sklrp reproduce sst-lstm``);
-this script runs it with the same options.  Run from the repository root::
+this script runs it with the same options: JSON lines on stdout and in
+``OUTPUT/results.jsonl``, figures in ``OUTPUT`` (``--output/-o``, default
+``./sklrp_reproduce_output/sst-lstm``), a progress bar on stderr when it is a
+terminal (``--quiet``: none).  The data come from the data home (``$SKLRP_DATA/sst``).
+Run from the repository root::
 
     python benchmarks/reproduce_sst_lstm.py [--phrases] [--epochs 3] [--html sst_lstm.html]
 """
 
-import argparse
-import os
+import sys
 
-from sklrp.experiments import EXPERIMENTS
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_HOME = os.path.join(ROOT, "..", "shared", "data")
+from sklrp.experiments import main
 
 if __name__ == "__main__":
-    module, description = EXPERIMENTS["sst-lstm"]
-    parser = module.add_arguments(argparse.ArgumentParser(description=description))
-    args = parser.parse_args()
-    args.data_home = args.data_home or os.environ.get("SKLRP_DATA", DEFAULT_HOME)
-    module.run(args)
+    sys.exit(main("sst-lstm"))

@@ -1,22 +1,19 @@
 """Reproduce the word-CNN versus bag-of-words SVM study of Arras et al. on 20 Newsgroups.
 
 The experiment lives in :mod:`sklrp.experiments` (``sklrp reproduce text-cnn``);
-this script runs it with the same options.  Run from the repository root::
+this script runs it with the same options: JSON lines on stdout and in
+``OUTPUT/results.jsonl``, figures in ``OUTPUT`` (``--output/-o``, default
+``./sklrp_reproduce_output/text-cnn``), a progress bar on stderr when it is a
+terminal (``--quiet``: none).  The data come from the data home (``SCIKIT_LEARN_DATA``, else
+``$SKLRP_DATA/20newsgroups/sklearn_data_home``).
+Run from the repository root::
 
     python benchmarks/reproduce_text_cnn.py [--filter-sizes 1 2 3] [--n-filters 800] [--dim 300]
 """
 
-import argparse
-import os
+import sys
 
-from sklrp.experiments import EXPERIMENTS
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DH = os.path.join(ROOT, "..", "shared", "data", "20newsgroups", "sklearn_data_home")
+from sklrp.experiments import main
 
 if __name__ == "__main__":
-    module, description = EXPERIMENTS["text-cnn"]
-    parser = module.add_arguments(argparse.ArgumentParser(description=description))
-    args = parser.parse_args()
-    args.data_home = args.data_home or os.environ.get("SCIKIT_LEARN_DATA", DEFAULT_DH)
-    module.run(args)
+    sys.exit(main("text-cnn"))

@@ -194,11 +194,20 @@ def _build_parser():
     demo.add_argument("--quick", action="store_true", help="fewer epochs and test digits (a smoke test)")
     demo.add_argument("--n-heatmaps", type=positive_int, default=None, help="digits in the heatmap grid")
 
-    rep = sub.add_parser("reproduce", help="reproduce a published experiment (JSON lines on stdout)",
-                         description="Reproduce a published experiment; each prints one JSON object per line.")
+    from .experiments import build_parser as build_experiment_parser
+
+    rep = sub.add_parser(
+        "reproduce", help="reproduce a published experiment (JSON lines, figures)",
+        description=(
+            "Reproduce a published experiment: its JSON lines go to stdout and to OUTPUT/results.jsonl, its "
+            "figures (PNG) into OUTPUT (--output/-o, default ./sklrp_reproduce_output/NAME), a progress bar to "
+            "stderr (off with --quiet); a last 'summary' line lists the files written.  "
+            "`sklrp reproduce NAME --help` lists an experiment's options."
+        ),
+    )
     names = rep.add_subparsers(dest="name", metavar="NAME", required=True)
     for name, (module, description) in EXPERIMENTS.items():
-        module.add_arguments(names.add_parser(name, help=description, description=description))
+        build_experiment_parser(name, names.add_parser(name, help=description, description=description))
     return parser
 
 
@@ -225,9 +234,9 @@ def main(argv=None):
         if args.command == "demo":
             run_demo(args.output, quick=args.quick, n_heatmaps=args.n_heatmaps)
         else:
-            from .experiments import EXPERIMENTS
+            from .experiments import reproduce
 
-            EXPERIMENTS[args.name][0].run(args)
+            reproduce(args.name, args)
     except (ValueError, OSError, ImportError) as exc:
         # a user's error (missing data, an unwritable folder, a missing optional dependency): one line, as
         # argparse reports usage errors; SKLRP_TRACEBACK=1 shows the traceback

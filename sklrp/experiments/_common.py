@@ -1,14 +1,43 @@
-"""Output and fitting helpers shared by the experiments."""
+"""Output and fitting helpers shared by the experiments.
+
+An experiment's ``run(args)`` reports through this module: :func:`emit` prints
+one JSON object per line on stdout (and, inside a :class:`Recorder`, appends
+it to the output folder's ``results.jsonl``), :func:`save_figure` writes a PNG
+into the output folder, :func:`output_file` names any other file written
+there, and :class:`Steps` is the progress bar over the experiment's main steps
+(tqdm, on stderr; off with ``--quiet``).  Outside a :class:`Recorder` (an
+experiment's ``run`` called directly), the JSON lines go to stdout only and no
+files are written.
+"""
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["emit", "r4", "fit_quietly", "positive_int", "nonnegative_int", "positive_float", "fraction",
-           "output_folder"]
+__all__ = [
+    "RESULTS_FILE",
+    "Recorder",
+    "Steps",
+    "emit",
+    "fit_quietly",
+    "fraction",
+    "new_figure",
+    "nonnegative_int",
+    "output_file",
+    "output_folder",
+    "positive_float",
+    "positive_int",
+    "r4",
+    "save_figure",
+]
+
+#: the JSON lines of a run, in its output folder
+RESULTS_FILE = "results.jsonl"
 
 
 # ------------------------------------------------------------ argument types
@@ -73,9 +102,159 @@ def output_folder(text):
     return text
 
 
+# ------------------------------------------------------------ where a run's output goes
+_RECORDER = None  # the Recorder of the run in progress
+
+
+class Recorder:
+    """The output of one run: its folder, ``results.jsonl``, the files written and the progress setting.
+
+    A context manager: entering creates the folder and opens
+    ``<folder>/results.jsonl`` (replacing an earlier run's); while it is
+    active :func:`emit` also writes there, :func:`save_figure` and
+    :func:`output_file` write into the folder, and :class:`Steps` shows no bar
+    when ``quiet``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The output folder (created if missing).
+    quiet : bool, default=False
+        No progress bar.
+
+    Attributes
+    ----------
+    files : list of str
+        The files written so far, ``results.jsonl`` first.
+    """
+
+    def __init__(self, folder, *, quiet=False):
+        self.folder = os.fspath(folder)
+        self.quiet = bool(quiet)
+        self.files = []
+        self._fh = None
+
+    def __enter__(self):
+        global _RECORDER
+        if _RECORDER is not None:
+            raise RuntimeError("a Recorder is already active")
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, RESULTS_FILE)
+        self._fh = open(path, "w", encoding="utf-8")
+        self.files.append(path)
+        _RECORDER = self
+        return self
+
+    def __exit__(self, *exc_info):
+        global _RECORDER
+        _RECORDER = None
+        self._fh.close()
+        return False
+
+    def path(self, name):
+        """``<folder>/<name>``, recorded as written."""
+        path = os.path.join(self.folder, name)
+        if path not in self.files:
+            self.files.append(path)
+        return path
+
+
 def emit(**kw):
-    """Print one JSON line."""
-    print(json.dumps(kw), flush=True)
+    """Print one JSON line on stdout (and append it to ``results.jsonl`` inside a :class:`Recorder`)."""
+    line = json.dumps(kw)
+    with _bars_cleared():
+        print(line, flush=True)
+    if _RECORDER is not None:
+        _RECORDER._fh.write(line + "\n")
+        _RECORDER._fh.flush()
+
+
+def output_file(name):
+    """The path of ``name`` in the output folder (recorded as written), or ``None`` outside a :class:`Recorder`."""
+    return None if _RECORDER is None else _RECORDER.path(name)
+
+
+def new_figure(**kw):
+    """A :class:`matplotlib.figure.Figure` (no pyplot: safe with any backend, no window opens)."""
+    from matplotlib.figure import Figure
+
+    kw.setdefault("layout", "constrained")
+    return Figure(**kw)
+
+
+def save_figure(fig, name, dpi=100):
+    """Save ``fig`` as ``<output folder>/<name>`` and return the path; ``None`` (nothing written) outside a
+    :class:`Recorder`."""
+    path = output_file(name)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return path
+
+
+# ------------------------------------------------------------ progress bar
+_BARS = []  # the visible bars
+
+
+@contextlib.contextmanager
+def _bars_cleared():
+    """Clear the visible progress bars while a line is printed (so that the line does not land inside one)."""
+    if not _BARS:
+        yield
+        return
+    from tqdm import tqdm
+
+    with tqdm.external_write_mode(file=sys.stdout):
+        yield
+
+
+class Steps:
+    """A progress bar over an experiment's main steps (tqdm, on stderr).
+
+    Off when the active :class:`Recorder` is ``quiet``; otherwise tqdm's own
+    rule applies (shown when stderr is a terminal).  Use it as a context
+    manager and wrap each step in :meth:`step`::
+
+        with Steps(3, "newsgroups") as steps:
+            with steps.step("fit"):
+                ...
+
+    Parameters
+    ----------
+    total : int
+        The number of steps.
+    desc : str
+        The bar's label.
+    """
+
+    def __init__(self, total, desc):
+        from tqdm import tqdm
+
+        quiet = _RECORDER is not None and _RECORDER.quiet
+        self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, disable=True if quiet else None,
+                        dynamic_ncols=True)
+        if not self.bar.disable:
+            _BARS.append(self.bar)
+
+    @contextlib.contextmanager
+    def step(self, label):
+        """A step: its label is shown while it runs; the bar advances when it ends."""
+        self.bar.set_postfix_str(label, refresh=True)
+        yield
+        self.bar.update(1)
+
+    def close(self):
+        """Remove the bar."""
+        if self.bar in _BARS:
+            _BARS.remove(self.bar)
+        self.bar.set_postfix_str("", refresh=False)
+        self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
 
 
 def r4(a):

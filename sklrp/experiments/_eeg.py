@@ -20,6 +20,9 @@ EEGBCI data (``MNE_DATA``), with MNE's CSP example protocol (band-pass
   their share of the channels;
 - ``claim``: the paper's claims, reproduced or not, with the numbers.
 
+Figures: ``accuracy.png`` (per task and subject, with the real data) and
+``localisation.png`` (the relevance shares on the simulated data).
+
 Usage::
 
     sklrp reproduce eeg [--subjects 1 2 3] [--tasks hands_feet left_right] [--no-transfer]
@@ -36,7 +39,16 @@ from ..base import explain
 from ..eeg import load_eegbci, simulate_motor_imagery
 from ..eeg._datasets import _neighbours
 from ..estimators import EEGDNNClassifier
-from ._common import emit, fit_quietly, fraction, positive_float, positive_int
+from ._common import (
+    Steps,
+    emit,
+    fit_quietly,
+    fraction,
+    new_figure,
+    positive_float,
+    positive_int,
+    save_figure,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -85,53 +97,59 @@ def _neighbourhood(info, names, radius=0.06):
     return np.array([ch in keep for ch in info.ch_names])
 
 
-def _accuracies(task, args, data):
+def _accuracies(task, args, data, steps):
     cv = ShuffleSplit(args.n_splits, test_size=0.2, random_state=42)
     results = {}
     for subject in data:
-        X, y, info = data[subject]
-        splits = list(cv.split(X))
-        t0 = time.perf_counter()
-        csp = [np.mean(fit_quietly(_csp(), X[tr], y[tr]).predict(X[te]) == y[te]) for tr, te in splits]
-        t_csp = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        dnn_models = [fit_quietly(_dnn(args, info), X[tr], y[tr]) for tr, _ in splits]
-        dnn = [np.mean(m.predict(X[te]) == y[te]) for m, (_, te) in zip(dnn_models, splits)]
-        t_dnn = time.perf_counter() - t0
-        row = {"csp_lda": float(np.mean(csp)), "dnn": float(np.mean(dnn))}
-        extra = {}
-        if task == "left_right" and args.transfer and len(data) > 1:
-            others = [s for s in data if s != subject]
-            Xs = np.concatenate([data[s][0] for s in others])
-            ys = np.concatenate([data[s][1] for s in others])
-            t0 = time.perf_counter()
-            pre = _dnn(args, info)
-            pre[-1].set_params(max_iter=args.pretrain_epochs)
-            pre = fit_quietly(pre, Xs, ys)
-            transfer = []
-            for tr, te in splits:
-                model = copy.deepcopy(pre)
-                model[-1].set_params(warm_start=True, max_iter=args.fine_tune_epochs)
-                fit_quietly(model, X[tr], y[tr])
-                transfer.append(np.mean(model.predict(X[te]) == y[te]))
-            row["dnn_transfer"] = float(np.mean(transfer))
-            extra["transfer_seconds"] = round(time.perf_counter() - t0, 1)
-        # where the within-subject DNN puts its relevance (true class, test trials of every split)
-        near = _neighbourhood(info, SENSORIMOTOR)
-        mass = []
-        for m, (_, te) in zip(dnn_models, splits):
-            R = np.clip(explain(m, X[te], target=y[te]), 0, None)
-            total = R.sum()
-            if total > 0:
-                mass.append(float(R[:, near].sum() / total))
-        results[subject] = row
-        emit(figure="accuracy", task=task, subject=subject, n_trials=len(y),
-             **{k: round(v, 4) for k, v in row.items()},
-             csp_lda_std=round(float(np.std(csp)), 4), dnn_std=round(float(np.std(dnn)), 4),
-             seconds_csp_lda=round(t_csp, 1), seconds_dnn=round(t_dnn, 1), **extra,
-             sensorimotor_relevance_share=round(float(np.mean(mass)), 4) if mass else None,
-             sensorimotor_channel_share=round(float(near.mean()), 4))
+        with steps.step(f"{task}: subject {subject}"):
+            results[subject] = _subject(task, subject, args, data, cv)
     return results
+
+
+def _subject(task, subject, args, data, cv):
+    """Accuracies of one subject (CSP+LDA, the DNN, transfer) and where the DNN puts its relevance."""
+    X, y, info = data[subject]
+    splits = list(cv.split(X))
+    t0 = time.perf_counter()
+    csp = [np.mean(fit_quietly(_csp(), X[tr], y[tr]).predict(X[te]) == y[te]) for tr, te in splits]
+    t_csp = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dnn_models = [fit_quietly(_dnn(args, info), X[tr], y[tr]) for tr, _ in splits]
+    dnn = [np.mean(m.predict(X[te]) == y[te]) for m, (_, te) in zip(dnn_models, splits)]
+    t_dnn = time.perf_counter() - t0
+    row = {"csp_lda": float(np.mean(csp)), "dnn": float(np.mean(dnn))}
+    extra = {}
+    if task == "left_right" and args.transfer and len(data) > 1:
+        others = [s for s in data if s != subject]
+        Xs = np.concatenate([data[s][0] for s in others])
+        ys = np.concatenate([data[s][1] for s in others])
+        t0 = time.perf_counter()
+        pre = _dnn(args, info)
+        pre[-1].set_params(max_iter=args.pretrain_epochs)
+        pre = fit_quietly(pre, Xs, ys)
+        transfer = []
+        for tr, te in splits:
+            model = copy.deepcopy(pre)
+            model[-1].set_params(warm_start=True, max_iter=args.fine_tune_epochs)
+            fit_quietly(model, X[tr], y[tr])
+            transfer.append(np.mean(model.predict(X[te]) == y[te]))
+        row["dnn_transfer"] = float(np.mean(transfer))
+        extra["transfer_seconds"] = round(time.perf_counter() - t0, 1)
+    # where the within-subject DNN puts its relevance (true class, test trials of every split)
+    near = _neighbourhood(info, SENSORIMOTOR)
+    mass = []
+    for m, (_, te) in zip(dnn_models, splits):
+        R = np.clip(explain(m, X[te], target=y[te]), 0, None)
+        total = R.sum()
+        if total > 0:
+            mass.append(float(R[:, near].sum() / total))
+    emit(figure="accuracy", task=task, subject=subject, n_trials=len(y),
+         **{k: round(v, 4) for k, v in row.items()},
+         csp_lda_std=round(float(np.std(csp)), 4), dnn_std=round(float(np.std(dnn)), 4),
+         seconds_csp_lda=round(t_csp, 1), seconds_dnn=round(t_dnn, 1), **extra,
+         sensorimotor_relevance_share=round(float(np.mean(mass)), 4) if mass else None,
+         sensorimotor_channel_share=round(float(near.mean()), 4))
+    return row
 
 
 def _simulated(args):
@@ -157,18 +175,64 @@ def _simulated(args):
     emit(figure="localisation", data="simulated", n_test=len(yt), accuracy=round(accuracy, 4),
          truth_share_of_samples=round(float(sim.truth[0].mean()), 4),
          **{f"{m}_share": round(v, 4) for m, v in shares.items()})
-    return shares
+    return shares, float(sim.truth[0].mean())
+
+
+_MODELS = {"csp_lda": "CSP+LDA", "dnn": "DNN", "dnn_transfer": "DNN, pre-trained on the others"}
+_SHARES = {"lrp": "LRP", "sensitivity": "SA", "gradient_x_input": "gradient x input"}
+
+
+def _figures(all_results, shares, baseline):
+    """accuracy.png (per task and subject; only with real data) and localisation.png (simulated data)."""
+    if all_results:
+        width = max(5.0, 0.5 * max(len(r) for r in all_results.values()) + 3)
+        fig = new_figure(figsize=(width, 3.2 * len(all_results)))
+        axes = fig.subplots(len(all_results), 1, squeeze=False)[:, 0]
+        for ax, (task, results) in zip(axes, all_results.items()):
+            subjects = list(results)
+            models = [m for m in _MODELS if any(m in r for r in results.values())]
+            width = 0.8 / len(models)
+            x = np.arange(len(subjects))
+            for i, m in enumerate(models):
+                ax.bar(x + (i - (len(models) - 1) / 2) * width, [results[s].get(m, np.nan) for s in subjects],
+                       width, label=_MODELS[m])
+            ax.axhline(0.5, color="grey", lw=0.8)
+            ax.set_xticks(x, [f"S{s}" for s in subjects])
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("test accuracy")
+            ax.set_title(task.replace("_", " vs "), fontsize="small")
+            ax.legend(fontsize="x-small", loc="lower right")
+        fig.suptitle("Single-trial motor imagery (shuffle splits, 20 % test)", fontsize="medium")
+        save_figure(fig, "accuracy.png")
+
+    fig = new_figure(figsize=(5, 3.4))
+    ax = fig.subplots()
+    ax.bar(list(_SHARES.values()), [shares[m] for m in _SHARES], color=["C3", "C0", "C2"])
+    ax.axhline(0.8, color="grey", lw=0.8, ls="--", label="the claim (80 %)")
+    ax.axhline(baseline, color="k", lw=0.8, ls=":", label="share of the samples (chance)")
+    ax.legend(fontsize="x-small")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of positive relevance")
+    ax.set_title("Simulated motor imagery: relevance on the injected\nchannel, its neighbours and window",
+                 fontsize="small")
+    save_figure(fig, "localisation.png")
 
 
 def run(args):
-    """Run the experiment with the options of :func:`add_arguments`; prints JSON lines."""
+    """Run the experiment with the options of :func:`add_arguments`; prints JSON lines and writes figures."""
     emit(figure="settings", **{k: v for k, v in vars(args).items() if k not in ("path", "command", "name")})
     all_results = {}
-    for task in [] if args.only_simulated else args.tasks:
-        subjects = [s for s in TASK_SUBJECTS[task] if args.subjects is None or s in args.subjects]
-        data = {s: _load(s, task, args) for s in subjects}
-        all_results[task] = _accuracies(task, args, data)
-    shares = _simulated(args)
+    tasks = {task: [s for s in TASK_SUBJECTS[task] if args.subjects is None or s in args.subjects]
+             for task in ([] if args.only_simulated else args.tasks)}
+    with Steps(2 * sum(len(s) for s in tasks.values()) + 1, "eeg") as steps:
+        for task, subjects in tasks.items():
+            data = {}
+            for s in subjects:
+                with steps.step(f"{task}: load subject {s}"):
+                    data[s] = _load(s, task, args)
+            all_results[task] = _accuracies(task, args, data, steps)
+        with steps.step("simulated data"):
+            shares, baseline = _simulated(args)
     claims = []
     if "hands_feet" in all_results:
         r = all_results["hands_feet"]
@@ -184,13 +248,14 @@ def run(args):
         t = float(np.mean([r[s]["dnn_transfer"] for s in low]))
         c = float(np.mean([r[s]["csp_lda"] for s in low]))
         d = float(np.mean([r[s]["dnn"] for s in low]))
-        claims.append(("left vs right, subjects with CSP+LDA < 0.6: transfer beats CSP+LDA and the "
-                       "within-subject DNN", t > c and t > d,
+        claims.append((("left vs right, subjects with CSP+LDA < 0.6: transfer beats CSP+LDA and the "
+                       "within-subject DNN"), t > c and t > d,
                        {"subjects": low, "dnn_transfer": round(t, 4), "csp_lda": round(c, 4), "dnn": round(d, 4)}))
-    claims.append(("simulated data: >= 80 % of LRP's positive relevance on the injected channel, its "
-                   "neighbours and window", shares["lrp"] >= 0.8, {k: round(v, 4) for k, v in shares.items()}))
+    claims.append((("simulated data: >= 80 % of LRP's positive relevance on the injected channel, its "
+                   "neighbours and window"), shares["lrp"] >= 0.8, {k: round(v, 4) for k, v in shares.items()}))
     for claim, ok, numbers in claims:
         emit(figure="claim", claim=claim, reproduced=bool(ok), numbers=numbers)
+    _figures(all_results, shares, baseline)
 
 
 def add_arguments(parser):

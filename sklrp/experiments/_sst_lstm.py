@@ -22,7 +22,11 @@ prints one JSON object per line:
   numbers;
 - ``heatmap``: word relevances of a few test sentences (the paper's
   "neither funny nor suspenseful nor particularly well-drawn ." among them),
-  and ``--html PATH`` writes them highlighted.
+  written highlighted to ``heatmaps.html`` in the output folder (and to
+  ``--html PATH``).
+
+Figure: ``word_deletion.png`` (the deletion curves, correctly classified and
+misclassified sentences).
 
 About 10 minutes on a 2-core CPU with ``--phrases`` (3 epochs of 160,000
 phrases), 2 minutes without::
@@ -40,7 +44,19 @@ from ..datasets import load_sst
 from ..estimators import BiLSTMClassifier
 from ..metrics import word_deletion_curve
 from ..text import TokenSequenceVectorizer, highlight_html, token_relevances
-from ._common import emit, fit_quietly, fraction, nonnegative_int, positive_float, positive_int, r4
+from ._common import (
+    Steps,
+    emit,
+    fit_quietly,
+    fraction,
+    new_figure,
+    nonnegative_int,
+    output_file,
+    positive_float,
+    positive_int,
+    r4,
+    save_figure,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -52,6 +68,7 @@ EXAMPLES = (
 )
 
 METHODS = ("lrp", "sensitivity", "gradient_x_input", "random")
+LABELS = {"lrp": "LRP", "sensitivity": "SA", "gradient_x_input": "gradient x input", "random": "random (mean of 10)"}
 
 
 
@@ -77,55 +94,91 @@ def train(args, docs, y, dev_docs, dev_y, *, name):
     return make_pipeline(vec, best)
 
 
+def _figure(curves_by_subset, name):
+    """word_deletion.png: accuracy against words deleted, correct and misclassified sentences."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2)
+    for ax, (subset, curves) in zip(axes, curves_by_subset.items()):
+        first = curves["lrp"]
+        for m in METHODS:
+            ax.plot(first.n_deleted, curves[m].accuracy, "o-", ms=3, label=LABELS[m])
+        first_words = "most relevant" if first.order == "descending" else "most negative"
+        ax.set_title(f"{subset} ({first.n_documents} sentences; {first_words} words first)", fontsize="small")
+        ax.set_xlabel("words deleted")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"Word deletion, bi-LSTM on SST-5 (trained on {name}; relevance for the true class)",
+                 fontsize="medium")
+    save_figure(fig, "word_deletion.png")
+
+
 def run(args):
-    """Run the experiment with the options of :func:`add_arguments`; prints JSON lines."""
+    """Run the experiment with the options of :func:`add_arguments`; prints JSON lines and writes figures."""
     emit(figure="settings", **{k: v for k, v in vars(args).items() if k not in ("data_home", "command", "name")})
-    train_set = load_sst("train", phrases=False, data_home=args.data_home)
-    dev = load_sst("dev", data_home=args.data_home)
-    test = load_sst("test", data_home=args.data_home)
-    models = {"sentences": train(args, train_set.data, train_set.target, dev.data, dev.target, name="sentences")}
-    if args.phrases:
-        phrases = load_sst("train", phrases=True, data_home=args.data_home)
-        models["phrases"] = train(args, phrases.data, phrases.target, dev.data, dev.target, name="phrases")
-    for name, pipe in models.items():
-        emit(figure="accuracy", model=name, n_test=len(test.data),
-             accuracy=round(float(np.mean(pipe.predict(test.data) == test.target)), 4),
-             published_model_accuracy="about 0.46 (Li et al. 2016 / Arras et al. 2017; not recomputable here)")
-    name = "phrases" if args.phrases else "sentences"
-    pipe = models[name]
-    long_ = [i for i, doc in enumerate(test.data) if len(doc.split()) >= 10]
-    docs = [test.data[i] for i in long_]
-    y = test.target[long_]
-    final = {}
-    for subset in ("correct", "misclassified"):
-        curves = {m: word_deletion_curve(pipe, docs, y, method=m, subset=subset, n_words=5, target="true",
-                                         n_repeats=10, random_state=0) for m in METHODS}
-        final[subset] = {m: float(c.accuracy[-1]) for m, c in curves.items()}
-        emit(figure="word_deletion", model=name, subset=subset, n_sentences=curves["lrp"].n_documents,
-             order=curves["lrp"].order, n_deleted=curves["lrp"].n_deleted.tolist(),
-             **{m: r4(c.accuracy) for m, c in curves.items()},
-             random_std=r4(curves["random"].accuracy_std))
-    c, m = final["correct"], final["misclassified"]
-    claims = [
-        ("correctly classified: deleting LRP's most relevant words lowers accuracy more than SA's",
-         c["lrp"] < c["sensitivity"], {k: round(v, 4) for k, v in c.items()}),
-        ("misclassified: deleting LRP's most negative words raises accuracy more than SA's",
-         m["lrp"] > m["sensitivity"], {k: round(v, 4) for k, v in m.items()}),
-        ("misclassified: SA is close to random (within 0.05 after 5 deletions)",
-         abs(m["sensitivity"] - m["random"]) <= 0.05,
-         {"sensitivity": round(m["sensitivity"], 4), "random": round(m["random"], 4)}),
-    ]
-    for claim, ok, numbers in claims:
-        emit(figure="claim", model=name, claim=claim, reproduced=bool(ok), numbers=numbers)
-    labels = ["very negative", "negative", "neutral", "positive", "very positive"]
-    words = token_relevances(pipe, list(EXAMPLES), target=None, method="lrp")
-    for doc, w in zip(EXAMPLES, words):
-        emit(figure="heatmap", model=name, sentence=doc, predicted=labels[int(w.label)],
-             tokens=list(w.tokens), relevance=r4(w.relevance))
-    if args.html:
-        with open(args.html, "w", encoding="utf-8") as fh:
-            fh.write(highlight_html(words))
-        emit(figure="html", path=args.html)
+    with Steps(6 + bool(args.phrases), "sst-lstm") as steps:
+        with steps.step("data"):
+            train_set = load_sst("train", phrases=False, data_home=args.data_home)
+            dev = load_sst("dev", data_home=args.data_home)
+            test = load_sst("test", data_home=args.data_home)
+        with steps.step("train on sentences"):
+            models = {"sentences": train(args, train_set.data, train_set.target, dev.data, dev.target,
+                                         name="sentences")}
+        if args.phrases:
+            with steps.step("train on phrases"):
+                phrases = load_sst("train", phrases=True, data_home=args.data_home)
+                models["phrases"] = train(args, phrases.data, phrases.target, dev.data, dev.target, name="phrases")
+        with steps.step("accuracy"):
+            for name, pipe in models.items():
+                emit(figure="accuracy", model=name, n_test=len(test.data),
+                     accuracy=round(float(np.mean(pipe.predict(test.data) == test.target)), 4),
+                     published_model_accuracy="about 0.46 (Li et al. 2016 / Arras et al. 2017; not recomputable "
+                                              "here)")
+        name = "phrases" if args.phrases else "sentences"
+        pipe = models[name]
+        long_ = [i for i, doc in enumerate(test.data) if len(doc.split()) >= 10]
+        docs = [test.data[i] for i in long_]
+        y = test.target[long_]
+        final, all_curves = {}, {}
+        for subset in ("correct", "misclassified"):
+            with steps.step(f"word deletion ({subset})"):
+                curves = {m: word_deletion_curve(pipe, docs, y, method=m, subset=subset, n_words=5, target="true",
+                                                 n_repeats=10, random_state=0) for m in METHODS}
+                all_curves[subset] = curves
+                final[subset] = {m: float(c.accuracy[-1]) for m, c in curves.items()}
+                emit(figure="word_deletion", model=name, subset=subset, n_sentences=curves["lrp"].n_documents,
+                     order=curves["lrp"].order, n_deleted=curves["lrp"].n_deleted.tolist(),
+                     **{m: r4(c.accuracy) for m, c in curves.items()},
+                     random_std=r4(curves["random"].accuracy_std))
+        c, m = final["correct"], final["misclassified"]
+        claims = [
+            ("correctly classified: deleting LRP's most relevant words lowers accuracy more than SA's",
+             c["lrp"] < c["sensitivity"], {k: round(v, 4) for k, v in c.items()}),
+            ("misclassified: deleting LRP's most negative words raises accuracy more than SA's",
+             m["lrp"] > m["sensitivity"], {k: round(v, 4) for k, v in m.items()}),
+            ("misclassified: SA is close to random (within 0.05 after 5 deletions)",
+             abs(m["sensitivity"] - m["random"]) <= 0.05,
+             {"sensitivity": round(m["sensitivity"], 4), "random": round(m["random"], 4)}),
+        ]
+        for claim, ok, numbers in claims:
+            emit(figure="claim", model=name, claim=claim, reproduced=bool(ok), numbers=numbers)
+        with steps.step("heatmaps"):
+            labels = ["very negative", "negative", "neutral", "positive", "very positive"]
+            words = token_relevances(pipe, list(EXAMPLES), target=None, method="lrp")
+            for doc, w in zip(EXAMPLES, words):
+                emit(figure="heatmap", model=name, sentence=doc, predicted=labels[int(w.label)],
+                     tokens=list(w.tokens), relevance=r4(w.relevance))
+            html = highlight_html(words)
+            for path in (output_file("heatmaps.html"), args.html):
+                if path:
+                    with open(path, "w", encoding="utf-8") as fh:
+                        fh.write(html)
+                    emit(figure="html", path=path)
+    _figure(all_curves, name)
 
 
 def add_arguments(parser):
@@ -142,5 +195,6 @@ def add_arguments(parser):
     parser.add_argument("--learning-rate", type=positive_float, default=1e-3)
     parser.add_argument("--max-length", type=positive_int, default=60)
     parser.add_argument("--seed", type=nonnegative_int, default=0)
-    parser.add_argument("--html", default=None, help="write the example heatmaps as HTML here")
+    parser.add_argument("--html", default=None,
+                        help="also write the example heatmaps as HTML here (always: OUTPUT/heatmaps.html)")
     return parser
