@@ -37,6 +37,35 @@ def _safe_div(xp, R, z):
     return stabilized_divide(R, z, 0.0)
 
 
+#: per-sample input magnitudes outside [2**-_SCALE_EXP, 2**_SCALE_EXP] are rescaled by the rules whose relevance
+#: is invariant to the scale of the input (no bias, no absolute stabiliser): see :func:`_unit_scaled`
+_SCALE_EXP = 400
+
+
+def _unit_scaled(xp, x):
+    """``x`` divided, sample by sample, by a power of two near its largest magnitude, when that is extreme.
+
+    For a rule without bias and without an absolute stabiliser (alpha-beta,
+    z+), ``R_i = x_i sum_j w_ij R_j / z_j`` with ``z_j = sum_i x_i w_ij`` does
+    not change when ``x`` is scaled, but ``R_j / z_j`` overflows when the
+    inputs are tiny (about 1e-308: the relevance became inf) and underflows
+    to 0 when they are huge.  Scaling by a power of two is exact (and makes
+    subnormal inputs normal), so the relevance is the same number computed
+    without the overflow.  Inputs of ordinary magnitude are returned as they
+    are, after one reduction.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return x
+    m = xp.abs(x.reshape(n, -1)).max(axis=1)
+    lo, hi = 2.0**-_SCALE_EXP, 2.0**_SCALE_EXP
+    if not bool(xp.any(((m < lo) & (m > 0)) | (m > hi))):
+        return x
+    _, e = xp.frexp(xp.where(m > 0, m, 1.0))  # m = f * 2**e, 0.5 <= f < 1
+    scale = xp.ldexp(xp.ones_like(m), -e).astype(x.dtype)  # 2**-e: exact
+    return x * scale.reshape((n,) + (1,) * (x.ndim - 1))
+
+
 def _sign(xp, z):
     """``sign(z)`` with ``sign(0) = +1``, in z's dtype (the stabilisers' convention)."""
     return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
@@ -319,16 +348,17 @@ class AlphaBeta(Rule):
         bp = _bias(op, self.bias, lambda b: _pos(xp, b))
         bn = _bias(op, self.bias, lambda b: _neg(xp, b))
         fwd, T = op.forward, op.transpose
+        # without bias the relevance does not depend on the scale of x: extreme inputs are rescaled exactly
+        x = op.x if self.bias else _unit_scaled(xp, op.x)
         if op.nonnegative_input:
             # x = x+ (e.g. after a ReLU): the x- terms vanish
-            x = op.x
             sp = _safe_div(xp, R, fwd(x, wp, bp))
             Rp = x * T(sp, wp)
             if self.beta == 0:
                 return self.alpha * Rp
             sn = _safe_div(xp, R, fwd(x, wn, bn))
             return self.alpha * Rp - self.beta * (x * T(sn, wn))
-        xp_, xn = _pos(xp, op.x), _neg(xp, op.x)
+        xp_, xn = _pos(xp, x), _neg(xp, x)
         # positive contributions: x+ w+ and x- w-; negative: x+ w- and x- w+
         # (the bias part of each sign enters once, with x+)
         zp = fwd(xp_, wp, bp) + fwd(xn, wn)
@@ -376,8 +406,9 @@ class ZPlus(Rule):
     def __call__(self, op, R):
         xp = op.xp
         w = _pos(xp, op.weight)
-        s = _safe_div(xp, R, op.forward(op.x, w, _bias(op, self.bias, lambda b: _pos(xp, b))))
-        return op.x * op.transpose(s, w)
+        x = op.x if self.bias else _unit_scaled(xp, op.x)  # see AlphaBeta
+        s = _safe_div(xp, R, op.forward(x, w, _bias(op, self.bias, lambda b: _pos(xp, b))))
+        return x * op.transpose(s, w)
 
 
 class ZBox(Rule):

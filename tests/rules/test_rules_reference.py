@@ -266,3 +266,24 @@ def test_rules_keep_float32():
         out = run_engine(rule((1, 4, 4)), layer, x, R)
         assert out.dtype == np.float32
         assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("rule", [AlphaBeta(2.0, 1.0), AlphaBeta(1.0, 0.0), ZPlus()], ids=repr)
+@pytest.mark.parametrize("exponent", [-1020, -1000, -700, 700, 1000])
+def test_scale_free_rules_on_extreme_inputs(rule, exponent):
+    """Alpha-beta and z+ without bias do not depend on the scale of x; for inputs near the float limits the ratio
+    R / z overflowed (inf relevance, found by the fuzz suite at x = 2.2e-308) or underflowed (0). The rules rescale
+    such inputs by an exact power of two: the relevance equals that of the unscaled input."""
+    rng = np.random.RandomState(0)
+    layer = Dense(3)
+    layer.build((4,), rng, np.float64)
+    x = rng.normal(size=(2, 4))
+    R = rng.uniform(0.5, 1.5, size=(2, 3))
+    ref = run_engine(rule, layer, x, R)
+    ldexp = np.ldexp(x, exponent)  # exact for the finite results; subnormal below about 2**-1022
+    got = run_engine(rule, layer, ldexp, R)
+    assert np.all(np.isfinite(got))
+    assert_allclose(got, ref, rtol=1e-9 if exponent > -1000 else 1e-3, atol=0)
+    # mixed: one sample of ordinary magnitude, one extreme: each keeps its own relevance
+    mixed = np.vstack([x[:1], ldexp[1:]])
+    assert_allclose(run_engine(rule, layer, mixed, R), ref, rtol=1e-9 if exponent > -1000 else 1e-3)
