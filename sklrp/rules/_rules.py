@@ -58,7 +58,9 @@ def _unit_scaled(xp, x):
     if n == 0:
         return x
     m = xp.abs(x.reshape(n, -1)).max(axis=1)
-    lo, hi = 2.0**-_SCALE_EXP, 2.0**_SCALE_EXP
+    # the bounds in x's dtype: 2**±400 for float64, 2**±60 for float32 (whose range ends at 2**128)
+    exp = min(_SCALE_EXP, int(np.finfo(x.dtype).maxexp) // 2 - 4)
+    lo, hi = 2.0**-exp, 2.0**exp
     if not bool(xp.any(((m < lo) & (m > 0)) | (m > hi))):
         return x
     _, e = xp.frexp(xp.where(m > 0, m, 1.0))  # m = f * 2**e, 0.5 <= f < 1
