@@ -12,7 +12,7 @@ Run from the repository root::
 
 import sys
 
-from sklrp.experiments import main
+from sklrp.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main("eeg"))
+    sys.exit(main(["reproduce", "eeg", *sys.argv[1:]]))

@@ -13,7 +13,7 @@ Run from the repository root::
 
 import sys
 
-from sklrp.experiments import main
+from sklrp.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main("newsgroups"))
+    sys.exit(main(["reproduce", "newsgroups", *sys.argv[1:]]))

@@ -13,7 +13,7 @@ Run from the repository root::
 
 import sys
 
-from sklrp.experiments import main
+from sklrp.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main("text-cnn"))
+    sys.exit(main(["reproduce", "text-cnn", *sys.argv[1:]]))

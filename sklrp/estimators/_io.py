@@ -58,7 +58,7 @@ from ..nn import Sequential, layer_from_spec, layer_spec
 from ..nn._base import LAYER_TYPES
 from ..nn._embedding import RELEVANCE_MODES
 from ..rules import Composite, Rule
-from ._archive import (
+from .._archive import (
     _ZIP_ERRORS,
     MAX_CONFIG_CHARS,
     MAX_LABEL_BYTES,

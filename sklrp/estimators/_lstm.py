@@ -22,7 +22,7 @@ from ..exceptions import ModelFileError
 from ..nn import GRU, LSTM, Dense, Dropout, Embedding, Sequential
 from ..rules import Composite, ProductRule, Rule, get_composite
 from ..rules._elementwise import PRODUCT_MODES
-from . import _archive
+from .. import _archive
 from ._token_nets import BaseTokenNetClassifier
 
 __all__ = ["BiLSTMClassifier", "load_lrp_for_lstm"]

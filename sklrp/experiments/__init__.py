@@ -4,7 +4,8 @@ Each entry of :data:`EXPERIMENTS` has ``add_arguments(parser)`` and
 ``run(args)``.  :func:`reproduce` runs one with its output folder: the JSON
 lines go to stdout and to ``<output>/results.jsonl``, the figures (PNG) into
 the folder, a progress bar to stderr, and a last ``summary`` line lists the
-files written.  :func:`main` is the same for a script (``benchmarks/``).
+files written.  The scripts in ``benchmarks/`` call
+``sklrp.cli.main(["reproduce", NAME, ...])``.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import time
 from . import _eeg, _lsh, _mnist_lenet, _newsgroups, _sst_lstm, _text_cnn
 from ._common import Recorder, emit, output_folder
 
-__all__ = ["DEFAULT_OUTPUT", "EXPERIMENTS", "add_common_arguments", "build_parser", "main", "reproduce"]
+__all__ = ["DEFAULT_OUTPUT", "EXPERIMENTS", "add_common_arguments", "build_parser", "reproduce"]
 
 #: name -> (module with add_arguments / run, one-line description)
 EXPERIMENTS = {
@@ -81,15 +82,3 @@ def reproduce(name, args):
              files=[os.path.relpath(f, args.output) for f in rec.files],
              seconds=round(time.perf_counter() - t0, 1))
     return list(rec.files)
-
-
-def main(name, argv=None):
-    """``sklrp reproduce NAME ARGV...`` (``argv=None``: ``sys.argv[1:]``), for scripts; returns the exit status.
-
-    The command's error handling included: a usage error or missing data is one line on stderr and exit status 2.
-    """
-    import sys
-
-    from ..cli import main as cli_main
-
-    return cli_main(["reproduce", name, *(sys.argv[1:] if argv is None else argv)])

@@ -5,7 +5,6 @@ Nakajima, "Sharing Hash Codes for Multiple Purposes", Japanese Journal of
 Statistics and Data Science (2018), arXiv:1609.03219.
 """
 
-import io
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
 from .._validation import format_bytes as _human_bytes
 from .._validation import physical_memory as _physical_memory
+from .._archive import _MAX_NPY_HEADER, _member_header
 from .._dask import dask_blocks, is_dask_array
 from .._validation import validate_array
 from ..exceptions import ModelFileError
@@ -149,8 +149,6 @@ def _parse_weights(weights):
 #: how the errors of :meth:`MultiPurposeLSH.load` on an unreadable file begin
 _LOAD_ERROR_PREFIX = "MultiPurposeLSH.load:"
 
-#: largest ``.npy`` header read (numpy's own default ``max_header_size``)
-_MAX_NPY_HEADER = 10_000
 
 #: longest JSON configuration read, in characters
 _MAX_CONFIG_CHARS = 8 * 2**20
@@ -192,42 +190,11 @@ class _BadFile(Exception):
 
 
 def _npy_header(zf, info, key):
-    """``(shape, dtype)`` of the ``.npy`` zip member ``info``, checked against the member's size.
-
-    Only the first few kilobytes are decompressed.  Refused: a member that is
-    not a ``.npy`` array, a header over ``_MAX_NPY_HEADER`` bytes, pickled
-    Python objects (an object dtype) and a member whose uncompressed size (in
-    the zip directory, which bounds what reading it produces) differs from
-    its header plus the data the header declares: a truncated or crafted
-    array.
-    """
-    with zf.open(info) as fh:
-        head = fh.read(12 + _MAX_NPY_HEADER)
-    if len(head) < 10 or not head.startswith(np.lib.format.MAGIC_PREFIX):
-        raise _BadFile(f"its array {key!r} is not a .npy array (no .npy magic string)")
-    version = (head[6], head[7])
-    if version not in ((1, 0), (2, 0)):
-        raise _BadFile(f"its array {key!r} has .npy format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
-    fp = io.BytesIO(head)
-    try:
-        np.lib.format.read_magic(fp)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(fp, max_header_size=_MAX_NPY_HEADER)
-    except (ValueError, TypeError, SyntaxError) as exc:
-        raise _BadFile(f"its array {key!r} has an invalid .npy header: {exc}") from None
-    if dtype.hasobject:
-        raise _BadFile(
-            f"its array {key!r} is a pickled object array (dtype {dtype}); loading never unpickles"
-        )
-    if any(s < 0 for s in shape):
-        raise _BadFile(f"its array {key!r} declares the shape {shape}")
-    nbytes = math.prod(shape) * dtype.itemsize
-    if info.file_size - fp.tell() != nbytes:
-        raise _BadFile(
-            f"its array {key!r} declares shape {shape} of dtype {dtype} ({nbytes} bytes) but holds "
-            f"{info.file_size - fp.tell()} bytes of data: the member is truncated or crafted"
-        )
-    return tuple(int(s) for s in shape), dtype
+    """``(shape, dtype)`` of the ``.npy`` zip member ``info``, checked as a model file's members are
+    (:func:`sklrp._archive._member_header`: magic string, header size, no pickled objects, the declared size
+    equal to the member's); a problem raises :class:`_BadFile`."""
+    shape, dtype, _ = _member_header(zf, info, None, where=f"its array {key!r}", error=_BadFile)
+    return tuple(int(d) for d in shape), dtype
 
 
 def _read_npy(zf, info):

@@ -15,9 +15,9 @@ import zlib
 
 from numpy.lib import format as npy_format
 
-from ..exceptions import ModelFileError
+from .exceptions import ModelFileError
 
-__all__ = ["MAX_CONFIG_CHARS", "MAX_LABEL_BYTES", "MAX_MODEL_BYTES"]
+__all__ = ["MAX_CONFIG_CHARS", "MAX_LABEL_BYTES", "MAX_MODEL_BYTES"]  # and the helpers below, for sklrp's loaders
 
 #: Largest total size, in bytes, of the arrays a model file may declare
 #: (:func:`load_model` refuses larger files before reading any array).
@@ -35,7 +35,7 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OS
 
 
 # ------------------------------------------------------------------ archive members
-def _member_header(zf, info, path):
+def _member_header(zf, info, path, *, where=None, error=ModelFileError):
     """The checked ``.npy`` header of the zip member ``info``: ``(shape, dtype, nbytes)``.
 
     Only the first few kilobytes of the member are decompressed.  Refused: a
@@ -44,29 +44,33 @@ def _member_header(zf, info, path):
     (from the zip directory, which bounds what reading it can produce)
     differs from its header plus the data the header declares: a zip bomb,
     or a truncated array.
+
+    The messages start with ``where`` (default: ``"<path>: member '<name>'"``)
+    and are raised as ``error`` (default :class:`ModelFileError`).
     """
     name = info.filename
+    where = f"{path}: member {name!r}" if where is None else where
     try:
         with zf.open(info) as fh:
             head = fh.read(12 + _MAX_NPY_HEADER)
     except _ZIP_ERRORS as exc:
-        raise ModelFileError(f"{path}: member {name!r} cannot be read: {exc}") from exc
+        raise error(f"{where} cannot be read: {exc}") from exc
     if len(head) < 10 or not head.startswith(npy_format.MAGIC_PREFIX):
-        raise ModelFileError(f"{path}: member {name!r} is not a .npy array (it lacks the .npy magic string).")
+        raise error(f"{where} is not a .npy array (it lacks the .npy magic string).")
     version = (head[6], head[7])
     if version == (1, 0):
         length_size, read_header = 2, npy_format.read_array_header_1_0
     elif version == (2, 0):
         length_size, read_header = 4, npy_format.read_array_header_2_0
     else:
-        raise ModelFileError(
-            f"{path}: member {name!r} is a .npy array of format version {version[0]}.{version[1]}; "
+        raise error(
+            f"{where} is a .npy array of format version {version[0]}.{version[1]}; "
             "expected 1.0 or 2.0."
         )
     header_length = int.from_bytes(head[8 : 8 + length_size], "little")
     if header_length > _MAX_NPY_HEADER:
-        raise ModelFileError(
-            f"{path}: member {name!r} has a .npy header of {header_length} bytes; at most {_MAX_NPY_HEADER} "
+        raise error(
+            f"{where} has a .npy header of {header_length} bytes; at most {_MAX_NPY_HEADER} "
             "are read."
         )
     fp = io.BytesIO(head)
@@ -74,18 +78,18 @@ def _member_header(zf, info, path):
         npy_format.read_magic(fp)
         shape, _, dtype = read_header(fp, max_header_size=_MAX_NPY_HEADER)
     except Exception as exc:  # noqa: BLE001 - numpy parses the header text (literal_eval, dtype descriptions)
-        raise ModelFileError(f"{path}: member {name!r} has an invalid .npy header: {exc}") from exc
+        raise error(f"{where} has an invalid .npy header: {exc}") from exc
     if dtype.hasobject:
-        raise ModelFileError(
-            f"{path}: member {name!r} holds Python objects (dtype {dtype}), which are never unpickled."
+        raise error(
+            f"{where} holds Python objects (dtype {dtype}), which are never unpickled."
         )
     if any(d < 0 for d in shape):
-        raise ModelFileError(f"{path}: member {name!r} declares the shape {shape}, with a negative dimension.")
+        raise error(f"{where} declares the shape {shape}, with a negative dimension.")
     nbytes = math.prod(shape) * dtype.itemsize
     data_size = info.file_size - fp.tell()
     if data_size != nbytes:
-        raise ModelFileError(
-            f"{path}: member {name!r} holds {data_size} bytes of array data once decompressed, but its header "
+        raise error(
+            f"{where} holds {data_size} bytes of array data once decompressed, but its header "
             f"declares shape {shape} of dtype {dtype}, {nbytes} bytes; the member is corrupt or crafted (a zip "
             "bomb, or a truncated array)."
         )
