@@ -19,7 +19,7 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = [
+__all__ = ["deletion_panel", 
     "RESULTS_FILE",
     "Recorder",
     "Steps",
@@ -267,3 +267,21 @@ def fit_quietly(model, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(X, y)
+
+
+def deletion_panel(ax, curve, methods, title):
+    """One panel of word-deletion curves: accuracy against the number of deleted words, one line per method.
+
+    ``curve`` maps ``"n_deleted"`` and each key of ``methods`` (method -> label) to values.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    for method, label in methods.items():
+        ax.plot(curve["n_deleted"], curve[method], "o-", ms=3, label=label)
+    ax.set_title(title, fontsize="small")
+    ax.set_xlabel("words deleted")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")

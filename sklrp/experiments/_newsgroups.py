@@ -48,7 +48,7 @@ from ..estimators import LinearRelevanceClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import top_words_per_class
-from ._common import Steps, emit, fit_quietly, new_figure, positive_int, r4, save_figure
+from ._common import Steps, deletion_panel, emit, fit_quietly, new_figure, positive_int, r4, save_figure
 
 __all__ = ["add_arguments", "run"]
 
@@ -208,23 +208,15 @@ def _claims(setting, out):
 
 
 def _figures(results, args):
-    from matplotlib.ticker import MaxNLocator
 
     settings = list(results)
     fig = new_figure(figsize=(9, 3.2 * len(settings)))
     axes = fig.subplots(len(settings), 2, squeeze=False)
     for row, setting in enumerate(settings):
         for col, subset in enumerate(("correct", "misclassified")):
-            ax, d = axes[row, col], results[setting]["deletion"][subset]
-            for method, label in DELETION.items():
-                ax.plot(d["n_deleted"], d[method], "o-", ms=3, label=label)
-            ax.set_title(f"{setting.replace('_', ' ')}\n{subset} ({d['n_documents']} posts)", fontsize="small")
-            ax.set_xlabel("words deleted")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel("accuracy")
-            ax.set_ylim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            d = results[setting]["deletion"][subset]
+            deletion_panel(axes[row, col], d, DELETION,
+                           f"{setting.replace('_', ' ')}\n{subset} ({d['n_documents']} posts)")
     fig.suptitle("Word deletion, LinearSVC on TF-IDF (relevance for the true class; correct: most positive "
                  "first, misclassified: most negative first)", fontsize="medium")
     save_figure(fig, "word_deletion.png")

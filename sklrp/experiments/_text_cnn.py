@@ -37,7 +37,7 @@ from ..estimators import LinearRelevanceClassifier, TextCNNClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer, train_word2vec
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import TokenSequenceVectorizer
-from ._common import Steps, emit, fit_quietly, new_figure, positive_int, r4, save_figure
+from ._common import Steps, deletion_panel, emit, fit_quietly, new_figure, positive_int, r4, save_figure
 
 __all__ = ["add_arguments", "run"]
 
@@ -134,7 +134,6 @@ def _run_setting(setting, remove, args, steps):
 
 def _figures(results):
     """word_deletion.png (one panel per setting and model) and explanatory_power.png (EPI bars)."""
-    from matplotlib.ticker import MaxNLocator
 
     settings = list(results)
     models = list(next(iter(results.values()))["deletion"])
@@ -142,16 +141,9 @@ def _figures(results):
     axes = fig.subplots(len(settings), len(models), squeeze=False)
     for row, setting in enumerate(settings):
         for col, model in enumerate(models):
-            ax, d = axes[row, col], results[setting]["deletion"][model]
-            for method, label in _DELETION.items():
-                ax.plot(d["n_deleted"], d[method], "o-", ms=3, label=label)
-            ax.set_title(f"{model}, {setting.replace('_', ' ')} ({d['n_documents']} posts)", fontsize="small")
-            ax.set_xlabel("words deleted")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel("accuracy")
-            ax.set_ylim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            d = results[setting]["deletion"][model]
+            deletion_panel(axes[row, col], d, _DELETION,
+                           f"{model}, {setting.replace('_', ' ')} ({d['n_documents']} posts)")
     fig.suptitle("Word deletion in correctly classified posts (most relevant for the true class first)",
                  fontsize="medium")
     save_figure(fig, "word_deletion.png")
