@@ -5,7 +5,8 @@ import scipy.sparse as sp
 
 from ..base import explain as _explain
 from ..base import final_estimator
-from ._vocab import text_feature_map
+from .._validation import check_documents
+from ._vocab import sequence_feature_map, text_feature_map
 
 __all__ = ["top_words_per_class"]
 
@@ -22,7 +23,11 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
     Parameters
     ----------
     estimator : Pipeline
-        Fitted text Pipeline (see :func:`sklrp.text.token_relevances`).
+        Fitted text Pipeline (see :func:`sklrp.text.token_relevances`): a
+        bag-of-words Pipeline, or a sequence Pipeline (a
+        :class:`~sklrp.text.TokenSequenceVectorizer` before a word CNN or
+        bi-LSTM), whose per-position relevances are summed per vocabulary
+        word.
     raw_documents : iterable of str
     target : None or array-like of labels, default=None
         ``None`` explains each document's predicted class; an array gives one
@@ -34,8 +39,8 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
     aggregate : {"sum", "mean"}, default="sum"
         Sum of the relevances over the class's documents, or their mean
         (sum divided by the number of documents of that class).
-    vectorizer : CountVectorizer or TfidfVectorizer, default=None
-        Fitted vectorizer to use instead of the Pipeline's first step.
+    vectorizer : CountVectorizer, TfidfVectorizer or TokenSequenceVectorizer, default=None
+        Fitted vectorizer to use instead of the Pipeline's own.
 
     Returns
     -------
@@ -47,12 +52,17 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
         raise ValueError(f"aggregate must be 'sum' or 'mean'; got {aggregate!r}.")
     if int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer; got {k!r}.")
-    docs = list(raw_documents)
-    fmap = text_feature_map(estimator, vectorizer=vectorizer)
+    docs = check_documents(raw_documents, "raw_documents")
+    smap = sequence_feature_map(estimator, vectorizer=vectorizer)
+    fmap = smap if smap is not None else text_feature_map(estimator, vectorizer=vectorizer)
     labels = np.asarray(estimator.predict(docs) if target is None else target)
     if labels.ndim != 1 or labels.shape[0] != len(docs):
         raise ValueError("target must be None or one label per document.")
-    R = sp.csr_matrix(_explain(estimator, docs, target=labels, method=method))
+    if smap is not None:  # relevance per position, summed per vocabulary word (padding and OOV in no column)
+        ids, R_pos = smap.explain(smap.documents(docs), target=labels, method=method)
+        R = smap.term_matrix(ids, R_pos)
+    else:
+        R = sp.csr_matrix(_explain(estimator, docs, target=labels, method=method))
     classes = final_estimator(estimator).classes_
     result = {}
     for c in np.asarray(classes).tolist():

@@ -35,6 +35,7 @@ from sklrp.metrics import (
     word_deletion_curve,
 )
 from sklrp.text import (
+    top_words_per_class,
     TokenSequenceVectorizer,
     highlight_html,
     text_feature_map,
@@ -444,6 +445,29 @@ def test_grid_search_with_explanation_scorers_on_a_sequence_pipeline():
 
 
 # ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("aggregate", ["sum", "mean"])
+def test_top_words_per_class_of_a_sequence_pipeline(seq, aggregate):
+    """Per-position relevances summed per vocabulary word over the documents of each class (the bag-of-words
+    function refused sequence Pipelines), checked against token_relevances of the same documents."""
+    top = top_words_per_class(seq, DOCS, target=Y, k=4, aggregate=aggregate)
+    words = token_relevances(seq, DOCS, target=Y)
+    vocab = seq[0].vocabulary_
+    for c in (0, 1):
+        totals = {}
+        for doc, label in zip(words, Y):
+            if label != c:
+                continue
+            for token, value in zip(doc.tokens, doc.relevance):
+                if token in vocab:  # OOV and padding belong to no word
+                    totals[token] = totals.get(token, 0.0) + value
+        if aggregate == "mean":
+            totals = {t: v / np.sum(Y == c) for t, v in totals.items()}
+        expected = sorted(totals.items(), key=lambda tv: -tv[1])[:4]
+        assert [t for t, _ in top[c]] == [t for t, _ in expected]
+        np.testing.assert_allclose([v for _, v in top[c]], [v for _, v in expected], rtol=1e-12)
+    assert top[0] != top[1]
+
+
 def test_bad_sequence_input(seq):
     tree = make_pipeline(TokenSequenceVectorizer(max_length=8), DecisionTreeClassifier(random_state=0))
     tree.fit(DOCS, Y)
