@@ -263,3 +263,61 @@ def train_word2vec(documents, *, vectorizer=None, vector_size=50, window=5, min_
 
 
 __all__.append("train_word2vec")
+
+
+def embedding_matrix(embeddings, vectorizer, *, dtype=np.float32, lowercase_fallback=True):
+    """Pre-trained word vectors as the rows of an embedding matrix aligned with a vectorizer's ids.
+
+    The ``embeddings`` array of :class:`~sklrp.TextCNNClassifier` and
+    :class:`~sklrp.BiLSTMClassifier` holds one row per token id; this builds
+    it from any source :func:`load_embeddings` reads (a dict, a gensim
+    ``KeyedVectors``, a GloVe or word2vec text file, :class:`WordEmbeddings`)
+    for a fitted :class:`~sklrp.text.TokenSequenceVectorizer`.
+
+    Parameters
+    ----------
+    embeddings : WordEmbeddings, dict, gensim KeyedVectors or path
+        The word vectors.
+    vectorizer : fitted TokenSequenceVectorizer
+        Row ``i`` of the result is the vector of ``get_feature_names_out()[i]``.
+    dtype : dtype, default=np.float32
+    lowercase_fallback : bool, default=True
+        Look a word up lower-cased when it is missing as it is.
+
+    Returns
+    -------
+    W : ndarray of shape (vectorizer.vocab_size_, dim)
+        Zero rows for padding (id 0), the out-of-vocabulary id and the words
+        without a vector.
+    coverage : float
+        The fraction of the vocabulary's words that have a vector.
+
+    Examples
+    --------
+    >>> from sklrp.feature_extraction import embedding_matrix
+    >>> from sklrp.text import TokenSequenceVectorizer
+    >>> vec = TokenSequenceVectorizer().fit(["good movie", "bad movie"])
+    >>> W, coverage = embedding_matrix({"good": [1.0, 0.0], "bad": [-1.0, 0.0]}, vec)
+    >>> W.shape, coverage
+    ((4, 2), 0.6666666666666666)
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(vectorizer, "get_feature_names_out") or not hasattr(vectorizer, "vocabulary_"):
+        raise TypeError(
+            "vectorizer must be a fitted TokenSequenceVectorizer (with vocabulary_ and get_feature_names_out); "
+            f"got {type(vectorizer).__name__}."
+        )
+    check_is_fitted(vectorizer, "vocabulary_")
+    emb = load_embeddings(embeddings)
+    names = np.asarray(vectorizer.get_feature_names_out(), dtype=object)
+    W = np.zeros((len(names), emb.dim), dtype=dtype)
+    word_ids = np.fromiter(vectorizer.vocabulary_.values(), dtype=np.intp, count=len(vectorizer.vocabulary_))
+    rows = emb.lookup([names[i] for i in word_ids], lowercase_fallback=lowercase_fallback)
+    found = rows >= 0
+    W[word_ids[found]] = emb.vectors[rows[found]]
+    coverage = float(found.mean()) if found.size else 0.0
+    return W, coverage
+
+
+__all__.append("embedding_matrix")

@@ -171,3 +171,37 @@ def test_train_word2vec_if_gensim_installed():
     pipe = make_pipeline(TfidfVectorizer(), LinearRelevanceClassifier(LinearSVC())).fit(TRAIN, Y)
     V = RelevanceDocumentVectorizer(pipe, e).transform(["rocket orbit", "puck"])
     assert V.shape == (2, 6)
+
+
+@pytest.mark.parametrize("oov", ["drop", "map"])
+def test_embedding_matrix_aligned_with_a_sequence_vectorizer(oov, tmp_path):
+    """Pre-trained vectors from a dict, a GloVe-format file or a gensim-like object as the rows of a word CNN's
+    embedding matrix: row i is the vector of the word with id i; padding, OOV and words without a vector are 0."""
+    import warnings
+
+    from sklrp import TextCNNClassifier
+    from sklrp.feature_extraction import embedding_matrix
+    from sklrp.text import TokenSequenceVectorizer
+
+    docs = ["Good movie, great plot", "bad film and awful acting", "great fun", "awful boring plot"] * 5
+    y = [1, 0, 1, 0] * 5
+    vectors = {"good": [1.0, 0.5], "great": [2.0, -1.0], "bad": [-1.0, 0.25], "awful": [-2.0, 1.0],
+               "plot": [0.5, 0.5]}
+    glove = tmp_path / "g.txt"
+    glove.write_text("".join(f"{w} {a} {b}\n" for w, (a, b) in vectors.items()))
+    vec = TokenSequenceVectorizer(max_length=6, oov=oov).fit(docs)
+    W, coverage = embedding_matrix(vectors, vec)
+    W_file, cov_file = embedding_matrix(str(glove), vec)
+    np.testing.assert_array_equal(W, W_file)
+    assert coverage == cov_file == 5 / len(vec.vocabulary_)
+    names = vec.get_feature_names_out()
+    assert W.shape == (vec.vocab_size_, 2) and W.dtype == np.float32
+    for i, name in enumerate(names):
+        np.testing.assert_array_equal(W[i], vectors.get(name, [0.0, 0.0]))  # pad, <oov>, 'movie'...: zero
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cnn = TextCNNClassifier(embeddings=W, n_filters=4, filter_sizes=(2,), max_iter=2, random_state=0).fit(
+            vec.transform(docs), y)
+    np.testing.assert_allclose(cnn.net_.layers[0].params["weight"][1:], W[1:], rtol=1e-6)
+    with pytest.raises(TypeError, match=r"^vectorizer must be a fitted TokenSequenceVectorizer"):
+        embedding_matrix(vectors, object())
