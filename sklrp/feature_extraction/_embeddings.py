@@ -286,7 +286,7 @@ def embedding_matrix(embeddings, vectorizer, *, dtype=np.float32, lowercase_fall
 
     Returns
     -------
-    W : ndarray of shape (vectorizer.vocab_size_, dim)
+    W : ndarray of shape (``vectorizer.vocab_size_``, dim)
         Zero rows for padding (id 0), the out-of-vocabulary id and the words
         without a vector.
     coverage : float
