@@ -19,7 +19,7 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["deletion_panel", 
+__all__ = ["deletion_panel", "epi_bars", 
     "RESULTS_FILE",
     "Recorder",
     "Steps",
@@ -285,3 +285,27 @@ def deletion_panel(ax, curve, methods, title):
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+
+
+def epi_bars(results, keys, title, *, tick_labels=None, figsize=(8, 4)):
+    """A figure of explanatory-power bars: one group per weighting ``keys``, one bar per setting, with error bars.
+
+    ``results`` maps a setting to its ``"epi"`` dict (weighting -> ``(mean, std)``).
+    """
+    import numpy as np
+
+    settings = list(results)
+    fig = new_figure(figsize=figsize)
+    ax = fig.subplots()
+    width = 0.8 / len(settings)
+    x = np.arange(len(keys))
+    for i, setting in enumerate(settings):
+        epi = results[setting]["epi"]
+        ax.bar(x + (i - (len(settings) - 1) / 2) * width, [epi[k][0] for k in keys], width,
+               yerr=[epi[k][1] for k in keys], capsize=3, label=setting.replace("_", " "))
+    ax.set_xticks(x, list(keys) if tick_labels is None else tick_labels)
+    ax.set_ylabel("explanatory power index (KNN accuracy)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize="small")
+    ax.set_title(title, fontsize="medium")
+    return fig

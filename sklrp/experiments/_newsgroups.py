@@ -48,7 +48,7 @@ from ..estimators import LinearRelevanceClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import top_words_per_class
-from ._common import Steps, deletion_panel, emit, fit_quietly, new_figure, positive_int, r4, save_figure
+from ._common import Steps, deletion_panel, emit, epi_bars, fit_quietly, new_figure, positive_int, r4, save_figure
 
 __all__ = ["add_arguments", "run"]
 
@@ -221,20 +221,9 @@ def _figures(results, args):
                  "first, misclassified: most negative first)", fontsize="medium")
     save_figure(fig, "word_deletion.png")
 
-    fig = new_figure(figsize=(7, 4))
-    ax = fig.subplots()
-    width = 0.8 / len(settings)
-    x = np.arange(len(WEIGHTINGS))
-    for i, setting in enumerate(settings):
-        epi = results[setting]["epi"]
-        ax.bar(x + (i - (len(settings) - 1) / 2) * width, [epi[w][0] for w in WEIGHTINGS], width,
-               yerr=[epi[w][1] for w in WEIGHTINGS], capsize=3, label=setting.replace("_", " "))
-    ax.set_xticks(x, [w.upper() if w in ("lrp", "sa") else w for w in WEIGHTINGS])
-    ax.set_ylabel("explanatory power index (KNN accuracy)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize="small")
-    ax.set_title(f"EPI of GloVe document vectors ({args.n_splits} splits, mean +- std at the best K)",
-                 fontsize="medium")
+    fig = epi_bars(results, WEIGHTINGS,
+                   f"EPI of GloVe document vectors ({args.n_splits} splits, mean +- std at the best K)",
+                   tick_labels=[w.upper() if w in ("lrp", "sa") else w for w in WEIGHTINGS], figsize=(7, 4))
     save_figure(fig, "explanatory_power.png")
 
 

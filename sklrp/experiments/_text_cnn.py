@@ -37,7 +37,7 @@ from ..estimators import LinearRelevanceClassifier, TextCNNClassifier
 from ..feature_extraction import RelevanceDocumentVectorizer, train_word2vec
 from ..metrics import explanatory_power_score, word_deletion_curve
 from ..text import TokenSequenceVectorizer
-from ._common import Steps, deletion_panel, emit, fit_quietly, new_figure, positive_int, r4, save_figure
+from ._common import Steps, deletion_panel, emit, epi_bars, fit_quietly, new_figure, positive_int, r4, save_figure
 
 __all__ = ["add_arguments", "run"]
 
@@ -149,19 +149,7 @@ def _figures(results):
     save_figure(fig, "word_deletion.png")
 
     labels = list(next(iter(results.values()))["epi"])
-    fig = new_figure(figsize=(8, 4))
-    ax = fig.subplots()
-    width = 0.8 / len(settings)
-    x = np.arange(len(labels))
-    for i, setting in enumerate(settings):
-        epi = results[setting]["epi"]
-        ax.bar(x + (i - (len(settings) - 1) / 2) * width, [epi[k][0] for k in labels], width,
-               yerr=[epi[k][1] for k in labels], capsize=3, label=setting.replace("_", " "))
-    ax.set_xticks(x, labels)
-    ax.set_ylabel("explanatory power index (KNN accuracy)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize="small")
-    ax.set_title("EPI of word2vec document vectors (mean +- std at the best K)", fontsize="medium")
+    fig = epi_bars(results, labels, "EPI of word2vec document vectors (mean +- std at the best K)")
     save_figure(fig, "explanatory_power.png")
 
 
