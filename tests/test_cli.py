@@ -120,10 +120,13 @@ def test_reproduce_lsh_runs_end_to_end(capsys, tmp_path):
     for r in queries:
         assert 0.0 <= r["recall_at_k"] <= 1.0 and r["speedup_vs_reference"] > 0
         assert r["speedup_vs_named_reference"] >= r["speedup_vs_reference"]
-    (claim,) = [r for r in rows if r["figure"] == "claim"]
-    assert claim["reproduced"] and min(claim["numbers"].values()) >= 0.9
+    recall_claim, speed_claim = [r for r in rows if r["figure"] == "claim"]
+    assert recall_claim["reproduced"] and min(recall_claim["numbers"].values()) >= 0.9
+    # at 3,000 points brute force is as fast as the index: the claim is reported, not met
+    assert set(speed_claim["numbers"]) == {"l2", "cosine", "ip"}
+    assert speed_claim["reproduced"] == (min(speed_claim["numbers"].values()) >= 3.0)
     (build,) = [r for r in rows if r["figure"] == "build"]
-    assert build["n_bits"] == 256 and build["codes_MB"] > 0
+    assert build["n_bits"] == 256 and build["codes_MB"] > 0 and build["warmup_seconds"] > 0
 
 
 def _newsgroups_available():

@@ -21,6 +21,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -32,6 +33,7 @@ from .._dask import dask_blocks, is_dask_array
 from .._validation import validate_array
 from ..exceptions import ModelFileError
 from . import _hashing as H
+from . import _kernels
 
 __all__ = ["MultiPurposeLSH"]
 
@@ -383,10 +385,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Where the index lives; ``None`` follows the data given to
         :meth:`fit`.
     batch_size : int or "auto", default="auto"
-        Queries processed together.  ``"auto"``: 32 on the CPU, where the
-        (query, candidate) pair arrays of a batch then stay cache-sized
-        (about 15% faster than 256 on the benchmark), and 256 on the GPU,
-        where larger batches amortise kernel launches.
+        Queries processed together.  ``"auto"``: on the CPU 512 with the
+        compiled kernels (Numba installed, see the user guide: the threads
+        share a batch's queries) and 32 without them, where the (query,
+        candidate) pair arrays of a batch then stay cache-sized; 256 on the
+        GPU, where larger batches amortise kernel launches.
     random_state : int, RandomState instance or None, default=None
         Seed of the random projections (drawn on the host, so CPU and GPU
         indexes built with the same seed are identical).
@@ -847,6 +850,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         zero = np.asarray(to_host(xp.any(self.sq_norms_ <= 0, axis=0))).reshape(-1)
         sq_t = xp.ascontiguousarray(self.sq_norms_.T.astype(self.X_.dtype, copy=False))
         self._norms_cache = (sq_t, xp.sqrt(sq_t), zero)
+        self._records_cache = None
 
     def _norm_cache(self):
         if getattr(self, "_norms_cache", None) is None:
@@ -1064,6 +1068,52 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Deduplicated (query, candidate) pairs from the hash tables."""
         xp = state["xp"]
         n = self.n_samples_fit_
+        starts, lens = self._probe_segments(state, n_probes)
+        nq = starts.shape[0]
+        kdt = xp.int32 if nq * n < 2**31 else xp.int64
+        if xp is np and _kernels.enabled():
+            # compiled: one pass over the buckets with a "seen" bitset per thread
+            counts, cand = _kernels.unique_pool(starts, lens, self._table_order, n)
+            return np.repeat(np.arange(nq, dtype=kdt), counts), cand
+        lens_f = lens.reshape(-1)
+        cum = xp.cumsum(lens_f)
+        total = int(cum[-1]) if cum.shape[0] else 0
+        if total == 0:
+            e = xp.zeros(0, dtype=kdt)
+            return e, e
+        if xp is np:
+            # element i of segment s sits at starts[s] + i: one repeat of the
+            # per-segment shift instead of a search per element
+            shift = starts.reshape(-1) - (cum - lens_f)
+            elem = np.arange(total, dtype=np.int64)
+            elem += np.repeat(shift, lens_f)
+            qid = np.repeat(np.arange(nq, dtype=kdt), lens.sum(axis=1))
+        else:
+            pos = xp.arange(total, dtype=xp.int64)
+            seg = xp.searchsorted(cum, pos, side="right")
+            first = cum - lens_f
+            elem = starts.reshape(-1)[seg] + (pos - first[seg])
+            qid = (seg // starts.shape[1]).astype(kdt)
+        cand = self._table_order[elem]
+        # deduplicate (query, candidate) pairs with one sort of a combined key
+        # (32-bit when it fits: the sort is then about twice as fast).  qid is
+        # non-decreasing, so after the sort the pairs' queries are still qid.
+        u = qid * kdt(n)
+        u += cand.astype(kdt, copy=False)
+        u.sort()
+        keep = xp.empty(u.shape[0], dtype=bool)
+        keep[0] = True
+        xp.not_equal(u[1:], u[:-1], out=keep[1:])
+        u = u[keep]
+        q = u // kdt(n)  # division by a constant: cheaper than a second compress
+        u -= q * kdt(n)
+        return q, u
+
+    def _probe_segments(self, state, n_probes):
+        """Start (into ``_table_order``) and length ``(nq, n_segments)`` of
+        every probed bucket segment of every query."""
+        xp = state["xp"]
+        n = self.n_samples_fit_
         k = self.key_bits_
         R = getattr(self, "_n_ranges", 1)
         # norm-ranging for inner products: large-norm points reach a given
@@ -1098,43 +1148,64 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
                 starts.append(s + t * n)
                 lens.append(end - s)
-        starts = xp.concatenate(starts, axis=1)
-        lens = xp.concatenate(lens, axis=1)
-        nq = starts.shape[0]
-        lens_f = lens.reshape(-1)
-        cum = xp.cumsum(lens_f)
-        total = int(cum[-1]) if cum.shape[0] else 0
-        kdt = xp.int32 if nq * n < 2**31 else xp.int64
-        if total == 0:
-            e = xp.zeros(0, dtype=kdt)
-            return e, e
-        if xp is np:
-            # element i of segment s sits at starts[s] + i: one repeat of the
-            # per-segment shift instead of a search per element
-            shift = starts.reshape(-1) - (cum - lens_f)
-            elem = np.arange(total, dtype=np.int64)
-            elem += np.repeat(shift, lens_f)
-            qid = np.repeat(np.arange(nq, dtype=kdt), lens.sum(axis=1))
-        else:
-            pos = xp.arange(total, dtype=xp.int64)
-            seg = xp.searchsorted(cum, pos, side="right")
-            first = cum - lens_f
-            elem = starts.reshape(-1)[seg] + (pos - first[seg])
-            qid = (seg // starts.shape[1]).astype(kdt)
-        cand = self._table_order[elem]
-        # deduplicate (query, candidate) pairs with one sort of a combined key
-        # (32-bit when it fits: the sort is then about twice as fast).  qid is
-        # non-decreasing, so after the sort the pairs' queries are still qid.
-        u = qid * kdt(n)
-        u += cand.astype(kdt, copy=False)
-        u.sort()
-        keep = xp.empty(u.shape[0], dtype=bool)
-        keep[0] = True
-        xp.not_equal(u[1:], u[:-1], out=keep[1:])
-        u = u[keep]
-        q = u // kdt(n)  # division by a constant: cheaper than a second compress
-        u -= q * kdt(n)
-        return q, u
+        return xp.concatenate(starts, axis=1), xp.concatenate(lens, axis=1)
+
+    def _compiled_top(self, state, n_probes, n_cand):
+        """The ``n_cand`` best candidates ``(nq, <= n_cand)`` of every query in
+        one compiled pass (bucket ids, deduplication, the code ranking of
+        :meth:`_norm_costs` and the selection), or ``None`` where that pass
+        does not apply (no compiled kernels, CuPy, no hash tables, or a
+        ranking other than the ``"cc"`` cosine codes plus exact norms)."""
+        if not (
+            state["xp"] is np and _kernels.enabled() and self.n_tables_ > 0
+            and self.variant == "cc" and "cos_projs" in state
+        ):
+            return None
+        alpha, gw = state["alpha"], state["gw"]
+        on = [g for g in range(self.n_groups_) if gw[g] > 0]
+        if not on:
+            return None
+        blocks = [2 * g + 1 for g in on]
+        bits = [int(self.block_bits_[b]) for b in blocks]
+        nw = [(t + 63) // 64 for t in bits]
+        nq = state["qn"].shape[0]
+        # as wide as the longest cos block of any group (_rank_records)
+        W = max((int(self.block_bits_[2 * g + 1]) + 63) // 64 for g in range(self.n_groups_))
+        qcodes = np.zeros((nq, len(on), W), dtype=np.uint64)
+        coslut = np.zeros((len(on), max(bits) + 1))
+        for i, (g, t, w) in enumerate(zip(on, bits, nw)):
+            qcodes[:, i, :w] = H.pack_bits(state["cos_projs"][g] >= 0, w)
+            coslut[i, : t + 1] = np.cos(np.arange(t + 1) * (math.pi / t))
+        w = np.asarray([float(gw[g]) for g in on])
+        qn = np.asarray(state["qn"], dtype=np.float64)[:, on]
+        starts, lens = self._probe_segments(state, n_probes)
+        ids = _kernels.pool_top(
+            starts, lens, self._table_order, self._rank_records(), on, qcodes, coslut,
+            w * alpha["l2"], qn * (w * (2.0 * alpha["l2"] + alpha["ip"])), w * alpha["cosine"], qn,
+            n_cand,
+        )
+        return ids[:, : max(1, int((ids >= 0).sum(axis=1).max()))]
+
+    def _rank_records(self):
+        """Per point, what the code ranking reads, side by side (one memory
+        fetch per candidate instead of three): per feature group the words of
+        its cos-block code (padded to the longest), then its squared norm and
+        its norm as float64 (:func:`sklrp.neighbors._kernels.pool_top`).
+        Built on first use from the codes and norms (not saved)."""
+        if getattr(self, "_records_cache", None) is None:
+            sq_t, xnorms, _ = self._norm_cache()
+            G = self.n_groups_
+            nws = [(int(self.block_bits_[2 * g + 1]) + 63) // 64 for g in range(G)]
+            W = max(nws)
+            rec = np.zeros((self.n_samples_fit_, G * (W + 2)), dtype=np.float64)
+            ru = rec.view(np.uint64)
+            for g, nw in enumerate(nws):
+                w0 = int(self._word_start[2 * g + 1])
+                ru[:, g * (W + 2) : g * (W + 2) + nw] = self.codes_[:, w0 : w0 + nw]
+                rec[:, g * (W + 2) + W] = sq_t[g]
+                rec[:, g * (W + 2) + W + 1] = xnorms[g]
+            self._records_cache = rec
+        return self._records_cache
 
     def _top_candidates(self, qid, cand, cost, nq, n_cand, counts=None):
         """``n_cand`` candidates of smallest ``cost`` per query, from pairs
@@ -1337,14 +1408,14 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         valid = ids >= 0
         flat = xp.where(valid, ids, 0).reshape(-1)
         nq, C = ids.shape
-        # a gather of whole rows, faster than 2-D fancy indexing; float32 data
-        # are converted after the gather (only the candidates' rows)
-        Xc = H.take_rows(self.X_, flat).reshape(nq, C, -1)  # (nq, C, d)
-        Xc = Xc.astype(xp.float64, copy=False)
         plain = self._plain_ok(Q)
+        if plain and xp is np and _kernels.enabled():
+            # compiled: the candidates' rows are read in place (no gathered copy)
+            dots = _kernels.candidate_dots(self.X_, ids, Q, self.group_index_, self.n_groups_)
         if plain:
             onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
-            dots = self._group_dots(Xc, Q)
+            if not (xp is np and _kernels.enabled()):
+                dots = self._group_dots(self._candidate_rows(flat, nq, C), Q)
             xsq = xp.take(self.sq_norms_, flat, axis=0).reshape(nq, C, -1)
             qsq = (Q * Q) @ onehot
             D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)
@@ -1353,13 +1424,20 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ex = xp.take(ex_all, flat, axis=0).reshape(nq, C, -1)
             xsq = xp.take(xsq_all, flat, axis=0).reshape(nq, C, -1)
             gi = xp.asarray(self.group_index_)
-            Xc = xp.ldexp(Xc, -xp.where(ex > _ZERO_EXP, ex, 0)[:, :, gi])
+            Xc = xp.ldexp(self._candidate_rows(flat, nq, C), -xp.where(ex > _ZERO_EXP, ex, 0)[:, :, gi])
             eq, Qs, qsq = self._scaled_rows(Q)
             dots = self._group_dots(Xc, Qs)
             D = self._scaled_distances(dots, xsq, ex, qsq[:, None, :], eq[:, None, :], alpha, gw, out)
         D = xp.where(valid, D, xp.inf)
         D, I = self._select(D, ids, k)
         return (self._output(D, out) if plain else D), I
+
+    def _candidate_rows(self, flat, nq, C):
+        """The rows ``X_[flat]`` as float64 ``(nq, C, d)``: a gather of whole
+        rows (faster than 2-D fancy indexing), float32 data converted after
+        the gather (only the candidates' rows)."""
+        Xc = H.take_rows(self.X_, flat).reshape(nq, C, -1)
+        return Xc.astype(get_namespace(Xc).float64, copy=False)
 
     @staticmethod
     def _select(D, ids, k):
@@ -1497,27 +1575,42 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _approximate(self, Q, k, alpha, gw, n_candidates, n_probes, self_ids, out):
         """Hash-table or code-scan candidates, re-ranked exactly (see :meth:`_search`)."""
         xp = get_namespace(Q)
+        if xp is np and _kernels.enabled():
+            # the compiled kernels run on their own threads: BLAS threads left
+            # spinning after a product would take the cores from them (the
+            # products here are small, one BLAS thread is enough for them)
+            with threadpool_limits(limits=1, user_api="blas"):
+                return self._approximate_batches(Q, k, alpha, gw, n_candidates, n_probes, self_ids, out)
+        return self._approximate_batches(Q, k, alpha, gw, n_candidates, n_probes, self_ids, out)
+
+    def _approximate_batches(self, Q, k, alpha, gw, n_candidates, n_probes, self_ids, out):
+        xp = get_namespace(Q)
         n = self.n_samples_fit_
         n_cand = max(n_candidates, k + (self_ids is not None))
         outD, outI = [], []
         step = self.batch_size
         if step == "auto":
-            step = 256 if is_gpu_array(Q) else 32
+            # the compiled kernels spread a batch's queries over the threads:
+            # larger batches keep them busy (the NumPy path's temporaries grow
+            # with the batch, 32 queries at a time suit it best)
+            step = 256 if is_gpu_array(Q) else (512 if (xp is np and _kernels.enabled()) else 32)
         if self.n_tables_ == 0:
             step = max(1, min(step, _MAX_PAIRS // n))
         for i in range(0, Q.shape[0], step):
             q = Q[i : i + step]
             nq = q.shape[0]
             state = self._query_state(q.astype(self.X_.dtype, copy=False), alpha, gw)
-            if self.n_tables_ == 0:
-                qid = xp.repeat(xp.arange(nq, dtype=xp.int64), n)
-                cand = xp.tile(xp.arange(n, dtype=xp.int64), nq)
-            else:
-                qid, cand = self._table_pool(state, n_probes)
-            # pairs come sorted by query: per-query values expand by a repeat
-            state["counts"] = xp.bincount(qid, minlength=nq)
-            cost = self._pair_costs(state, qid, cand)
-            ids = self._top_candidates(qid, cand, cost, nq, n_cand, state["counts"])
+            ids = self._compiled_top(state, n_probes, n_cand)
+            if ids is None:
+                if self.n_tables_ == 0:
+                    qid = xp.repeat(xp.arange(nq, dtype=xp.int64), n)
+                    cand = xp.tile(xp.arange(n, dtype=xp.int64), nq)
+                else:
+                    qid, cand = self._table_pool(state, n_probes)
+                # pairs come sorted by query: per-query values expand by a repeat
+                state["counts"] = xp.bincount(qid, minlength=nq)
+                cost = self._pair_costs(state, qid, cand)
+                ids = self._top_candidates(qid, cand, cost, nq, n_cand, state["counts"])
             sid = None if self_ids is None else self_ids[i : i + step]
             # k columns per query even when the pool is smaller (inf / -1 there)
             D, I = self._rerank(q, ids, k, alpha, gw, sid, out)

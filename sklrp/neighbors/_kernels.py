@@ -1,0 +1,122 @@
+"""Compiled kernels of the hash-table query, with Numba (optional).
+
+The LSH query spends its time on work that NumPy can only express with sorts
+and large temporaries: deduplicating the point ids read from the probed
+buckets of every table, and gathering the candidates' rows for the exact
+re-ranking.  Per query these are short loops over a few thousand ids, which a
+compiled loop runs with a small per-thread "seen" array and no temporaries.
+
+Numba is an optional dependency (the ``fast`` extra).  Without it, or with the
+environment variable ``SKLRP_NUMBA=0``, :func:`enabled` is false and the
+caller uses its NumPy path; both give the same neighbours (the tests run
+both).  Only NumPy arrays reach these kernels (CuPy arrays take the array
+path).
+"""
+
+import os
+
+import numpy as np
+
+import importlib.util
+
+__all__ = ["enabled", "unique_pool", "pool_top", "candidate_dots"]
+
+
+_HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+
+
+def enabled():
+    """Whether the compiled kernels are used (Numba installed and not disabled
+    with ``SKLRP_NUMBA=0``)."""
+    return _HAVE_NUMBA and os.environ.get("SKLRP_NUMBA", "1") != "0"
+
+
+def _impl():
+    """The kernels module (Numba is imported on first use; compiled kernels
+    are cached on disk by Numba after their first compilation)."""
+    from . import _numba_kernels
+
+    return _numba_kernels
+
+
+def _n_chunks(nq):
+    import numba
+
+    return max(1, min(nq, 4 * numba.get_num_threads()))
+
+
+def unique_pool(starts, lens, order, n):
+    """The distinct point ids of every query's probed buckets.
+
+    Parameters
+    ----------
+    starts, lens : ndarray of shape (n_queries, n_segments), int64
+        Start (into ``order``) and length of every probed bucket segment.
+    order : ndarray of shape (n_tables * n,), int32
+        Point ids of every table, bucket after bucket.
+    n : int
+        Number of indexed points (ids are in ``[0, n)``).
+
+    Returns
+    -------
+    counts : ndarray of shape (n_queries,), int64
+        Number of distinct ids of every query.
+    cand : ndarray of shape (counts.sum(),), int32
+        The ids, query after query, each query's in order of first appearance.
+    """
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    return _impl()._unique_pool(starts, lens, order, int(n), _n_chunks(starts.shape[0]))
+
+
+def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand):
+    """The ``n_cand`` best distinct candidates of every query's probed buckets.
+
+    Deduplicates the ids as :func:`unique_pool` and ranks them by the
+    plug-in cost of the ``"cc"`` codes, summed over the active groups ``g``
+    (feature group ``gidx[g]``): ``a_g |x|^2 - cos_g (b_qg |x| + c_g)``.
+
+    Parameters
+    ----------
+    starts, lens, order
+        As in :func:`unique_pool`.
+    rec : ndarray of shape (n, n_groups * (W + 2)), float64
+        Per point and feature group: ``W`` code words of its cos block (as
+        the bits of float64 values, zero-padded), its squared norm and norm.
+    gidx : sequence of int
+        The feature groups taking part.
+    qcodes : ndarray of shape (n_queries, len(gidx), W), uint64
+        The queries' cos-block codes.
+    coslut : ndarray of shape (len(gidx), n_bits + 1)
+        ``cos_g`` at each Hamming distance (0 is used when the candidate's or
+        the query's norm ``qn`` is 0: the cosine of a zero vector).
+    a, c : sequence of float, one per group
+    b, qn : ndarray of shape (n_queries, len(gidx))
+    n_cand : int
+
+    Returns
+    -------
+    ids : ndarray of shape (n_queries, n_cand), int64
+        Candidate ids, ``-1`` where a query has fewer distinct candidates.
+    """
+    f64 = np.float64
+    return _impl()._pool_top(
+        np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(lens, dtype=np.int64),
+        order, rec, np.ascontiguousarray(gidx, dtype=np.int64), np.ascontiguousarray(qcodes, dtype=np.uint64),
+        np.ascontiguousarray(coslut, dtype=f64), np.ascontiguousarray(a, dtype=f64),
+        np.ascontiguousarray(b, dtype=f64), np.ascontiguousarray(c, dtype=f64),
+        np.ascontiguousarray(qn, dtype=f64), int(n_cand), _n_chunks(starts.shape[0]),
+    )
+
+
+def candidate_dots(X, ids, Q, group_index, n_groups):
+    """Per-group float64 dot products ``<q_g, x_g>`` of every query with its candidates.
+
+    ``X`` (float32 or float64) is read row by row (no gathered copy); ``ids``
+    ``(n_queries, C)`` holds point ids, ``-1`` for an empty slot (dot 0).
+    Returns ``(n_queries, C, n_groups)`` float64.
+    """
+    Q = np.ascontiguousarray(Q, dtype=np.float64)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    gi = np.ascontiguousarray(group_index, dtype=np.int64)
+    return _impl()._candidate_dots(X, ids, Q, gi, int(n_groups))

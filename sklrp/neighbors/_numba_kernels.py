@@ -1,0 +1,215 @@
+"""The Numba kernels of :mod:`sklrp.neighbors._kernels` (imported only when
+first used: importing Numba takes a second or two)."""
+
+import numba
+import numpy as np
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _unique_pool(starts, lens, order, n, n_chunks):  # pragma: no cover - compiled
+    nq, s = starts.shape
+    raw = np.zeros(nq + 1, dtype=np.int64)
+    for q in range(nq):
+        t = 0
+        for j in range(s):
+            t += lens[q, j]
+        raw[q + 1] = raw[q] + t
+    buf = np.empty(raw[nq], dtype=np.int32)
+    counts = np.zeros(nq, dtype=np.int64)
+    per = (nq + n_chunks - 1) // n_chunks
+    n_words = (n + 63) // 64
+    for c in numba.prange(n_chunks):
+        # one bit per point: n / 8 bytes, which stay in cache
+        seen = np.zeros(n_words, dtype=np.uint64)
+        q0 = c * per
+        q1 = min(nq, q0 + per)
+        for q in range(q0, q1):
+            w = raw[q]
+            for j in range(s):
+                a = starts[q, j]
+                for e in range(a, a + lens[q, j]):
+                    p = order[e]
+                    word = p >> 6
+                    bit = np.uint64(1) << np.uint64(p & 63)
+                    if not (seen[word] & bit):
+                        seen[word] |= bit
+                        buf[w] = p
+                        w += 1
+            # clear only the bits this query set
+            for i in range(raw[q], w):
+                seen[buf[i] >> 6] = np.uint64(0)
+            counts[q] = w - raw[q]
+    first = np.zeros(nq + 1, dtype=np.int64)
+    for q in range(nq):
+        first[q + 1] = first[q] + counts[q]
+    cand = np.empty(first[nq], dtype=np.int32)
+    for q in numba.prange(nq):
+        a = raw[q]
+        b = first[q]
+        for i in range(counts[q]):
+            cand[b + i] = buf[a + i]
+    return counts, cand
+
+@numba.njit(inline="always")
+def _popcount(x):  # pragma: no cover - compiled
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+@numba.njit(cache=True, nogil=True)
+def _kth_smallest(x, m, k, tmp):  # pragma: no cover - compiled
+    """The ``k``-th smallest (1-based) of ``x[:m]``, ``k <= m``; ``tmp`` is scratch of size ``m``.
+
+    A pivot from a sorted sample (a little above the expected quantile)
+    keeps the values at most it in one branch-free pass; the selection then
+    runs on those few (all of ``x[:m]`` when the pivot missed).
+    """
+    if m > 8 * 128 and 2 * k < m:
+        step = m // 128
+        sample = np.empty(128, dtype=x.dtype)
+        for i in range(128):
+            sample[i] = x[i * step]
+        sample.sort()
+        at = min(127, (128 * k) // m + 8)  # about 8 / 128 of m above the k-th
+        pivot = sample[at]
+        r = 0
+        for i in range(m):
+            tmp[r] = x[i]
+            r += x[i] <= pivot
+        if r >= k:
+            return _select(tmp, r, k - 1)
+    for i in range(m):
+        tmp[i] = x[i]
+    return _select(tmp, m, k - 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, m, k):  # pragma: no cover - compiled
+    """The value of rank ``k`` (0-based) of ``a[:m]``, reordering ``a`` in
+    place (quickselect, median-of-three pivots, Hoare partitions)."""
+    lo = 0
+    hi = m - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        # median of three to a[mid]
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
+              a, b, c, qn, n_cand, n_chunks):  # pragma: no cover - compiled
+    nq, s = starts.shape
+    n = rec.shape[0]
+    n_groups = gidx.shape[0]
+    W = qcodes.shape[2]
+    stride = W + 2
+    recu = rec.view(np.uint64)
+    width = 0
+    for q in range(nq):
+        t = 0
+        for j in range(s):
+            t += lens[q, j]
+        width = max(width, t)
+    ids = np.full((nq, n_cand), -1, dtype=np.int64)
+    per = (nq + n_chunks - 1) // n_chunks
+    n_words = (n + 63) // 64
+    for ch in numba.prange(n_chunks):
+        seen = np.zeros(n_words, dtype=np.uint64)
+        pool = np.empty(width, dtype=np.int64)
+        cost = np.empty(width, dtype=np.float64)
+        tmp = np.empty(width, dtype=np.float64)
+        q0 = ch * per
+        q1 = min(nq, q0 + per)
+        for q in range(q0, q1):
+            m = 0
+            for j in range(s):
+                st = starts[q, j]
+                for e in range(st, st + lens[q, j]):
+                    p = order[e]
+                    word = p >> 6
+                    bit = np.uint64(1) << np.uint64(p & 63)
+                    if seen[word] & bit:
+                        continue
+                    seen[word] |= bit
+                    pool[m] = p
+                    m += 1
+            # the costs in a second loop without branches on the data: the
+            # candidates' records are fetched from memory several at a time
+            for i in range(m):
+                p = pool[i]
+                total = 0.0
+                for g in range(n_groups):
+                    o = gidx[g] * stride
+                    ham = 0
+                    for w in range(W):
+                        ham += _popcount(recu[p, o + w] ^ qcodes[q, g, w])
+                    xg = rec[p, o + W + 1]
+                    # the cosine of a zero vector is 0
+                    cg = coslut[g, ham] if (xg > 0 and qn[q, g] > 0) else 0.0
+                    total += a[g] * rec[p, o + W] - cg * (b[q, g] * xg + c[g])
+                cost[i] = total
+            for i in range(m):
+                seen[pool[i] >> 6] = np.uint64(0)
+            if m <= n_cand:
+                for i in range(m):
+                    ids[q, i] = pool[i]
+                continue
+            # the n_cand smallest costs: those below the n_cand-th
+            # smallest, then ties with it in pool order
+            thr = _kth_smallest(cost, m, n_cand, tmp)
+            r = 0
+            for i in range(m):
+                if cost[i] < thr and r < n_cand:
+                    ids[q, r] = pool[i]
+                    r += 1
+            for i in range(m):
+                if r >= n_cand:
+                    break
+                if cost[i] == thr:
+                    ids[q, r] = pool[i]
+                    r += 1
+    return ids
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def _candidate_dots(X, ids, Q, group_index, n_groups):  # pragma: no cover - compiled
+    nq, c = ids.shape
+    d = X.shape[1]
+    out = np.zeros((nq, c, n_groups), dtype=np.float64)
+    for q in numba.prange(nq):
+        for j in range(c):
+            p = ids[q, j]
+            if p < 0:
+                continue
+            if n_groups == 1:
+                acc = 0.0
+                for f in range(d):
+                    acc += np.float64(X[p, f]) * Q[q, f]
+                out[q, j, 0] = acc
+            else:
+                for f in range(d):
+                    out[q, j, group_index[f]] += np.float64(X[p, f]) * Q[q, f]
+    return out

@@ -1,0 +1,181 @@
+"""The compiled (Numba) kernels of the LSH query against NumPy references,
+and the compiled query path against the NumPy one."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from sklrp.neighbors import MultiPurposeLSH
+from sklrp.neighbors import _hashing as H
+from sklrp.neighbors import _kernels as K
+
+numba = pytest.importorskip("numba")
+NK = pytest.importorskip("sklrp.neighbors._numba_kernels")
+
+
+def _segments(rng, n, nq, n_seg, n_tables=3):
+    """Random bucket segments into a table order like the index's."""
+    order = np.concatenate([rng.permutation(n) for _ in range(n_tables)]).astype(np.int32)
+    lens = rng.integers(0, 40, (nq, n_seg)).astype(np.int64)
+    starts = np.stack([rng.integers(0, len(order) - 40, n_seg) for _ in range(nq)]).astype(np.int64)
+    return starts, lens, order
+
+
+def _reference_ids(starts, lens, order):
+    """Per query, its distinct ids in order of first appearance (NumPy)."""
+    out = []
+    for s_q, l_q in zip(starts, lens):
+        ids = np.concatenate([order[s : s + ln] for s, ln in zip(s_q, l_q)] + [np.zeros(0, np.int32)])
+        _, first = np.unique(ids, return_index=True)
+        out.append(ids[np.sort(first)])
+    return out
+
+
+def test_enabled_follows_environment(monkeypatch):
+    monkeypatch.setenv("SKLRP_NUMBA", "0")
+    assert not K.enabled()
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    assert K.enabled()
+
+
+def test_unique_pool_is_first_appearance_dedup():
+    rng = np.random.default_rng(0)
+    starts, lens, order = _segments(rng, 5000, 37, 20)
+    lens[3] = 0  # a query with an empty pool
+    counts, cand = K.unique_pool(starts, lens, order, 5000)
+    ref = _reference_ids(starts, lens, order)
+    assert counts.tolist() == [len(r) for r in ref]
+    assert counts[3] == 0
+    np.testing.assert_array_equal(cand, np.concatenate(ref))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_select_is_kth_smallest(seed):
+    rng = np.random.default_rng(seed)
+    for m in [1, 2, 7, 900, 1100, 5000]:
+        for x in [rng.standard_normal(m), np.round(rng.standard_normal(m), 1), np.ones(m)]:
+            for k in sorted({1, max(1, m // 7), max(1, m // 2), m}):
+                tmp = np.empty(m)
+                got = NK._kth_smallest(x.copy(), m, k, tmp)
+                assert got == np.partition(x, k - 1)[k - 1], (m, k)
+
+
+def _rank_inputs(rng, n, G, W):
+    codes = rng.integers(0, 2**63, (n, G * W), dtype=np.uint64)
+    sq = rng.random((G, n)) * 4
+    xn = np.sqrt(sq)
+    xn[:, :5] = 0.0  # zero vectors
+    sq[:, :5] = 0.0
+    rec = np.zeros((n, G * (W + 2)))
+    ru = rec.view(np.uint64)
+    for g in range(G):
+        ru[:, g * (W + 2) : g * (W + 2) + W] = codes[:, g * W : (g + 1) * W]
+        rec[:, g * (W + 2) + W] = sq[g]
+        rec[:, g * (W + 2) + W + 1] = xn[g]
+    return codes, sq, xn, rec
+
+
+@pytest.mark.parametrize("G, gidx", [(1, [0]), (3, [0, 2]), (3, [1])])
+@pytest.mark.parametrize("n_cand", [1, 50, 10_000])
+def test_pool_top_takes_the_cheapest_candidates(G, gidx, n_cand):
+    """The ids are distinct, from the pool, and their costs (recomputed in NumPy
+    from the documented formula) are the n_cand smallest of the pool."""
+    rng = np.random.default_rng(1)
+    n, W, nq = 3000, 2, 25
+    starts, lens, order = _segments(rng, n, nq, 30)
+    codes, sq, xn, rec = _rank_inputs(rng, n, G, W)
+    t = 64 * W
+    ng = len(gidx)
+    qcodes = rng.integers(0, 2**63, (nq, ng, W), dtype=np.uint64)
+    coslut = np.tile(np.cos(np.arange(t + 1) * np.pi / t), (ng, 1))
+    a, c = rng.random(ng), rng.random(ng)
+    qn = rng.random((nq, ng))
+    qn[0] = 0.0  # a zero query
+    b = rng.random((nq, ng)) * qn
+    ids = K.pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand)
+    assert ids.shape == (nq, n_cand)
+    for q, pool in enumerate(_reference_ids(starts, lens, order)):
+        cost = np.zeros(len(pool))
+        for i, g in enumerate(gidx):
+            ham = H.popcount64(codes[pool][:, g * W : (g + 1) * W] ^ qcodes[q, i]).sum(axis=1)
+            cos = np.where((xn[g, pool] > 0) & (qn[q, i] > 0), coslut[i, ham], 0.0)
+            cost += a[i] * sq[g, pool] - cos * (b[q, i] * xn[g, pool] + c[i])
+        got = ids[q][ids[q] >= 0]
+        assert len(got) == min(n_cand, len(pool)) and len(set(got.tolist())) == len(got)
+        assert set(got.tolist()) <= set(pool.tolist())
+        pos = {p: i for i, p in enumerate(pool.tolist())}
+        np.testing.assert_allclose(
+            np.sort(cost[[pos[p] for p in got.tolist()]]), np.sort(cost)[: len(got)], rtol=1e-12, atol=1e-12
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("G", [1, 3])
+def test_candidate_dots_match_numpy(dtype, G):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((500, 10)).astype(dtype)
+    Q = rng.standard_normal((7, 10))
+    gi = np.arange(10) % G
+    ids = rng.integers(-1, 500, (7, 30))
+    got = K.candidate_dots(X, ids, Q, gi, G)
+    Xc = X[np.maximum(ids, 0)].astype(np.float64) * (ids >= 0)[:, :, None]
+    ref = np.stack([np.einsum("qcd,qd->qc", Xc[:, :, gi == g], Q[:, gi == g]) for g in range(G)], axis=2)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def _clustered(n, d, n_queries, seed):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((60, d))
+    X = centers[rng.integers(0, 60, n)] + 0.5 * rng.standard_normal((n, d))
+    X *= np.exp(0.25 * rng.standard_normal((n, 1)))
+    Q = centers[rng.integers(0, 60, n_queries)] + 0.5 * rng.standard_normal((n_queries, d))
+    return X.astype(np.float32), Q.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def two_group_index():
+    X, Q = _clustered(3000, 16, 60, seed=0)
+    X[:20, :8] = 0.0  # zero vectors in the first group
+    groups = np.repeat([0, 1], 8)
+    # hash tables are used from 4096 points on by default: asked for here
+    index = MultiPurposeLSH(feature_groups=groups, n_tables=8, key_bits=7, random_state=0)
+    return index.fit(X), X, Q
+
+
+@pytest.mark.parametrize(
+    "weights, gw",
+    [("l2", None), ("cosine", None), ("ip", None), ({"l2": 0.3, "ip": 1.0, "cosine": 2.0}, None),
+     ("l2", [1.0, 0.0]), ({"cosine": 1.0, "ip": 0.5}, [0.5, 2.0])],
+)
+@pytest.mark.parametrize("self_query", [False, True])
+def test_compiled_path_gives_the_numpy_neighbours(two_group_index, monkeypatch, weights, gw, self_query):
+    """The same neighbours with and without the kernels (ties between equal code
+    costs may pick different candidates: at most a few queries differ), and
+    the same exact distances where the neighbours agree."""
+    index, X, Q = two_group_index
+    assert index.n_tables_ > 0
+    query = None if self_query else Q
+    kw = dict(n_neighbors=10, weights=weights, group_weights=gw, n_candidates=300)
+    calls = []
+    pool_top = K.pool_top
+    monkeypatch.setattr(K, "pool_top", lambda *a: calls.append(1) or pool_top(*a))
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    D1, I1 = index.kneighbors(query, **kw)
+    assert calls, "the compiled path did not run"
+    monkeypatch.setenv("SKLRP_NUMBA", "0")
+    n_calls = len(calls)
+    D0, I0 = index.kneighbors(query, **kw)
+    assert len(calls) == n_calls, "the NumPy path used a kernel"
+    same = np.all(I1 == I0, axis=1)
+    assert same.mean() >= 0.98, same.mean()
+    np.testing.assert_allclose(D1[same], D0[same], rtol=1e-12, atol=0)
+    if self_query:
+        assert not np.any(I1 == np.arange(len(X))[:, None])
+
+
+def test_blas_threads_restored_after_query(two_group_index):
+    index, X, Q = two_group_index
+    before = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    index.kneighbors(Q, n_neighbors=3)
+    after = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    assert before == after
