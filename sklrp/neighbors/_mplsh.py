@@ -1391,8 +1391,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         xp = get_namespace(Q)
         # a few MB of gathered rows at a time: large temporaries cost page
-        # faults on every allocation
-        step = max(1, _MAX_GATHER // max(1, ids.shape[1] * Q.shape[1]))
+        # faults on every allocation (the compiled dot products gather
+        # nothing: only the (query, candidate) arrays count)
+        if xp is np and _kernels.enabled():
+            step = max(1, _MAX_PAIRS // max(1, ids.shape[1] * self.n_groups_))
+        else:
+            step = max(1, _MAX_GATHER // max(1, ids.shape[1] * Q.shape[1]))
         if Q.shape[0] > step:
             parts = [
                 self._rerank(

@@ -194,22 +194,45 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
                     r += 1
     return ids
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _candidate_dots(X, ids, Q, group_index, n_groups):  # pragma: no cover - compiled
+    # No fastmath: every dot product is summed in the same order whatever the
+    # batch, the candidate's position or the alignment of the arrays (with
+    # fastmath, LLVM vectorises some iterations and not others: results then
+    # differed in the last bit between batches).  The rows of 16 candidates
+    # are first copied (as float64) into a small buffer, a loop without sums
+    # whose memory reads run side by side; the sums then read the buffer from
+    # cache, four interleaved partial sums per product.
     nq, c = ids.shape
     d = X.shape[1]
+    d4 = d - d % 4
     out = np.zeros((nq, c, n_groups), dtype=np.float64)
     for q in numba.prange(nq):
-        for j in range(c):
-            p = ids[q, j]
-            if p < 0:
-                continue
-            if n_groups == 1:
-                acc = 0.0
+        qr = Q[q]
+        buf = np.empty((16, d), dtype=np.float64)
+        for j0 in range(0, c, 16):
+            m = min(16, c - j0)
+            for i in range(m):
+                p = max(ids[q, j0 + i], 0)
                 for f in range(d):
-                    acc += np.float64(X[p, f]) * Q[q, f]
-                out[q, j, 0] = acc
-            else:
-                for f in range(d):
-                    out[q, j, group_index[f]] += np.float64(X[p, f]) * Q[q, f]
+                    buf[i, f] = X[p, f]
+            for i in range(m):
+                if ids[q, j0 + i] < 0:
+                    continue
+                if n_groups == 1:
+                    a0 = 0.0
+                    a1 = 0.0
+                    a2 = 0.0
+                    a3 = 0.0
+                    for f in range(0, d4, 4):
+                        a0 += buf[i, f] * qr[f]
+                        a1 += buf[i, f + 1] * qr[f + 1]
+                        a2 += buf[i, f + 2] * qr[f + 2]
+                        a3 += buf[i, f + 3] * qr[f + 3]
+                    for f in range(d4, d):
+                        a0 += buf[i, f] * qr[f]
+                    out[q, j0 + i, 0] = (a0 + a1) + (a2 + a3)
+                else:
+                    for f in range(d):
+                        out[q, j0 + i, group_index[f]] += buf[i, f] * qr[f]
     return out

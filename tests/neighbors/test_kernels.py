@@ -179,3 +179,19 @@ def test_blas_threads_restored_after_query(two_group_index):
     index.kneighbors(Q, n_neighbors=3)
     after = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert before == after
+
+
+def test_candidate_dots_do_not_depend_on_the_batch():
+    """Bit for bit the same dot products whatever queries and candidates share the
+    call (a fastmath build once vectorised some iterations and not others)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((2000, 37)).astype(np.float32)
+    Q = rng.standard_normal((131, 37))
+    ids = rng.integers(-1, 2000, (131, 53))
+    whole = K.candidate_dots(X, ids, Q, np.zeros(37, np.int64), 1)
+    for start, stop in [(0, 1), (128, 131), (5, 69), (64, 128)]:
+        part = K.candidate_dots(X, ids[start:stop], Q[start:stop], np.zeros(37, np.int64), 1)
+        assert np.array_equal(part, whole[start:stop])
+    # and one candidate at a time
+    one = K.candidate_dots(X, ids[:3, 7:8], Q[:3], np.zeros(37, np.int64), 1)
+    assert np.array_equal(one, whole[:3, 7:8])
