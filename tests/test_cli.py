@@ -228,7 +228,7 @@ def test_progress_bar_on_stderr_unless_quiet(capsys, monkeypatch, tmp_path, quie
     if quiet:
         assert text == ""
     else:
-        assert "lsh: 100%" in text and "8/8" in text and "exact inner product" in text
+        assert "lsh: 100%" in text and "9/9" in text and "exact inner product" in text and "NumPy path" in text
     rows = _rows(capsys.readouterr().out)  # the bar never lands on stdout
     assert rows[-1]["figure"] == "summary"
 

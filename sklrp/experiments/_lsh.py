@@ -20,9 +20,10 @@ prints one JSON object per line:
   included), recall@10 against the exact neighbours and the speed-up over the
   fastest exact reference (``speedup_vs_reference``) and over the named one
   (``speedup_vs_named_reference``: scikit-learn's ``metric="euclidean"`` /
-  ``"cosine"``, the NumPy product for IP); with Numba installed, the
-  ``"auto"`` rows also time the NumPy query path (``kernels_speedup``).
-  Every time is the median of ``--repeats`` runs;
+  ``"cosine"``, the NumPy product for IP).  Every time is the median of
+  ``--repeats`` runs;
+- ``numpy_path``: with Numba installed, the default query also on the NumPy
+  path (``SKLRP_NUMBA=0``) and the compiled kernels' speed-up over it;
 - ``claim``: recall@10 >= 0.9 with ``n_candidates="auto"`` for every metric,
   and a speed-up of at least 3 over the fastest exact route.
 
@@ -210,7 +211,7 @@ def run(args):
         raise ValueError(f"--k ({args.k}) must not exceed --n ({args.n})")
     emit(figure="settings", **{k: v for k, v in vars(args).items() if k not in ("command", "name")})
     n_queries = len(METRICS) * len(args.probes)
-    with Steps(5 + n_queries, "lsh") as steps:
+    with Steps(6 + n_queries, "lsh") as steps:
         with steps.step("data"):
             X, Q = make_data(args.n, args.d, args.queries, args.clusters, args.seed)
         truth, best, named = _references(X, Q, args.k, steps, args.repeats)
@@ -249,14 +250,20 @@ def run(args):
                                "queries_per_second": round(len(Q) / t, 1),
                                "speedup_vs_reference": round(best[metric] / t, 2),
                                "speedup_vs_named_reference": round(named[metric] / t, 2)}
-                        if c == "auto" and kernels_enabled():
-                            # the same query on the NumPy path, for the kernels' own speed-up
-                            with _numpy_path():
-                                _, t_np = timed(query, args.repeats)
-                            row["numpy_path_query_seconds"] = round(t_np, 3)
-                            row["kernels_speedup"] = round(t_np / t, 2)
                         rows.append(row)
                         emit(figure="query", k=args.k, **row)
+        if kernels_enabled():
+            # the default query on the NumPy path, for the kernels' own speed-up (timed last: the
+            # NumPy path's BLAS threads keep spinning for a while after each product, on the cores the
+            # kernels would use)
+            with steps.step("NumPy path"), _numpy_path():
+                for row in rows:
+                    if row["n_candidates"] == "auto" and row["n_probes"] == args.probes[0]:
+                        _, t_np = timed(lambda: index.kneighbors(Q, weights=row["metric"], n_probes=row["n_probes"],
+                                                                 return_distance=False), args.repeats)
+                        emit(figure="numpy_path", metric=row["metric"], n_probes=row["n_probes"],
+                             query_seconds=round(t_np, 3), compiled_query_seconds=row["query_seconds"],
+                             kernels_speedup=round(t_np / row["query_seconds"], 2))
     auto = {r["metric"]: r["recall_at_k"] for r in rows if r["n_candidates"] == "auto" and r["n_probes"] == 16}
     if len(auto) == len(METRICS):
         emit(figure="claim", claim=f"recall@{args.k} >= 0.9 with n_candidates='auto' (16 probes) for L2, cosine "
