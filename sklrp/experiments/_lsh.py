@@ -211,7 +211,7 @@ def run(args):
         raise ValueError(f"--k ({args.k}) must not exceed --n ({args.n})")
     emit(figure="settings", **{k: v for k, v in vars(args).items() if k not in ("command", "name")})
     n_queries = len(METRICS) * len(args.probes)
-    with Steps(6 + n_queries, "lsh") as steps:
+    with Steps(5 + n_queries + kernels_enabled(), "lsh") as steps:
         with steps.step("data"):
             X, Q = make_data(args.n, args.d, args.queries, args.clusters, args.seed)
         truth, best, named = _references(X, Q, args.k, steps, args.repeats)
