@@ -13,11 +13,11 @@ both).  Only NumPy arrays reach these kernels (CuPy arrays take the array
 path).
 """
 
+import importlib.util
 import os
+import threading
 
 import numpy as np
-
-import importlib.util
 
 __all__ = ["enabled", "unique_pool", "pool_top", "candidate_dots"]
 
@@ -37,6 +37,26 @@ def _impl():
     from . import _numba_kernels
 
     return _numba_kernels
+
+
+_LOCK = threading.Lock()
+
+
+def _run(kernel, *args):
+    """``kernel(*args)``, one call at a time where Numba's threading layer is
+    its ``workqueue`` fallback (no OpenMP or TBB), which must not be entered
+    from several threads at once (Dask's threaded scheduler, joblib threads);
+    the OpenMP and TBB layers are called concurrently."""
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # not known before the first parallel call
+        layer = None
+    if layer in ("omp", "tbb"):
+        return kernel(*args)
+    with _LOCK:
+        return kernel(*args)
 
 
 def _n_chunks(nq):
@@ -62,11 +82,11 @@ def unique_pool(starts, lens, order, n):
     counts : ndarray of shape (n_queries,), int64
         Number of distinct ids of every query.
     cand : ndarray of shape (counts.sum(),), int32
-        The ids, query after query, each query's in order of first appearance.
+        The ids, query after query, each query's in increasing order.
     """
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     lens = np.ascontiguousarray(lens, dtype=np.int64)
-    return _impl()._unique_pool(starts, lens, order, int(n), _n_chunks(starts.shape[0]))
+    return _run(_impl()._unique_pool, starts, lens, order, int(n), _n_chunks(starts.shape[0]))
 
 
 def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand):
@@ -100,7 +120,8 @@ def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand
         Candidate ids, ``-1`` where a query has fewer distinct candidates.
     """
     f64 = np.float64
-    return _impl()._pool_top(
+    return _run(
+        _impl()._pool_top,
         np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(lens, dtype=np.int64),
         order, rec, np.ascontiguousarray(gidx, dtype=np.int64), np.ascontiguousarray(qcodes, dtype=np.uint64),
         np.ascontiguousarray(coslut, dtype=f64), np.ascontiguousarray(a, dtype=f64),
@@ -119,4 +140,4 @@ def candidate_dots(X, ids, Q, group_index, n_groups):
     Q = np.ascontiguousarray(Q, dtype=np.float64)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     gi = np.ascontiguousarray(group_index, dtype=np.int64)
-    return _impl()._candidate_dots(X, ids, Q, gi, int(n_groups))
+    return _run(_impl()._candidate_dots, X, ids, Q, gi, int(n_groups))

@@ -1188,6 +1188,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         return ids[:, : max(1, int((ids >= 0).sum(axis=1).max()))]
 
+    def __getstate__(self):
+        # the records of the compiled ranking are rebuilt on first use: not shipped to workers or pickles
+        state = super().__getstate__()
+        state.pop("_records_cache", None)
+        return state
+
     def _rank_records(self):
         """Per point, what the code ranking reads, side by side (one memory
         fetch per candidate instead of three): per feature group the words of
@@ -1231,7 +1237,18 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         dense[flat] = cost
         dense = dense.reshape(nq, width)
         if width > n_cand:
-            top = xp.argpartition(dense, n_cand - 1, axis=1)[:, :n_cand]
+            # the n_cand smallest costs; equal costs at the boundary go by
+            # position, i.e. by the smaller id (the pairs of a query are in
+            # id order), as in the compiled kernels
+            thr = xp.partition(dense, n_cand - 1, axis=1)[:, n_cand - 1 : n_cand]
+            below = dense < thr
+            tie = dense == thr
+            need = n_cand - xp.sum(below, axis=1, keepdims=True)
+            take = below | (tie & (xp.cumsum(tie, axis=1) <= need))
+            if bool(xp.all(xp.sum(take, axis=1) == n_cand)):
+                top = xp.nonzero(take)[1].reshape(nq, n_cand)
+            else:  # a NaN cost (none from finite data): any n_cand of the row
+                top = xp.argpartition(dense, n_cand - 1, axis=1)[:, :n_cand]
         else:
             top = xp.broadcast_to(xp.arange(width, dtype=xp.int64)[None], (nq, width))
         # position in the pair list; slots past a query's pairs are empty (-1)

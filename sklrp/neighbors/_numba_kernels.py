@@ -37,6 +37,9 @@ def _unique_pool(starts, lens, order, n, n_chunks):  # pragma: no cover - compil
             # clear only the bits this query set
             for i in range(raw[q], w):
                 seen[buf[i] >> 6] = np.uint64(0)
+            # in id order, as the NumPy path (equal code costs are then
+            # broken alike: by the smaller id)
+            buf[raw[q]:w].sort()
             counts[q] = w - raw[q]
     first = np.zeros(nq + 1, dtype=np.int64)
     for q in range(nq):
@@ -142,6 +145,7 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
         pool = np.empty(width, dtype=np.int64)
         cost = np.empty(width, dtype=np.float64)
         tmp = np.empty(width, dtype=np.float64)
+        tie = np.empty(width, dtype=np.int64)
         q0 = ch * per
         q1 = min(nq, q0 + per)
         for q in range(q0, q1):
@@ -182,16 +186,19 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
             # smallest, then ties with it in pool order
             thr = _kth_smallest(cost, m, n_cand, tmp)
             r = 0
+            n_tie = 0
             for i in range(m):
                 if cost[i] < thr and r < n_cand:
                     ids[q, r] = pool[i]
                     r += 1
-            for i in range(m):
-                if r >= n_cand:
-                    break
-                if cost[i] == thr:
-                    ids[q, r] = pool[i]
-                    r += 1
+                elif cost[i] == thr:
+                    tie[n_tie] = pool[i]
+                    n_tie += 1
+            # equal costs at the boundary: the smaller ids, as the NumPy path
+            if n_tie > n_cand - r:
+                tie[:n_tie].sort()
+            for i in range(min(n_tie, n_cand - r)):
+                ids[q, r + i] = tie[i]
     return ids
 
 @numba.njit(parallel=True, cache=True, nogil=True)
