@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["enabled", "unique_pool", "pool_top", "candidate_dots"]
+__all__ = ["enabled", "unique_pool", "pool_top", "rerank_top"]
 
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
@@ -130,14 +130,28 @@ def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand
     )
 
 
-def candidate_dots(X, ids, Q, group_index, n_groups):
-    """Per-group float64 dot products ``<q_g, x_g>`` of every query with its candidates.
+def rerank_top(X, ids, Q, group_index, n_groups, sq_norms, group_max_norm, gw, alpha, k):
+    """The ``k`` smallest exact mixture dissimilarities of every query's candidates.
 
-    ``X`` (float32 or float64) is read row by row (no gathered copy); ``ids``
-    ``(n_queries, C)`` holds point ids, ``-1`` for an empty slot (dot 0).
-    Returns ``(n_queries, C, n_groups)`` float64.
+    The dissimilarity of :class:`~sklrp.neighbors.MultiPurposeLSH` (before
+    the output transform), from float64 dot products of the query with the
+    candidates' rows of ``X`` (float32 or float64, read in place, summed in a
+    fixed order) and the squared group norms ``sq_norms`` ``(n, n_groups)``, with mixture weights ``alpha`` (``"l2"``, ``"ip"``,
+    ``"cosine"``), group weights ``gw`` and largest group norms
+    ``group_max_norm``.  ``ids`` ``(n_queries, C)``: ``-1`` for no candidate.
+
+    Returns
+    -------
+    D : ndarray of shape (n_queries, k), float64
+        Ascending; ``inf`` where a query has fewer than ``k`` candidates.
+    I : ndarray of shape (n_queries, k), int64
+        The candidates' ids; ``-1`` with ``inf``.
     """
-    Q = np.ascontiguousarray(Q, dtype=np.float64)
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    gi = np.ascontiguousarray(group_index, dtype=np.int64)
-    return _run(_impl()._candidate_dots, X, ids, Q, gi, int(n_groups))
+    f64 = np.float64
+    return _run(
+        _impl()._rerank_top, X, np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(Q, dtype=f64),
+        np.ascontiguousarray(group_index, dtype=np.int64), int(n_groups),
+        np.ascontiguousarray(sq_norms, dtype=f64), np.ascontiguousarray(group_max_norm, dtype=f64),
+        np.ascontiguousarray(gw, dtype=f64), float(alpha["l2"]), float(alpha["ip"]), float(alpha["cosine"]),
+        int(k),
+    )

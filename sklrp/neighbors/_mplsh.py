@@ -1433,12 +1433,16 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         nq, C = ids.shape
         plain = self._plain_ok(Q)
         if plain and xp is np and _kernels.enabled():
-            # compiled: the candidates' rows are read in place (no gathered copy)
-            dots = _kernels.candidate_dots(self.X_, ids, Q, self.group_index_, self.n_groups_)
+            # compiled: the candidates' rows read in place (no gathered copy),
+            # the dissimilarity and the k best in the same pass
+            D, I = _kernels.rerank_top(
+                self.X_, ids, Q, self.group_index_, self.n_groups_, self.sq_norms_,
+                self.group_max_norm_, gw, alpha, k,
+            )
+            return self._output(D, out), I
         if plain:
             onehot = H.group_masks(self.group_index_, self.n_groups_, xp, np.float64)
-            if not (xp is np and _kernels.enabled()):
-                dots = self._group_dots(self._candidate_rows(flat, nq, C), Q)
+            dots = self._group_dots(self._candidate_rows(flat, nq, C), Q)
             xsq = xp.take(self.sq_norms_, flat, axis=0).reshape(nq, C, -1)
             qsq = (Q * Q) @ onehot
             D = self._distances(dots, xsq, qsq[:, None, :], alpha, gw)

@@ -202,21 +202,30 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
     return ids
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _candidate_dots(X, ids, Q, group_index, n_groups):  # pragma: no cover - compiled
-    # No fastmath: every dot product is summed in the same order whatever the
-    # batch, the candidate's position or the alignment of the arrays (with
-    # fastmath, LLVM vectorises some iterations and not others: results then
-    # differed in the last bit between batches).  The rows of 16 candidates
-    # are first copied (as float64) into a small buffer, a loop without sums
-    # whose memory reads run side by side; the sums then read the buffer from
-    # cache, four interleaved partial sums per product.
+def _rerank_top(X, ids, Q, group_index, n_groups, sqn, M, gw, a_l2, a_ip, a_cos, k):  # pragma: no cover
+    # The exact dissimilarity of every candidate and the k smallest, kept
+    # sorted by insertion (strictly smaller only: of equal distances the
+    # earlier candidate stays).  No fastmath: every dot product is summed in
+    # the same order whatever the batch, the candidate's position or the
+    # alignment of the arrays (with fastmath, LLVM vectorised some iterations
+    # and not others, and results differed in the last bit between batches).
+    # The rows of 16 candidates are first copied (as float64) into a small
+    # buffer, a loop without sums whose memory reads run side by side; the
+    # sums then read the buffer from cache, four interleaved partial sums per
+    # product.  The mixture is that of MultiPurposeLSH._distances.
     nq, c = ids.shape
     d = X.shape[1]
     d4 = d - d % 4
-    out = np.zeros((nq, c, n_groups), dtype=np.float64)
+    D = np.full((nq, k), np.inf)
+    I = np.full((nq, k), -1, dtype=np.int64)
     for q in numba.prange(nq):
         qr = Q[q]
+        qsq = np.zeros(n_groups)
+        for f in range(d):
+            qsq[group_index[f]] += qr[f] * qr[f]
         buf = np.empty((16, d), dtype=np.float64)
+        dots = np.zeros(n_groups)
+        filled = 0
         for j0 in range(0, c, 16):
             m = min(16, c - j0)
             for i in range(m):
@@ -224,7 +233,8 @@ def _candidate_dots(X, ids, Q, group_index, n_groups):  # pragma: no cover - com
                 for f in range(d):
                     buf[i, f] = X[p, f]
             for i in range(m):
-                if ids[q, j0 + i] < 0:
+                p = ids[q, j0 + i]
+                if p < 0:
                     continue
                 if n_groups == 1:
                     a0 = 0.0
@@ -238,8 +248,42 @@ def _candidate_dots(X, ids, Q, group_index, n_groups):  # pragma: no cover - com
                         a3 += buf[i, f + 3] * qr[f + 3]
                     for f in range(d4, d):
                         a0 += buf[i, f] * qr[f]
-                    out[q, j0 + i, 0] = (a0 + a1) + (a2 + a3)
+                    dots[0] = (a0 + a1) + (a2 + a3)
                 else:
+                    dots[:] = 0.0
                     for f in range(d):
-                        out[q, j0 + i, group_index[f]] += buf[i, f] * qr[f]
-    return out
+                        dots[group_index[f]] += buf[i, f] * qr[f]
+                dist = 0.0
+                if a_l2 > 0:
+                    t = 0.0
+                    for g in range(n_groups):
+                        t += (qsq[g] + sqn[p, g] - 2.0 * dots[g]) * gw[g]
+                    dist += a_l2 * t
+                if a_ip > 0:
+                    t = 0.0
+                    for g in range(n_groups):
+                        t += (np.sqrt(qsq[g]) * M[g] - dots[g]) * gw[g]
+                    dist += a_ip * t
+                if a_cos > 0:
+                    t = 0.0
+                    for g in range(n_groups):
+                        denom = np.sqrt(qsq[g]) * np.sqrt(sqn[p, g])
+                        cos = dots[g] / denom if denom > 0 else 0.0
+                        t += (1.0 - cos) * gw[g]
+                    dist += a_cos * t
+                if dist < 0.0:
+                    dist = 0.0
+                if filled < k:
+                    pos = filled
+                    filled += 1
+                elif dist < D[q, k - 1]:
+                    pos = k - 1
+                else:
+                    continue
+                while pos > 0 and D[q, pos - 1] > dist:
+                    D[q, pos] = D[q, pos - 1]
+                    I[q, pos] = I[q, pos - 1]
+                    pos -= 1
+                D[q, pos] = dist
+                I[q, pos] = p
+    return D, I

@@ -109,18 +109,50 @@ def test_pool_top_takes_the_cheapest_candidates(G, gidx, n_cand):
         )
 
 
+def _reference_rerank(X, ids, Q, gi, G, alpha, gw, k):
+    """The documented mixture dissimilarity of every candidate, in NumPy; the k smallest."""
+    X64 = X.astype(np.float64)
+    M = np.array([np.linalg.norm(X64[:, gi == g], axis=1).max() for g in range(G)])
+    D = np.full(ids.shape, np.inf)
+    for q in range(len(Q)):
+        for j, p in enumerate(ids[q]):
+            if p < 0:
+                continue
+            t = 0.0
+            for g in range(G):
+                x, y = X64[p, gi == g], Q[q, gi == g]
+                nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+                cos = x @ y / (nx * ny) if nx * ny > 0 else 0.0
+                t += gw[g] * (alpha["l2"] * ((x - y) ** 2).sum() + alpha["ip"] * (ny * M[g] - x @ y)
+                              + alpha["cosine"] * (1 - cos))
+            D[q, j] = max(t, 0.0)
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(D, order, axis=1), np.where(np.isfinite(np.take_along_axis(D, order, axis=1)),
+                                                          np.take_along_axis(ids, order, axis=1), -1), M
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("G", [1, 3])
-def test_candidate_dots_match_numpy(dtype, G):
+@pytest.mark.parametrize("alpha", [{"l2": 1.0, "ip": 0.0, "cosine": 0.0}, {"l2": 0.0, "ip": 1.0, "cosine": 0.0},
+                                   {"l2": 0.3, "ip": 0.5, "cosine": 2.0}])
+def test_rerank_top_is_the_k_smallest_dissimilarities(dtype, G, alpha):
     rng = np.random.default_rng(2)
     X = rng.standard_normal((500, 10)).astype(dtype)
+    X[:3] = 0.0  # zero vectors: cosine 0
     Q = rng.standard_normal((7, 10))
     gi = np.arange(10) % G
+    gw = np.linspace(0.5, 2.0, G)
     ids = rng.integers(-1, 500, (7, 30))
-    got = K.candidate_dots(X, ids, Q, gi, G)
-    Xc = X[np.maximum(ids, 0)].astype(np.float64) * (ids >= 0)[:, :, None]
-    ref = np.stack([np.einsum("qcd,qd->qc", Xc[:, :, gi == g], Q[:, gi == g]) for g in range(G)], axis=2)
-    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    ids[0, :28] = -1  # fewer candidates than k
+    ids[1, :5] = [0, 1, 2, 3, 4]
+    ref_D, ref_I, M = _reference_rerank(X, ids, Q, gi, G, alpha, gw, 5)
+    sq = np.stack([(X.astype(np.float64)[:, gi == g] ** 2).sum(1) for g in range(G)], axis=1)
+    D, I = K.rerank_top(X, ids, Q, gi, G, sq, M, gw, alpha, 5)
+    np.testing.assert_allclose(D, ref_D, rtol=1e-10, atol=1e-12)
+    fin = np.isfinite(ref_D)
+    np.testing.assert_array_equal(I[~fin], -1)
+    np.testing.assert_allclose(np.take_along_axis(D, np.argsort(I, 1), 1)[fin.all(1)],
+                               np.take_along_axis(ref_D, np.argsort(ref_I, 1), 1)[fin.all(1)], rtol=1e-10)
 
 
 def _clustered(n, d, n_queries, seed):
@@ -190,20 +222,25 @@ def test_blas_threads_restored_after_query(two_group_index):
     assert before == after
 
 
-def test_candidate_dots_do_not_depend_on_the_batch():
-    """Bit for bit the same dot products whatever queries and candidates share the
+def test_rerank_does_not_depend_on_the_batch():
+    """Bit for bit the same distances whatever queries and candidates share the
     call (a fastmath build once vectorised some iterations and not others)."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((2000, 37)).astype(np.float32)
     Q = rng.standard_normal((131, 37))
-    ids = rng.integers(-1, 2000, (131, 53))
-    whole = K.candidate_dots(X, ids, Q, np.zeros(37, np.int64), 1)
+    ids = np.stack([rng.permutation(2000)[:53] for _ in range(131)])  # distinct, as the pools
+    ids[rng.random(ids.shape) < 0.1] = -1
+    sq = (X.astype(np.float64) ** 2).sum(1)[:, None]
+    args = (np.zeros(37, np.int64), 1, sq, np.array([7.0]), np.ones(1), {"l2": 1.0, "ip": 0.5, "cosine": 0.2})
+    whole = K.rerank_top(X, ids, Q, *args, 53)
     for start, stop in [(0, 1), (128, 131), (5, 69), (64, 128)]:
-        part = K.candidate_dots(X, ids[start:stop], Q[start:stop], np.zeros(37, np.int64), 1)
-        assert np.array_equal(part, whole[start:stop])
+        part = K.rerank_top(X, ids[start:stop], Q[start:stop], *args, 53)
+        assert np.array_equal(part[0], whole[0][start:stop]) and np.array_equal(part[1], whole[1][start:stop])
     # and one candidate at a time
-    one = K.candidate_dots(X, ids[:3, 7:8], Q[:3], np.zeros(37, np.int64), 1)
-    assert np.array_equal(one, whole[:3, 7:8])
+    for j in (0, 7, 52):
+        one = K.rerank_top(X, ids[:, j : j + 1], Q, *args, 1)
+        hit = (whole[1] == ids[:, j : j + 1]) & (ids[:, j : j + 1] >= 0)
+        assert np.array_equal(one[0][:, 0][hit.any(1)], whole[0][hit])
 
 
 @pytest.mark.parametrize("params", [{"variant": "ca"}, {"code_ranking": "blocks"}, {"variant": "sa"}])

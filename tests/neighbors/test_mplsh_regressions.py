@@ -640,6 +640,7 @@ def test_self_exclusion_does_not_depend_on_the_distance_values(monkeypatch):
     neighbour: re-ranking and brute force exclude it by index (index -1), and kneighbors refuses."""
     X = np.random.RandomState(9).normal(size=(30, 4))
     index = MultiPurposeLSH(n_bits=32, n_tables=0, n_candidates=8, random_state=0).fit(X)
+    monkeypatch.setenv("SKLRP_NUMBA", "0")  # _distances is the NumPy path's (the kernels: tests/neighbors/test_kernels.py)
     monkeypatch.setattr(MultiPurposeLSH, "_distances", lambda self, dots, *args: np.full(dots.shape[:-1], np.inf))
     alpha, gw, e = _mplsh._normalized_weights({"l2": 1.0, "ip": 0.0, "cosine": 0.0}, np.ones(1))
     own = np.arange(30)
