@@ -18,12 +18,15 @@ prints one JSON object per line:
 - ``build``: build time and memory of the index;
 - ``query``: for each metric, ``n_probes`` and ``n_candidates`` (``"auto"``
   included), recall@10 against the exact neighbours and the speed-up over the
-  fastest exact reference (``speedup_vs_reference``) and over the named one
+  fastest exact reference (``speedup_vs_reference``; that reference is timed
+  again, alternating with the query, as ``reference_seconds``: a shared CPU's
+  speed drifts over minutes) and over the named one
   (``speedup_vs_named_reference``: scikit-learn's ``metric="euclidean"`` /
   ``"cosine"``, the NumPy product for IP).  Every time is the median of
   ``--repeats`` runs;
 - ``numpy_path``: with Numba installed, the default query also on the NumPy
-  path (``SKLRP_NUMBA=0``) and the compiled kernels' speed-up over it;
+  path (``SKLRP_NUMBA=0``, alternating with the compiled one) and the
+  compiled kernels' speed-up over it;
 - ``claim``: recall@10 >= 0.9 with ``n_candidates="auto"`` for every metric,
   and a speed-up of at least 3 over the fastest exact route.
 
@@ -114,45 +117,66 @@ def timed(fn, repeats):
     return out, float(np.median(times))
 
 
+def timed_pair(fn_a, fn_b, repeats):
+    """``(out_a, median time of fn_a)``, ``(out_b, median time of fn_b)``, the calls alternating."""
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out_a = fn_a()
+        times_a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out_b = fn_b()
+        times_b.append(time.perf_counter() - t0)
+    return (out_a, float(np.median(times_a))), (out_b, float(np.median(times_b)))
+
+
 def _references(X, Q, k, steps, repeats=1):
-    """Exact neighbours and query times (median of ``repeats``): ``truth``, fastest reference time, named
-    reference time per metric."""
+    """Exact neighbours and query times (median of ``repeats``).
+
+    Returns ``truth``, the fastest reference's time and the named reference's time per metric, and the
+    fastest reference of each metric as a callable (timed again beside the index's queries).
+    """
     from sklearn.neighbors import NearestNeighbors
 
     def brute(Xfit, Qq, metric="euclidean"):
         nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric=metric).fit(Xfit)
-        return timed(lambda: nn.kneighbors(Qq(), return_distance=False), repeats)
+        Qp = Qq()
+
+        def run():
+            return nn.kneighbors(Qp, return_distance=False)
+
+        return timed(run, repeats) + (run,)
 
     def report(metric, method, seconds, **kw):
         emit(figure="reference", metric=metric, method=method, query_seconds=round(seconds, 3),
              queries_per_second=round(len(Q) / seconds, 1), **kw)
 
-    truth, best, named = {}, {}, {}
+    truth, best, named, fastest = {}, {}, {}, {}
     with steps.step("exact L2"):
-        truth["l2"], t = brute(X, lambda: Q)
+        truth["l2"], t, fastest["l2"] = brute(X, lambda: Q)
         best["l2"] = named["l2"] = t
         report("l2", "sklearn brute, metric='euclidean'", t)
     with steps.step("exact cosine"):
-        truth["cosine"], t_cos = brute(X, lambda: Q, "cosine")
+        truth["cosine"], t_cos, run_cos = brute(X, lambda: Q, "cosine")
         report("cosine", "sklearn brute, metric='cosine'", t_cos)
         Xu = X / np.linalg.norm(X, axis=1, keepdims=True)
-        ind, t_unit = brute(Xu, lambda: Q / np.linalg.norm(Q, axis=1, keepdims=True))
-        del Xu
+        ind, t_unit, run_unit = brute(Xu, lambda: Q / np.linalg.norm(Q, axis=1, keepdims=True))
         report("cosine", "sklearn brute, euclidean on L2-normalised vectors (same ranking)", t_unit,
                recall_vs_cosine_metric=round(recall(ind, truth["cosine"]), 4))
         best["cosine"], named["cosine"] = min(t_cos, t_unit), t_cos
+        fastest["cosine"] = run_cos if t_cos <= t_unit else run_unit
     with steps.step("exact inner product"):
         truth["ip"], t_np = timed(lambda: exact_ip(X, Q, k), repeats)
         report("ip", "blocked NumPy product + argpartition", t_np, note="sklearn has no inner-product metric")
         sq = np.einsum("ij,ij->i", X, X)
         Xa = np.hstack([X, np.sqrt(np.clip(sq.max() - sq, 0, None))[:, None]])
         del sq
-        ind, t_aug = brute(Xa, lambda: np.hstack([Q, np.zeros((len(Q), 1), Q.dtype)]))
-        del Xa
+        ind, t_aug, run_aug = brute(Xa, lambda: np.hstack([Q, np.zeros((len(Q), 1), Q.dtype)]))
         report("ip", "sklearn brute, euclidean on the MIPS-to-NN augmentation (exact)", t_aug,
                recall_vs_numpy=round(recall(ind, truth["ip"]), 4))
         best["ip"], named["ip"] = min(t_np, t_aug), t_np
-    return truth, best, named
+        fastest["ip"] = (lambda: exact_ip(X, Q, k)) if t_np <= t_aug else run_aug
+    return truth, best, named, fastest
 
 
 def _figure(rows, args):
@@ -214,7 +238,7 @@ def run(args):
     with Steps(5 + n_queries + kernels_enabled(), "lsh") as steps:
         with steps.step("data"):
             X, Q = make_data(args.n, args.d, args.queries, args.clusters, args.seed)
-        truth, best, named = _references(X, Q, args.k, steps, args.repeats)
+        truth, best, named, fastest = _references(X, Q, args.k, steps, args.repeats)
         with steps.step("build the index"):
             tracemalloc.start()
             t0 = time.perf_counter()
@@ -244,26 +268,33 @@ def run(args):
                         def query():
                             return index.kneighbors(Q, weights=metric, n_candidates=c, n_probes=probes,
                                                     return_distance=False)
-                        ind, t = timed(query, args.repeats)
+                        # the fastest reference timed again, alternating with the query, so that both see
+                        # the same machine (a shared CPU's speed drifts by tens of per cent over minutes)
+                        (ind, t), (_, t_ref) = timed_pair(query, fastest[metric], args.repeats)
                         row = {"metric": metric, "n_candidates": c, "n_probes": probes,
                                "recall_at_k": round(recall(ind, truth[metric]), 4), "query_seconds": round(t, 3),
                                "queries_per_second": round(len(Q) / t, 1),
-                               "speedup_vs_reference": round(best[metric] / t, 2),
-                               "speedup_vs_named_reference": round(named[metric] / t, 2)}
+                               "reference_seconds": round(t_ref, 3),
+                               "speedup_vs_reference": round(t_ref / t, 2),
+                               "speedup_vs_named_reference": round(named[metric] / best[metric] * t_ref / t, 2)}
                         rows.append(row)
                         emit(figure="query", k=args.k, **row)
         if kernels_enabled():
             # the default query on the NumPy path, for the kernels' own speed-up (timed last: the
             # NumPy path's BLAS threads keep spinning for a while after each product, on the cores the
             # kernels would use)
-            with steps.step("NumPy path"), _numpy_path():
-                for row in rows:
-                    if row["n_candidates"] == "auto" and row["n_probes"] == args.probes[0]:
-                        _, t_np = timed(lambda: index.kneighbors(Q, weights=row["metric"], n_probes=row["n_probes"],
-                                                                 return_distance=False), args.repeats)
-                        emit(figure="numpy_path", metric=row["metric"], n_probes=row["n_probes"],
-                             query_seconds=round(t_np, 3), compiled_query_seconds=row["query_seconds"],
-                             kernels_speedup=round(t_np / row["query_seconds"], 2))
+            with steps.step("NumPy path"):
+                for metric in METRICS:
+                    def query():
+                        return index.kneighbors(Q, weights=metric, n_probes=args.probes[0], return_distance=False)
+
+                    def numpy_query():
+                        with _numpy_path():
+                            return query()
+
+                    (_, t), (_, t_np) = timed_pair(query, numpy_query, args.repeats)
+                    emit(figure="numpy_path", metric=metric, n_probes=args.probes[0], query_seconds=round(t_np, 3),
+                         compiled_query_seconds=round(t, 3), kernels_speedup=round(t_np / t, 2))
     auto = {r["metric"]: r["recall_at_k"] for r in rows if r["n_candidates"] == "auto" and r["n_probes"] == 16}
     if len(auto) == len(METRICS):
         emit(figure="claim", claim=f"recall@{args.k} >= 0.9 with n_candidates='auto' (16 probes) for L2, cosine "

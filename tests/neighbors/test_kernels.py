@@ -296,3 +296,27 @@ def test_pool_top_breaks_ties_by_the_smaller_id():
                      np.ones((1, 64 * W + 1)), [0.0], zeros, [0.0], zeros + 1.0, 40)
     for q, pool in enumerate(_reference_ids(starts, lens, order)):  # every cost is 0
         np.testing.assert_array_equal(np.sort(ids[q]), np.sort(pool)[:40])
+
+
+def test_large_sets_probe_the_top_norm_range_deeper_for_inner_products(monkeypatch):
+    """From _IP_DEEPER_FROM points on, IP queries probe twice as many top-range
+    buckets; the pool still contains the pool without IP (same probe order)."""
+    from sklrp.neighbors import _mplsh
+
+    X, Q = _clustered(6000, 12, 30, seed=2)
+    index = MultiPurposeLSH(n_bits=64, random_state=0).fit(X)
+    assert index.n_tables_ > 0 and index._n_ranges == 4
+    l2 = {"l2": 1.0, "ip": 0.0, "cosine": 0.0}
+    ip = {"l2": 0.0, "ip": 1.0, "cosine": 0.0}
+
+    def pool(weights):
+        q, c = index._table_pool(index._query_state(Q, weights, np.ones(1)), 8)
+        return set(zip(q.tolist(), c.tolist()))
+
+    shallow = pool(ip)
+    monkeypatch.setattr(_mplsh, "_IP_DEEPER_FROM", 1000)
+    deep, base = pool(ip), pool(l2)
+    assert base < shallow < deep
+    norms = np.linalg.norm(X, axis=1)
+    extra = np.array([c for _, c in deep - shallow])
+    assert np.all(norms[extra] >= np.quantile(norms, 0.75) - 1e-6)
