@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["enabled", "unique_pool", "pool_top", "rerank_top"]
+__all__ = ["enabled", "unique_pool", "pool_top", "rerank_top", "probe_keys"]
 
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
@@ -154,4 +154,15 @@ def rerank_top(X, ids, Q, group_index, n_groups, sq_norms, group_max_norm, gw, a
         np.ascontiguousarray(sq_norms, dtype=f64), np.ascontiguousarray(group_max_norm, dtype=f64),
         np.ascontiguousarray(gw, dtype=f64), float(alpha["l2"]), float(alpha["ip"]), float(alpha["cosine"]),
         int(k),
+    )
+
+
+def probe_keys(r, base, n_probes, m):
+    """Multi-probe keys ``(n_rows, n_probes)``: ``base`` XOR the flips of the
+    ``n_probes`` cheapest subsets of the ``m`` least confident bits of the
+    (power-of-two scaled) projections ``r``; the same keys as the NumPy path
+    of ``MultiPurposeLSH._probe_keys``, which defines every tie."""
+    return _run(
+        _impl()._probe_keys, np.ascontiguousarray(r), np.ascontiguousarray(base, dtype=np.int64),
+        int(n_probes), int(m),
     )

@@ -1033,6 +1033,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The probes are the cheapest flips of the least confident key bits; how
         many bits are enumerated depends on ``n_enum`` (default ``n_probes``)
         only, so calls with the same ``n_enum`` return prefixes of one list.
+        Every step is defined to the tie (the ``m`` smallest squared
+        projections in bit order, the flip costs summed in float64 in that
+        order, the cheapest flips ordered by cost and then by subset), so the
+        compiled kernel (:func:`sklrp.neighbors._kernels.probe_keys`) returns
+        the same keys.
         """
         xp = get_namespace(proj)
         k = self.key_bits_
@@ -1046,28 +1051,49 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return base[:, None]
         n_enum = max(n_probes, n_probes if n_enum is None else n_enum)
         m = min(k, int(math.ceil(math.log2(n_enum))) + 2, 12)
-        # the m least confident bits (any order: every subset is enumerated)
-        order = xp.argpartition(xp.abs(r), m - 1, axis=1)[:, :m] if m < k else (
-            xp.broadcast_to(xp.arange(k, dtype=xp.int64)[None], r.shape)
-        )
-        cost = xp.take_along_axis(r * r, order, axis=1)  # (nq, m)
-        subsets = ((np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1).astype(
-            np.float64
-        )
-        total = cost @ xp.asarray(subsets.astype(proj.dtype)).T  # (nq, 2^m)
-        if n_probes < (1 << m):
-            best = xp.argpartition(total, n_probes - 1, axis=1)[:, :n_probes]
+        if xp is np and _kernels.enabled():
+            return _kernels.probe_keys(r, base, n_probes, m)
+        r = r.astype(xp.float64)
+        sq = r * r
+        # the m least confident bits, by squared projection and then by bit
+        order = xp.argsort(sq, axis=1, kind="stable")[:, :m] if xp is np else xp.argsort(sq, axis=1)[:, :m]
+        cost = xp.take_along_axis(sq, order, axis=1)  # (nq, m), ascending
+        S = 1 << m
+        bits = (np.arange(S)[:, None] >> np.arange(m)[None, :]) & 1  # (S, m): bit i of subset s
+        total = xp.zeros((r.shape[0], S), dtype=xp.float64)
+        for i in range(m):  # left to right, as the kernel
+            total += cost[:, i : i + 1] * xp.asarray(bits[:, i].astype(np.float64))[None, :]
+        if n_probes < S:
+            part = xp.argpartition(total, n_probes - 1, axis=1)[:, :n_probes]
+            kth = xp.max(xp.take_along_axis(total, part, axis=1), axis=1)
+            # equal costs across the cut (e.g. a zero row): the smaller subsets, as the kernel
+            cut = xp.sum(total <= kth[:, None], axis=1) > n_probes
+            if bool(xp.any(cut)):
+                rows = xp.nonzero(cut)[0]
+                part[rows] = self._stable_argsort(total[rows])[:, :n_probes]
+            sel = xp.take_along_axis(total, part, axis=1)
+            best = xp.take_along_axis(part, self._stable_argsort(sel, part), axis=1)
         else:
-            best = xp.broadcast_to(xp.arange(1 << m, dtype=xp.int64)[None], total.shape)
-        # cheapest first: the first probes are the most likely buckets
-        best = xp.take_along_axis(
-            best, xp.argsort(xp.take_along_axis(total, best, axis=1), axis=1), axis=1
-        )
-        # the key mask of every subset, exact in float64 (keys have <= 30 bits)
-        masks = (xp.ones_like(order) << order).astype(xp.float64)  # (nq, m)
-        flips = xp.take_along_axis(masks @ xp.asarray(subsets).T, best, axis=1)
-        flips = flips.astype(xp.int64)
+            best = self._stable_argsort(total)
+        # the key mask of every chosen subset (exact: keys have <= 30 bits)
+        masks = xp.ones_like(order) << order  # (nq, m) int64
+        chosen = xp.asarray(bits)[best]  # (nq, n_probes, m)
+        flips = xp.sum(chosen * masks[:, None, :], axis=2)
         return base[:, None] ^ flips
+
+    @staticmethod
+    def _stable_argsort(values, ties=None):
+        """Row-wise argsort of ``values``, equal values by ``ties`` (default: by
+        column), on NumPy and CuPy alike."""
+        xp = get_namespace(values)
+        if ties is None:
+            ties = xp.broadcast_to(xp.arange(values.shape[1])[None, :], values.shape)
+        if xp is np:
+            return np.lexsort((ties, values), axis=-1)
+        # CuPy: sort by the tie key first, then stably by value
+        o1 = xp.argsort(ties, axis=1)
+        o2 = xp.argsort(xp.take_along_axis(values, o1, axis=1), axis=1)
+        return xp.take_along_axis(o1, o2, axis=1)
 
     def _table_pool(self, state, n_probes):
         """Deduplicated (query, candidate) pairs from the hash tables."""

@@ -287,3 +287,70 @@ def _rerank_top(X, ids, Q, group_index, n_groups, sqn, M, gw, a_l2, a_ip, a_cos,
                 D[q, pos] = dist
                 I[q, pos] = p
     return D, I
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _probe_keys(r, base, n_probes, m):  # pragma: no cover - compiled
+    # MultiPurposeLSH._probe_keys, row by row: the m least confident bits
+    # (smallest squared projection, then bit order), the flip costs of
+    # every subset summed in float64 in that order, the n_probes cheapest
+    # subsets ordered by cost and then by subset
+    rows, k = r.shape
+    S = 1 << m
+    out = np.empty((rows, n_probes), dtype=np.int64)
+    for i in numba.prange(rows):
+        sq = np.empty(k, dtype=np.float64)
+        idx = np.empty(k, dtype=np.int64)
+        for b in range(k):
+            v = np.float64(r[i, b])
+            sq[b] = v * v
+            idx[b] = b
+        for a in range(1, k):  # stable insertion sort of the bits by sq
+            t = idx[a]
+            j = a
+            while j > 0 and sq[idx[j - 1]] > sq[t]:
+                idx[j] = idx[j - 1]
+                j -= 1
+            idx[j] = t
+        cost = np.empty(m, dtype=np.float64)
+        mask = np.empty(m, dtype=np.int64)
+        for j in range(m):
+            cost[j] = sq[idx[j]]
+            mask[j] = np.int64(1) << idx[j]
+        total = np.empty(S, dtype=np.float64)
+        for s in range(S):
+            t = 0.0
+            for j in range(m):
+                if (s >> j) & 1:
+                    t += cost[j]
+            total[s] = t
+        chosen = np.empty(n_probes, dtype=np.int64)
+        if n_probes < S:
+            tmp = total.copy()
+            thr = _select(tmp, S, n_probes - 1)
+            c = 0
+            for s in range(S):
+                if total[s] < thr:
+                    chosen[c] = s
+                    c += 1
+            for s in range(S):
+                if c >= n_probes:
+                    break
+                if total[s] == thr:
+                    chosen[c] = s
+                    c += 1
+        else:
+            for s in range(S):
+                chosen[s] = s
+        vals = np.empty(n_probes, dtype=np.float64)
+        for p in range(n_probes):
+            vals[p] = total[chosen[p]]
+        o = np.argsort(vals, kind="mergesort")  # stable: equal costs keep subset order
+        for p in range(n_probes):
+            s = chosen[o[p]]
+            f = np.int64(0)
+            for j in range(m):
+                if (s >> j) & 1:
+                    f |= mask[j]
+            out[i, p] = base[i] ^ f
+    return out

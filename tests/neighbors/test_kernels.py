@@ -320,3 +320,27 @@ def test_large_sets_probe_the_top_norm_range_deeper_for_inner_products(monkeypat
     norms = np.linalg.norm(X, axis=1)
     extra = np.array([c for _, c in deep - shallow])
     assert np.all(norms[extra] >= np.quantile(norms, 0.75) - 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_probes, n_enum", [(2, None), (16, 64), (64, 64), (112, 112), (300, None)])
+def test_probe_keys_kernel_equals_numpy(monkeypatch, dtype, n_probes, n_enum):
+    """The compiled probe sequence is the NumPy one, ties included (zero rows,
+    repeated projections)."""
+    X, _ = _clustered(5000, 12, 1, seed=3)
+    index = MultiPurposeLSH(n_bits=64, key_bits=9, random_state=0).fit(X)
+    rng = np.random.default_rng(4)
+    proj = rng.standard_normal((300, 9)).astype(dtype)
+    proj[:5] = 0.0  # every flip costs 0
+    proj[5:10] = np.round(proj[5:10], 1)  # ties between bits and between subsets
+    proj[10] = 1.0
+    proj[11, :4] = 0.0
+    monkeypatch.setenv("SKLRP_NUMBA", "0")
+    ref = index._probe_keys(proj, 0, n_probes, n_enum)
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    got = index._probe_keys(proj, 0, n_probes, n_enum)
+    np.testing.assert_array_equal(got, ref)
+    # distinct buckets, the query's own first
+    assert np.all(ref[:, 0] == ref[:, 0]) and all(len(set(row)) == len(row) for row in ref.tolist())
+    bits = (proj >= 0).astype(np.int64) @ (1 << np.arange(9))
+    np.testing.assert_array_equal(ref[:, 0], bits)
