@@ -4,6 +4,31 @@ first used: importing Numba takes a second or two)."""
 import numba
 import numpy as np
 
+@numba.njit(inline="always")
+def _collect(starts, lens, order, q, seen, out, w):  # pragma: no cover - compiled
+    """Append the ids of query ``q``'s bucket segments not yet in the bitset
+    ``seen`` (one bit per point) to ``out`` from position ``w`` on, marking
+    them; returns the new end."""
+    for j in range(starts.shape[1]):
+        a = starts[q, j]
+        for e in range(a, a + lens[q, j]):
+            p = order[e]
+            word = p >> 6
+            bit = np.uint64(1) << np.uint64(p & 63)
+            if not (seen[word] & bit):
+                seen[word] |= bit
+                out[w] = p
+                w += 1
+    return w
+
+
+@numba.njit(inline="always")
+def _clear(seen, ids, a, b):  # pragma: no cover - compiled
+    """Clear the bits of ``ids[a:b]`` only (the bitset is then empty again)."""
+    for i in range(a, b):
+        seen[ids[i] >> 6] = np.uint64(0)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _unique_pool(starts, lens, order, n, n_chunks):  # pragma: no cover - compiled
     nq, s = starts.shape
@@ -23,20 +48,8 @@ def _unique_pool(starts, lens, order, n, n_chunks):  # pragma: no cover - compil
         q0 = c * per
         q1 = min(nq, q0 + per)
         for q in range(q0, q1):
-            w = raw[q]
-            for j in range(s):
-                a = starts[q, j]
-                for e in range(a, a + lens[q, j]):
-                    p = order[e]
-                    word = p >> 6
-                    bit = np.uint64(1) << np.uint64(p & 63)
-                    if not (seen[word] & bit):
-                        seen[word] |= bit
-                        buf[w] = p
-                        w += 1
-            # clear only the bits this query set
-            for i in range(raw[q], w):
-                seen[buf[i] >> 6] = np.uint64(0)
+            w = _collect(starts, lens, order, q, seen, buf, raw[q])
+            _clear(seen, buf, raw[q], w)
             # in id order, as the NumPy path (equal code costs are then
             # broken alike: by the smaller id)
             buf[raw[q]:w].sort()
@@ -149,18 +162,7 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
         q0 = ch * per
         q1 = min(nq, q0 + per)
         for q in range(q0, q1):
-            m = 0
-            for j in range(s):
-                st = starts[q, j]
-                for e in range(st, st + lens[q, j]):
-                    p = order[e]
-                    word = p >> 6
-                    bit = np.uint64(1) << np.uint64(p & 63)
-                    if seen[word] & bit:
-                        continue
-                    seen[word] |= bit
-                    pool[m] = p
-                    m += 1
+            m = _collect(starts, lens, order, q, seen, pool, 0)
             # the costs in a second loop without branches on the data: the
             # candidates' records are fetched from memory several at a time
             for i in range(m):
@@ -176,8 +178,7 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
                     cg = coslut[g, ham] if (xg > 0 and qn[q, g] > 0) else 0.0
                     total += a[g] * rec[p, o + W] - cg * (b[q, g] * xg + c[g])
                 cost[i] = total
-            for i in range(m):
-                seen[pool[i] >> 6] = np.uint64(0)
+            _clear(seen, pool, 0, m)
             if m <= n_cand:
                 for i in range(m):
                     ids[q, i] = pool[i]
