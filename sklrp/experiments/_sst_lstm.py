@@ -46,6 +46,7 @@ from ..metrics import word_deletion_curve
 from ..text import TokenSequenceVectorizer, highlight_html, token_relevances
 from ._common import (
     Steps,
+    deletion_panel,
     emit,
     fit_quietly,
     fraction,
@@ -96,22 +97,14 @@ def train(args, docs, y, dev_docs, dev_y, *, name):
 
 def _figure(curves_by_subset, name):
     """word_deletion.png: accuracy against words deleted, correct and misclassified sentences."""
-    from matplotlib.ticker import MaxNLocator
-
     fig = new_figure(figsize=(9, 3.6))
     axes = fig.subplots(1, 2)
     for ax, (subset, curves) in zip(axes, curves_by_subset.items()):
         first = curves["lrp"]
-        for m in METHODS:
-            ax.plot(first.n_deleted, curves[m].accuracy, "o-", ms=3, label=LABELS[m])
         first_words = "most relevant" if first.order == "descending" else "most negative"
-        ax.set_title(f"{subset} ({first.n_documents} sentences; {first_words} words first)", fontsize="small")
-        ax.set_xlabel("words deleted")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("accuracy")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        deletion_panel(ax, {"n_deleted": first.n_deleted, **{m: curves[m].accuracy for m in METHODS}},
+                       {m: LABELS[m] for m in METHODS},
+                       f"{subset} ({first.n_documents} sentences; {first_words} words first)")
     fig.suptitle(f"Word deletion, bi-LSTM on SST-5 (trained on {name}; relevance for the true class)",
                  fontsize="medium")
     save_figure(fig, "word_deletion.png")
