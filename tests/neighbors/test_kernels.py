@@ -299,8 +299,8 @@ def test_pool_top_breaks_ties_by_the_smaller_id():
 
 
 def test_large_sets_probe_the_top_norm_range_deeper_for_inner_products(monkeypatch):
-    """From _IP_DEEPER_FROM points on, IP queries probe twice as many top-range
-    buckets; the pool still contains the pool without IP (same probe order)."""
+    """IP queries probe the top norm range deeper on larger indexes (_ip_depth);
+    the pool still contains the pool without IP (same probe order)."""
     from sklrp.neighbors import _mplsh
 
     X, Q = _clustered(6000, 12, 30, seed=2)
@@ -314,7 +314,8 @@ def test_large_sets_probe_the_top_norm_range_deeper_for_inner_products(monkeypat
         return set(zip(q.tolist(), c.tolist()))
 
     shallow = pool(ip)
-    monkeypatch.setattr(_mplsh, "_IP_DEEPER_FROM", 1000)
+    assert _mplsh._ip_depth(len(X)) == pytest.approx(1 / 3) and _mplsh._ip_depth(10**6) == 2.0
+    monkeypatch.setattr(_mplsh, "_ip_depth", lambda n: 2.0)
     deep, base = pool(ip), pool(l2)
     assert base < shallow < deep
     norms = np.linalg.norm(X, axis=1)
