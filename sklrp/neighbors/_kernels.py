@@ -39,6 +39,44 @@ def _impl():
     return _numba_kernels
 
 
+class _OneBlasThread:
+    """Context: BLAS limited to one thread while any query runs the kernels.
+
+    One ``ThreadpoolController`` is made on first use (a fresh
+    ``threadpool_limits`` scans the loaded libraries, 2-3 ms per call: more
+    than a small query), and concurrent queries share one limit, restored
+    when the last of them ends (nested per-thread limits would restore each
+    other's values out of order).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._controller = self._limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._active == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._active += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+#: BLAS threads left spinning after a product would take the cores the kernels
+#: use; the products of a query are small, one BLAS thread suits them
+one_blas_thread = _OneBlasThread()
+
 _LOCK = threading.Lock()
 
 

@@ -21,7 +21,6 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -1645,7 +1644,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # the compiled kernels run on their own threads: BLAS threads left
             # spinning after a product would take the cores from them (the
             # products here are small, one BLAS thread is enough for them)
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _kernels.one_blas_thread:
                 return self._approximate_batches(Q, k, alpha, gw, n_candidates, n_probes, self_ids, out)
         return self._approximate_batches(Q, k, alpha, gw, n_candidates, n_probes, self_ids, out)
 

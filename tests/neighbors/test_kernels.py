@@ -220,6 +220,13 @@ def test_blas_threads_restored_after_query(two_group_index):
     index.kneighbors(Q, n_neighbors=3)
     after = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
     assert before == after
+    # also after queries from several threads at once (one shared limit, restored by the last)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: index.kneighbors(Q, n_neighbors=3), range(12)))
+    after = [(i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    assert before == after
 
 
 def test_rerank_does_not_depend_on_the_batch():
