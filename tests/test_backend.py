@@ -298,16 +298,19 @@ CONV_BLOCK_CASES = [  # (input shape (C, *S), filters, kernel, stride, padding)
 ]
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("block_bytes", [1, 300, None])
 @pytest.mark.parametrize("shape,filters,kernel,stride,padding", CONV_BLOCK_CASES)
 def test_conv_forward_transpose_and_weight_gradient_in_blocks(monkeypatch, block_bytes, shape, filters, kernel,
-                                                              stride, padding):
-    """Column blocks of any size give the loops' convolution, its exact adjoint and its weight gradient."""
-    from sklrp import _backend
+                                                              stride, padding, threads):
+    """Column blocks of any size, on any number of threads, give the loops' convolution, its exact adjoint and
+    its weight gradient."""
+    from sklrp import _backend, _threads
     from sklrp.nn import Conv1D, Conv2D
 
     if block_bytes is not None:  # 1: one sample per block; 300: a few
         monkeypatch.setattr(_backend, "_COLS_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
     rng = np.random.RandomState(0)
     layer = (Conv1D if len(shape) == 2 else Conv2D)(filters, kernel, stride=stride, padding=padding)
     layer.build(shape, rng, np.float64)
@@ -345,3 +348,53 @@ def test_conv_forward_transpose_and_weight_gradient_in_blocks(monkeypatch, block
     for k, g in layer.param_grads(s, cache_t).items():
         np.testing.assert_allclose(g, grads[k], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.linear_transpose(s, layer.params["weight"], cache_t), back, rtol=1e-12)
+
+
+def test_column_blocks_give_the_same_bits_on_any_number_of_threads(monkeypatch):
+    """Each block is one single-threaded product and the weight gradient sums the blocks in their order, so the
+    convolution, its transpose and its weight gradient do not depend on the number of threads."""
+    from sklrp import _backend, _threads
+    from sklrp.nn import Conv2D
+
+    monkeypatch.setattr(_backend, "_COLS_BLOCK_BYTES", 3000)
+    rng = np.random.RandomState(1)
+    layer = Conv2D(8, 3, padding="same")
+    layer.build((16, 9, 9), rng, np.float32)
+    x = rng.normal(size=(23, 16, 9, 9)).astype(np.float32)
+    s = rng.normal(size=(23, 8, 9, 9)).astype(np.float32)
+    runs = []
+    for threads in (2, 3, 5):
+        monkeypatch.setattr(_threads, "blas_threads", lambda t=threads: t)
+        with _threads.one_blas_thread:  # the reference products single-threaded too
+            z, cache = layer.forward(x)
+        runs.append((z, layer.linear_transpose(s, layer.params["weight"], cache),
+                     layer.param_grads(s, cache)["weight"]))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_map_threads_limits_blas_restores_it_and_raises_what_a_thread_raised():
+    from threadpoolctl import threadpool_info
+
+    from sklrp import _threads
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas()
+    seen = _threads.map_threads(lambda t: (t, _threads.blas_threads(), blas()), 3)
+    assert [t for t, _, _ in seen] == [0, 1, 2]
+    assert all(inner == 1 for _, inner, _ in seen[1:])  # a pool thread never fans out again
+    assert all(set(b) == {1} for _, _, b in seen)  # BLAS at one thread meanwhile
+    assert blas() == before
+
+    def fail(t):
+        if t == 1:
+            raise ValueError("block 1 failed")
+        return t
+
+    with pytest.raises(ValueError, match="block 1 failed"):
+        _threads.map_threads(fail, 2)
+    assert blas() == before
+    assert _threads.map_threads(lambda t: t, 1) == [0]

@@ -13,22 +13,13 @@ both).  Only NumPy arrays reach these kernels (CuPy arrays take the array
 path).
 """
 
-import importlib.util
-import os
-import threading
-
 import numpy as np
 
-__all__ = ["enabled", "unique_pool", "pool_top", "rerank_top", "probe_keys"]
+from .._numba import enabled
+from .._numba import run as _run
+from .._threads import one_blas_thread
 
-
-_HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-
-
-def enabled():
-    """Whether the compiled kernels are used (Numba installed and not disabled
-    with ``SKLRP_NUMBA=0``)."""
-    return _HAVE_NUMBA and os.environ.get("SKLRP_NUMBA", "1") != "0"
+__all__ = ["enabled", "one_blas_thread", "unique_pool", "pool_top", "rerank_top", "probe_keys"]
 
 
 def _impl():
@@ -37,64 +28,6 @@ def _impl():
     from . import _numba_kernels
 
     return _numba_kernels
-
-
-class _OneBlasThread:
-    """Context: BLAS limited to one thread while any query runs the kernels.
-
-    One ``ThreadpoolController`` is made on first use (a fresh
-    ``threadpool_limits`` scans the loaded libraries, 2-3 ms per call: more
-    than a small query), and concurrent queries share one limit, restored
-    when the last of them ends (nested per-thread limits would restore each
-    other's values out of order).
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._active = 0
-        self._controller = self._limiter = None
-
-    def __enter__(self):
-        with self._lock:
-            if self._active == 0:
-                if self._controller is None:
-                    from threadpoolctl import ThreadpoolController
-
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._active += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-#: BLAS threads left spinning after a product would take the cores the kernels
-#: use; the products of a query are small, one BLAS thread suits them
-one_blas_thread = _OneBlasThread()
-
-_LOCK = threading.Lock()
-
-
-def _run(kernel, *args):
-    """``kernel(*args)``, one call at a time where Numba's threading layer is
-    its ``workqueue`` fallback (no OpenMP or TBB), which must not be entered
-    from several threads at once (Dask's threaded scheduler, joblib threads);
-    the OpenMP and TBB layers are called concurrently."""
-    import numba
-
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # not known before the first parallel call
-        layer = None
-    if layer in ("omp", "tbb"):
-        return kernel(*args)
-    with _LOCK:
-        return kernel(*args)
 
 
 def _n_chunks(nq):

@@ -10,13 +10,16 @@ import math
 
 import numpy as np
 
+from .. import _numba
 from .._backend import (
     conv_forward,
     conv_input_adjoint,
     conv_weight_grad,
     get_namespace,
     im2col_channels_last,
+    max_pool_cpu,
     max_pool_route,
+    max_pool_route_cpu,
     sliding_windows,
     to_device,
 )
@@ -346,12 +349,18 @@ class _MaxPoolND(_PoolND):
                 slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(offset, self.stride, out)
             )
 
+    def _compiled(self, xp):
+        """Whether the compiled CPU kernels run this layer (NumPy arrays, Numba, an int8 winner index)."""
+        return xp is np and _numba.enabled() and int(np.prod(self.pool_size)) <= 127
+
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         xcl = xp.moveaxis(x, 1, -1)  # (N, *spatial, C), a contiguous view for a convolution's output
         out = self._out_shape(x)
         K = int(np.prod(self.pool_size))
-        if K <= 16:
+        if self._compiled(xp):
+            best, idx = max_pool_cpu(xcl, self.pool_size, self.stride, out)
+        elif K <= 16:
             # small windows: a running maximum over the window offsets on whole feature maps (argmax over
             # many tiny rows is slow). The winner is the last offset that beat the running maximum
             # strictly (so the first of equal maxima, as argmax), i.e. the largest k * (v_k > max_<k);
@@ -384,6 +393,8 @@ class _MaxPoolND(_PoolND):
         xp = get_namespace(x)
         xcl = xp.moveaxis(x, 1, -1)
         out = self._out_shape(x)
+        if self._compiled(xp):
+            return xp.moveaxis(max_pool_cpu(xcl, self.pool_size, self.stride, out, want_idx=False)[0], -1, 1), {}
         best = None
         for _, sl in self._windows(out):
             if best is None:
@@ -397,6 +408,9 @@ class _MaxPoolND(_PoolND):
         x_shape = cache["x_shape"]
         idx = cache["idx"]  # (N, *out, C): each window's winner, flat (C order) inside the window
         disjoint = all(st >= k for st, k in zip(self.stride, self.pool_size))
+        if self._compiled(xp) and idx.dtype == np.int8:
+            dx = max_pool_route_cpu(xp.moveaxis(g, 1, -1), idx, tuple(x_shape[2:]), self.pool_size, self.stride)
+            return xp.moveaxis(dx, -1, 1)
         if xp is not np and disjoint:
             return max_pool_route(g, xp.moveaxis(idx, -1, 1), x_shape, self.pool_size)
         gcl = xp.moveaxis(g, 1, -1)

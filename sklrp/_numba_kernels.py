@@ -1,0 +1,84 @@
+"""Numba kernels of the CPU layers (imported on first use: importing Numba takes a second or two).
+
+Every kernel is serial and releases the GIL; callers split the samples
+between threads (:func:`sklrp._threads.map_threads`).  Arrays are
+channel-last, ``(N, H, W, C)``; 1-D layers pass ``H = 1``.
+"""
+
+import numba
+
+_JIT = dict(nogil=True, cache=True)
+
+
+@numba.njit(**_JIT)
+def max_pool(x, kh_, kw_, sh, sw, best, idx, want_idx):  # pragma: no cover - compiled
+    """Window maxima of ``x`` ``(N, H, W, C)`` into ``best`` ``(N, OH, OW, C)``.
+
+    The running maximum over the window offsets ``k`` (C order) of the NumPy
+    path, to the tie and the NaN: the winner ``idx`` is the last offset that
+    beat the running maximum strictly (the first of equal maxima), and a NaN
+    propagates to the maximum as ``np.maximum`` does.  The loop over channels
+    is innermost, over contiguous memory.
+    """
+    n_, oh_, ow_, c_ = best.shape
+    for n in range(n_):
+        for oh in range(oh_):
+            for ow in range(ow_):
+                h0, w0 = oh * sh, ow * sw
+                b = best[n, oh, ow]
+                b[:] = x[n, h0, w0]
+                if want_idx:
+                    i = idx[n, oh, ow]
+                    i[:] = 0
+                k = 0
+                for kh in range(kh_):
+                    for kw in range(kw_):
+                        if k > 0:
+                            v = x[n, h0 + kh, w0 + kw]
+                            if want_idx:
+                                for c in range(c_):
+                                    if v[c] > b[c]:
+                                        i[c] = k
+                            for c in range(c_):
+                                if v[c] > b[c] or v[c] != v[c]:
+                                    b[c] = v[c]
+                        k += 1
+
+
+@numba.njit(**_JIT)
+def max_pool_route(g, idx, kw_, sh, sw, dx):  # pragma: no cover - compiled
+    """Add ``g`` ``(N, OH, OW, C)`` onto its windows' winners in ``dx`` ``(N, H, W, C)`` (overwritten)."""
+    n_, oh_, ow_, c_ = g.shape
+    for n in range(n_):
+        dx[n] = 0
+        for oh in range(oh_):
+            for ow in range(ow_):
+                for c in range(c_):
+                    k = idx[n, oh, ow, c]
+                    dx[n, oh * sh + k // kw_, ow * sw + k % kw_, c] += g[n, oh, ow, c]
+
+
+@numba.njit(**_JIT)
+def col2im(dcols, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
+    """Add the columns ``dcols`` ``(N, OH, OW, KH, KW, C)`` of a convolution back onto its input.
+
+    ``dx`` ``(N, H, W, C)`` (unpadded, overwritten).  The columns are read
+    once, in memory order; a sample's input stays in the cache meanwhile.
+    """
+    n_, oh_, ow_, kh_, kw_, c_ = dcols.shape
+    h_, w_ = dx.shape[1], dx.shape[2]
+    for n in range(n_):
+        d = dx[n]
+        d[:] = 0
+        for oh in range(oh_):
+            for ow in range(ow_):
+                for kh in range(kh_):
+                    h = oh * sh + kh - ph
+                    if h < 0 or h >= h_:
+                        continue
+                    for kw in range(kw_):
+                        w = ow * sw + kw - pw
+                        if w < 0 or w >= w_:
+                            continue
+                        for c in range(c_):
+                            d[h, w, c] += dcols[n, oh, ow, kh, kw, c]

@@ -1,0 +1,106 @@
+"""Threads of the CPU kernels: one shared BLAS limit, and a pool for blocks of work.
+
+Several of sklrp's CPU passes are a loop over blocks, each a copy and a
+matrix product (a convolution's column blocks).  BLAS parallelises each
+product on its own, which scales poorly on products of a few megabytes and
+leaves the copies on one core.  :func:`map_threads` instead runs the blocks
+on as many threads as BLAS would use, each calling single-threaded BLAS.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["one_blas_thread", "blas_threads", "map_threads"]
+
+
+class _OneBlasThread:
+    """Context: BLAS limited to one thread while any of its users runs.
+
+    One ``ThreadpoolController`` is made on first use (a fresh
+    ``threadpool_limits`` scans the loaded libraries, 2-3 ms per call), and
+    concurrent users share one limit, restored when the last of them ends
+    (nested per-thread limits would restore each other's values out of
+    order).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._controller = self._limiter = None
+
+    def controller(self):
+        """The shared ``ThreadpoolController`` (made on first use)."""
+        with self._lock:
+            if self._controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                self._controller = ThreadpoolController()
+            return self._controller
+
+    def __enter__(self):
+        controller = self.controller()
+        with self._lock:
+            if self._active == 0:
+                self._limiter = controller.limit(limits=1, user_api="blas")
+            self._active += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+#: BLAS at one thread while kernels or block threads of sklrp run (BLAS threads
+#: left spinning after a product would take the cores they use)
+one_blas_thread = _OneBlasThread()
+
+_local = threading.local()
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def blas_threads():
+    """The number of threads BLAS would use now (the user's limits and
+    ``OPENBLAS_NUM_THREADS`` respected; 1 while :data:`one_blas_thread` is
+    held, and in a thread of :func:`map_threads`)."""
+    if getattr(_local, "worker", False):
+        return 1
+    counts = [lib.num_threads for lib in one_blas_thread.controller().lib_controllers if lib.user_api == "blas"]
+    return max(counts, default=1)
+
+
+def _mark_worker():
+    _local.worker = True
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="sklrp",
+                                       initializer=_mark_worker)
+        return _pool
+
+
+def map_threads(work, n_threads):
+    """``[work(0), ..., work(n_threads - 1)]``, the calls on ``n_threads`` threads.
+
+    The calling thread runs ``work(0)``, a shared pool the others; BLAS is
+    limited to one thread meanwhile (:data:`one_blas_thread`), so the
+    threads do not oversubscribe the cores.  With one thread it is a plain
+    call, BLAS untouched.  The pool's threads never call this function
+    again (:func:`blas_threads` is 1 there), so it cannot wait on itself.
+    """
+    if n_threads <= 1:
+        return [work(0)]
+    with one_blas_thread:
+        futures = [_executor().submit(work, t) for t in range(1, n_threads)]
+        try:
+            first = work(0)
+        finally:
+            rest = [f.result() for f in futures]
+    return [first, *rest]

@@ -1,0 +1,103 @@
+"""The compiled CPU kernels of the layers (Numba) against the NumPy path they replace."""
+
+import numpy as np
+import pytest
+
+from sklrp import _backend, _numba, _threads
+from sklrp.nn import Conv1D, Conv2D, MaxPool1D, MaxPool2D
+
+pytestmark = pytest.mark.skipif(not _numba._HAVE_NUMBA, reason="Numba is not installed (the `fast` extra)")
+
+POOLS = [  # (layer, input shape (N, C, *S), pool size, stride)
+    (MaxPool2D, (7, 5, 10, 9), 2, None), (MaxPool2D, (5, 3, 9, 11), 3, 2), (MaxPool2D, (3, 4, 8, 8), (2, 3), (1, 2)),
+    (MaxPool1D, (4, 6, 21), 3, None), (MaxPool1D, (4, 6, 21), 4, 1), (MaxPool2D, (2, 3, 12, 12), 12, None),
+]
+
+
+def _both(monkeypatch, fn):
+    monkeypatch.setenv("SKLRP_NUMBA", "0")
+    want = fn()
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    return want, fn()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("channel_last", [True, False])
+@pytest.mark.parametrize("layer_cls,shape,pool,stride", POOLS)
+def test_max_pool_kernels_equal_the_numpy_path(monkeypatch, layer_cls, shape, pool, stride, channel_last, threads):
+    """Maxima, winners (the first of equal maxima), inference and routed relevance, on data full of ties."""
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
+    rng = np.random.RandomState(0)
+    layer = layer_cls(pool, stride)
+    layer.build(shape[1:], rng, np.float64)
+    x = np.round(rng.normal(size=shape), 1)  # many ties inside windows
+    if channel_last:  # a convolution's output: channel-first view of channel-last memory
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1)).transpose((0, x.ndim - 1) + tuple(range(1, x.ndim - 1)))
+    g = rng.normal(size=(shape[0], shape[1]) + layer.output_shape[1:])
+
+    def run():
+        y, cache = layer.forward(x)
+        return y, cache["idx"].astype(np.int64), layer.inference(x)[0], layer.relevance(g, cache), layer.backward(
+            g, cache)[0]
+
+    want, got = _both(monkeypatch, run)
+    for w, v in zip(want[:3], got[:3]):
+        np.testing.assert_array_equal(v, w)
+    for w, v in zip(want[3:], got[3:]):  # overlapping windows add up in another order
+        np.testing.assert_allclose(v, w, rtol=1e-13, atol=1e-15)
+    assert got[0].dtype == want[0].dtype
+
+
+def test_max_pool_kernel_propagates_nan_as_the_numpy_path(monkeypatch):
+    layer = MaxPool2D(2)
+    layer.build((1, 4, 4), np.random.RandomState(0), np.float32)
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 1] = np.nan  # the last offset of the first window
+    x[0, 0, 0, 2] = np.nan  # the first offset of the second window
+    want, got = _both(monkeypatch, lambda: layer.forward(x)[0])
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[0, 0, 0, :]).all() and not np.isnan(got[0, 0, 1, :]).any()
+
+
+CONVS = [  # (layer, input shape (C, *S), filters, kernel, stride, padding)
+    (Conv2D, (1, 12, 11), 6, 5, 1, "same"), (Conv2D, (3, 9, 9), 4, 3, 2, 1), (Conv2D, (2, 8, 7), 3, (3, 2), (2, 1), (1, 0)),
+    (Conv1D, (4, 15), 5, 4, 1, "same"), (Conv1D, (3, 13), 4, 3, 2, 1), (Conv2D, (2, 6, 5), 3, (6, 1), 1, "valid"),
+]
+
+
+@pytest.mark.parametrize("block_bytes", [1, None])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layer_cls,shape,filters,kernel,stride,padding", CONVS)
+def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, layer_cls, shape, filters, kernel,
+                                                                 stride, padding, threads, block_bytes):
+    if block_bytes is not None:
+        monkeypatch.setattr(_backend, "_COLS_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
+    rng = np.random.RandomState(0)
+    layer = layer_cls(filters, kernel, stride=stride, padding=padding)
+    layer.build(shape, rng, np.float64)
+    x = rng.normal(size=(5,) + shape)
+    z, cache = layer.forward(x)
+    s = rng.normal(size=z.shape)
+    want, got = _both(monkeypatch, lambda: layer.linear_transpose(s, layer.params["weight"], cache))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+    # the adjoint identity <conv(x2), s> = <x2, conv^T(s)>
+    x2 = rng.normal(size=x.shape)
+    np.testing.assert_allclose(np.sum(layer.linear(x2, layer.params["weight"]) * s), np.sum(x2 * got), rtol=1e-10)
+
+
+def test_the_kernels_are_used(monkeypatch):
+    """The compiled paths run where Numba is enabled (not only the NumPy fallback)."""
+    calls = []
+    for name in ("max_pool", "max_pool_route", "col2im"):
+        kernel = getattr(_backend._cpu_kernels(), name)
+        monkeypatch.setattr(_backend._cpu_kernels(), name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    rng = np.random.RandomState(0)
+    conv, pool = Conv2D(3, 3, padding="same"), MaxPool2D(2)
+    conv.build((1, 6, 6), rng, np.float32)
+    pool.build((3, 6, 6), rng, np.float32)
+    z, cc = conv.forward(rng.normal(size=(2, 1, 6, 6)).astype(np.float32))
+    y, pc = pool.forward(z)
+    conv.linear_transpose(pool.relevance(np.ones_like(y), pc), conv.params["weight"], cc)
+    assert sorted(set(calls)) == ["col2im", "max_pool", "max_pool_route"]
