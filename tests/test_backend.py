@@ -398,3 +398,21 @@ def test_map_threads_limits_blas_restores_it_and_raises_what_a_thread_raised():
         _threads.map_threads(fail, 2)
     assert blas() == before
     assert _threads.map_threads(lambda t: t, 1) == [0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(256, 300, 64), (5, 40, 3), (40, 3000, 20)])
+def test_threaded_matmul_equals_the_product(monkeypatch, threads, shape):
+    """Rows split between threads (single-threaded BLAS each) give the product; small ones stay whole."""
+    from sklrp import _threads
+
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
+    rng = np.random.RandomState(0)
+    m, k, n = shape
+    a, b = rng.normal(size=(m, k)).astype(np.float32), rng.normal(size=(k, n))
+    got = _threads.matmul(a, b)
+    assert got.dtype == np.float64 and got.shape == (m, n)
+    np.testing.assert_allclose(got, a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_threads.matmul(a.T.copy().T, b), a @ b, rtol=1e-12, atol=1e-12)  # any strides
+    x3 = rng.normal(size=(2, m, k))
+    np.testing.assert_allclose(_threads.matmul(x3, b), x3 @ b)  # N-D: the plain product

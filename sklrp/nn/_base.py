@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from .._backend import get_namespace, to_device
+from .._threads import matmul
 from .._validation import format_bytes as _human
 from .._validation import physical_memory as _physical_memory
 from ..rules import ActivationOp, TraversalContext, register_layer_kind
@@ -220,11 +221,11 @@ class LinearOp:
         """The op of a matrix product ``x @ weight (+ bias)`` on the last axis."""
 
         def forward(x, w, b=None):
-            z = x @ w
+            z = matmul(x, w)
             return z if b is None else z + b
 
         def transpose(s, w):
-            return s @ w.T
+            return matmul(s, w.T)
 
         return cls(x, weight, bias, forward=forward, transpose=transpose, **kwargs)
 

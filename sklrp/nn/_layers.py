@@ -23,6 +23,7 @@ from .._backend import (
     sliding_windows,
     to_device,
 )
+from .._threads import matmul
 from ._base import Activation, Layer, LinearLayer, check_parameter_size
 
 __all__ = [
@@ -114,16 +115,16 @@ class Dense(LinearLayer):
         return self.output_shape
 
     def linear(self, x, weight, bias=None, cache=None):
-        z = x @ weight
+        z = matmul(x, weight)
         if bias is not None:
             z = z + bias
         return z
 
     def linear_transpose(self, s, weight, cache=None):
-        return s @ weight.T
+        return matmul(s, weight.T)
 
     def param_grads(self, grad, cache):
-        grads = {"weight": cache["x"].T @ grad}
+        grads = {"weight": matmul(cache["x"].T, grad)}
         if self.use_bias:
             grads["bias"] = grad.sum(axis=0)
         return grads
