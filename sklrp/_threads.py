@@ -30,6 +30,7 @@ class _OneBlasThread:
         self._lock = threading.Lock()
         self._active = 0
         self._controller = self._limiter = None
+        self.outer_threads = 1
 
     def controller(self):
         """The shared ``ThreadpoolController`` (made on first use)."""
@@ -44,9 +45,15 @@ class _OneBlasThread:
         controller = self.controller()
         with self._lock:
             if self._active == 0:
+                self.outer_threads = _live_blas_threads(controller)
                 self._limiter = controller.limit(limits=1, user_api="blas")
             self._active += 1
         return self
+
+    @property
+    def active(self):
+        """Whether some thread holds the limit."""
+        return self._active > 0
 
     def __exit__(self, *exc):
         with self._lock:
@@ -65,14 +72,20 @@ _pool = None
 _pool_lock = threading.Lock()
 
 
+def _live_blas_threads(controller):
+    return max((lib.num_threads for lib in controller.lib_controllers if lib.user_api == "blas"), default=1)
+
+
 def blas_threads():
-    """The number of threads BLAS would use now (the user's limits and
-    ``OPENBLAS_NUM_THREADS`` respected; 1 while :data:`one_blas_thread` is
-    held, and in a thread of :func:`map_threads`)."""
+    """The number of threads sklrp's passes may use: those BLAS would use
+    (the user's limits and ``OPENBLAS_NUM_THREADS`` respected), as they were
+    when :data:`one_blas_thread` was entered while it is held; 1 in a thread
+    of :func:`map_threads`."""
     if getattr(_local, "worker", False):
         return 1
-    counts = [lib.num_threads for lib in one_blas_thread.controller().lib_controllers if lib.user_api == "blas"]
-    return max(counts, default=1)
+    if one_blas_thread.active:
+        return one_blas_thread.outer_threads
+    return _live_blas_threads(one_blas_thread.controller())
 
 
 def _mark_worker():
@@ -113,27 +126,39 @@ _SPLIT_MIN_MACS = 1 << 21
 
 
 def matmul(a, b):
-    """``a @ b`` for 2-D NumPy arrays, the rows of ``a`` split between the threads.
+    """``a @ b`` for 2-D NumPy arrays, split between the threads.
 
-    Each thread multiplies its rows with single-threaded BLAS
+    Each thread multiplies its share with single-threaded BLAS
     (:func:`map_threads`), so a network pass never wakes BLAS's own
     threads: those spin for milliseconds after a product and, on a small
     machine, take a core from the block threads of the convolutions that
     follow (measured on the CNN, 2 cores: its second convolution ran at
-    half speed after a dense layer's BLAS product).  Small products run on
-    one thread; other arrays (CuPy, N-D) are multiplied as ``a @ b``.
+    half speed after a dense layer's BLAS product).  The product is split
+    along the larger of its outer dimensions (the rows of ``a`` or the
+    columns of ``b``): split along a short one, every thread would pack the
+    whole of the large operand.  Small products run on one thread; other
+    arrays (CuPy, N-D) are multiplied as ``a @ b``.
     """
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.ndim != 2 or b.ndim != 2:
         return a @ b
-    m = a.shape[0]
     threads = blas_threads()
-    if threads <= 1:  # the user's limit, or a thread of the pool: BLAS is single-threaded already
+    if threads <= 1:  # the user's limit, or a thread of the pool: BLAS runs one thread
         return a @ b
-    n_threads = min(threads, max(1, m // 8)) if m * a.shape[1] * b.shape[1] >= _SPLIT_MIN_MACS else 1
+    m, n = a.shape[0], b.shape[1]
+    big = max(m, n)
+    n_threads = min(threads, max(1, big // 16)) if m * a.shape[1] * n >= _SPLIT_MIN_MACS else 1
     if n_threads <= 1:
         with one_blas_thread:
             return a @ b
-    out = np.empty((m, b.shape[1]), dtype=np.result_type(a, b))
-    bounds = [m * t // n_threads for t in range(n_threads + 1)]
-    map_threads(lambda t: np.matmul(a[bounds[t] : bounds[t + 1]], b, out=out[bounds[t] : bounds[t + 1]]), n_threads)
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    bounds = [big * t // n_threads for t in range(n_threads + 1)]
+    if m >= n:
+        def part(t):
+            lo, hi = bounds[t], bounds[t + 1]
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+    else:
+        def part(t):
+            lo, hi = bounds[t], bounds[t + 1]
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+    map_threads(part, n_threads)
     return out

@@ -10,6 +10,8 @@ an estimator or a :class:`~sklearn.pipeline.Pipeline` whose last step is
 explainable.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
@@ -315,7 +317,9 @@ class ExplainMixin:
         else:
             in_gpu = is_gpu_array(X)
             X = to_device(X, self._compute_device(X))
-        with workspace():  # the chunks' passes reuse their large temporaries
+        net = getattr(self, "net_", None)
+        passes = net.threaded_passes(X) if hasattr(net, "threaded_passes") else contextlib.nullcontext()
+        with workspace(), passes:  # the chunks' passes reuse their large temporaries
             outs = [
                 func(X[s:e], *(None if a is None else a[s:e] for a in per_sample), **kwargs)
                 for s, e in self._chunk_bounds(X)

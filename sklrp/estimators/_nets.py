@@ -224,19 +224,20 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         self._device_cache = {}
         X = X.astype(self.net_.dtype or X.dtype, copy=False).reshape((-1,) + self.input_shape_)
         y_idx = np.searchsorted(self.classes_, y)
-        self._trainer.run(
-            self.net_,
-            X,
-            self._encode(to_device(y_idx, device), X.dtype),
-            y_idx,
-            loss=self._loss,
-            epochs=1 if incremental else self.max_iter,
-            early_stopping=self.early_stopping and not incremental,
-            frozen=frozen,
-            name=type(self).__name__,
-            max_grad_norm=getattr(self, "max_grad_norm", None),
-            **{name: getattr(self, name) for name in _TRAINING_PARAMS},
-        )
+        with self.net_.threaded_passes(X):
+            self._trainer.run(
+                self.net_,
+                X,
+                self._encode(to_device(y_idx, device), X.dtype),
+                y_idx,
+                loss=self._loss,
+                epochs=1 if incremental else self.max_iter,
+                early_stopping=self.early_stopping and not incremental,
+                frozen=frozen,
+                name=type(self).__name__,
+                max_grad_norm=getattr(self, "max_grad_norm", None),
+                **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+            )
         self._record_training()
         return self
 

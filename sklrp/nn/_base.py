@@ -81,6 +81,9 @@ class Layer:
     kind = None
     #: whether the relevance pass asks the traversal context for rules
     uses_rules = False
+    #: whether the layer's CPU passes split their work between threads themselves (with BLAS at one thread,
+    #: :mod:`sklrp._threads`); a network whose layers all do runs its passes with BLAS held at one thread
+    threads_itself = True
     #: optional name of this layer in a stack
     name = None
     #: a first layer that encodes the input (token ids -> vectors) defines

@@ -103,6 +103,7 @@ class Parallel(Layer):
             stacks.append(Sequential(layers))
         self.branches = stacks
         self.uses_rules = any(layer.uses_rules for s in stacks for layer in s.layers)
+        self.threads_itself = all(layer.threads_itself for s in stacks for layer in s.layers)
 
     @property
     def params(self):

@@ -45,6 +45,7 @@ class _Recurrent(Layer, register=False):
     kind = "recurrent"
     uses_rules = True
     accepts_mask = True
+    threads_itself = False  # its products run on BLAS's threads
     #: number of gate blocks along the weights' second axis
     n_gates = None
 

@@ -116,6 +116,7 @@ class TimeDistributed(Layer):
         self.layer = layer
         self.kind = layer.kind
         self.uses_rules = layer.uses_rules
+        self.threads_itself = layer.threads_itself
 
     @property
     def params(self):

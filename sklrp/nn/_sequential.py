@@ -1,8 +1,11 @@
 """A stack of layers with forward, gradient, and relevance passes."""
 
+import contextlib
+
 import numpy as np
 
 from .._backend import get_namespace
+from .._threads import one_blas_thread
 from ..rules import Composite, DeconvNet, Gradient, GuidedBackprop, TraversalContext, get_composite
 from ._layers import ReLU
 from ._sequence import layer_from_spec, layer_spec
@@ -261,6 +264,20 @@ class Sequential:
             for v in layer.params.values():
                 return v.dtype
         return None
+
+    def threaded_passes(self, x):
+        """Context for a block of CPU passes on ``x``: BLAS held at one thread where every layer threads itself.
+
+        The layers then split their work between as many threads as BLAS
+        would have used (:mod:`sklrp._threads`).  Holding the limit for the
+        whole block, rather than around each product, keeps BLAS's own
+        threads asleep: woken, they spin for milliseconds and take a core
+        from the block threads.  Without effect on GPU arrays and on
+        networks with recurrent layers (their products use BLAS's threads).
+        """
+        if isinstance(x, np.ndarray) and all(layer.threads_itself for layer in self.layers):
+            return one_blas_thread
+        return contextlib.nullcontext()
 
     @property
     def xp(self):

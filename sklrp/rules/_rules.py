@@ -68,6 +68,13 @@ def _unit_scaled(xp, x):
     return x * scale.reshape((n,) + (1,) * (x.ndim - 1))
 
 
+def _nonnegative(op):
+    """Whether the op's input has no negative entry: guaranteed by the network's structure, or found by one
+    reduction (pixels in [0, 1]: the terms of negative inputs are zero and need no pass)."""
+    x = op.x
+    return op.nonnegative_input or x.size == 0 or bool(op.xp.min(x) >= 0)
+
+
 def _sign(xp, z):
     """``sign(z)`` with ``sign(0) = +1``, in z's dtype (the stabilisers' convention)."""
     return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype)
@@ -285,7 +292,7 @@ class Gamma(Rule):
         z = op.output
         # x+ meets the weights favouring the output's sign, x- the others
         # (x- w- >= 0); the bias enters with x+ only
-        x_pos, x_neg = (op.x, None) if op.nonnegative_input else (_pos(xp, op.x), _neg(xp, op.x))
+        x_pos, x_neg = (op.x, None) if _nonnegative(op) else (_pos(xp, op.x), _neg(xp, op.x))
         R_in = 0
         for mask, (w_same, b_same), (w_other, _) in ((z > 0, up, down), (z < 0, down, up)):
             d = fwd(x_pos, w_same, b_same)
@@ -352,8 +359,8 @@ class AlphaBeta(Rule):
         fwd, T = op.forward, op.transpose
         # without bias the relevance does not depend on the scale of x: extreme inputs are rescaled exactly
         x = op.x if self.bias else _unit_scaled(xp, op.x)
-        if op.nonnegative_input:
-            # x = x+ (e.g. after a ReLU): the x- terms vanish
+        if _nonnegative(op):
+            # x = x+ (e.g. after a ReLU, or pixels): the x- terms vanish
             sp = _safe_div(xp, R, fwd(x, wp, bp))
             Rp = x * T(sp, wp)
             if self.beta == 0:

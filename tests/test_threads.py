@@ -1,0 +1,46 @@
+"""Network passes on the CPU: BLAS held at one thread while the layers split their work themselves."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import sklrp
+from sklrp import _threads
+from sklrp.nn import LSTM, Dense, Sequential
+
+
+def _blas():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_threaded_passes_hold_blas_at_one_thread_and_restore_it(monkeypatch):
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(60, 64).astype(np.float32), np.arange(60) % 3
+    seen = []
+    matmul = _threads.matmul
+    monkeypatch.setattr("sklrp.nn._layers.matmul", lambda a, b: seen.append(
+        (_threads.blas_threads(), _blas(), _threads.one_blas_thread.active)) or matmul(a, b))
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas()
+        net = sklrp.ConvNetClassifier(input_shape=(1, 8, 8), filters=(3,), kernel_size=3, hidden_layer_sizes=(5,),
+                                      max_iter=2, random_state=0).fit(X, y)
+        assert seen and all(t == 2 and set(b) == {1} and held for t, b, held in seen)  # training
+        seen.clear()
+        net.predict(X), net.explain(X)
+        assert seen and all(t == 2 and set(b) == {1} and held for t, b, held in seen)
+        assert _blas() == before
+    with threadpool_limits(1, user_api="blas"):  # the user's limit: the passes run on one thread
+        seen.clear()
+        net.predict(X)
+        assert seen and all(t == 1 for t, _, _ in seen)
+
+
+def test_networks_with_recurrent_layers_keep_blas_threads():
+    rng = np.random.RandomState(0)
+    net = Sequential([LSTM(4), Dense(2)])
+    net.build((5, 3), rng, np.float64)
+    assert not isinstance(net.threaded_passes(np.zeros((2, 5, 3))), type(_threads.one_blas_thread))
+    dense = Sequential([Dense(3)])
+    dense.build((4,), rng, np.float64)
+    assert dense.threaded_passes(np.zeros((2, 4))) is _threads.one_blas_thread
