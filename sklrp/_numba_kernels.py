@@ -6,6 +6,7 @@ channel-last, ``(N, H, W, C)``; 1-D layers pass ``H = 1``.
 """
 
 import numba
+import numpy as np
 
 _JIT = dict(nogil=True, cache=True)
 
@@ -82,3 +83,48 @@ def col2im(dcols, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
                             continue
                         for c in range(c_):
                             d[h, w, c] += dcols[n, oh, ow, kh, kw, c]
+
+
+@numba.njit(**_JIT)
+def conv_adjoint_sparse(s, w, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
+    """The transpose of a convolution for a mostly-zero signal, by scattering its non-zero entries.
+
+    ``s`` ``(N, OH, OW, F)``, ``w`` ``(F, KH, KW, C)``, ``dx`` ``(N, H, W, C)``
+    (unpadded, overwritten): every non-zero ``s[n, oh, ow, f]`` adds
+    ``s * w[f]`` onto the window it was computed from; zeros cost one test.
+    """
+    n_, oh_, ow_, f_ = s.shape
+    _, kh_, kw_, c_ = w.shape
+    h_, w_ = dx.shape[1], dx.shape[2]
+    for n in range(n_):
+        d = dx[n]
+        d[:] = 0
+        for oh in range(oh_):
+            for ow in range(ow_):
+                for f in range(f_):
+                    v = s[n, oh, ow, f]
+                    if v == 0:
+                        continue
+                    for kh in range(kh_):
+                        h = oh * sh + kh - ph
+                        if h < 0 or h >= h_:
+                            continue
+                        for kw in range(kw_):
+                            x = ow * sw + kw - pw
+                            if x < 0 or x >= w_:
+                                continue
+                            for c in range(c_):
+                                d[h, x, c] += v * w[f, kh, kw, c]
+
+
+@numba.njit(**_JIT)
+def adam_update(p, g, m, v, b1, c1, b2, c2, lr_t, eps):  # pragma: no cover - compiled
+    """One Adam step on flat arrays, in one pass, with the operations of the NumPy path in its order
+    (``c1 = 1 - b1``, ``c2 = 1 - b2``; every scalar in the arrays' dtype)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i] * b1 + gi * c1
+        vi = v[i] * b2 + gi * c2 * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= (mi * lr_t) / (np.sqrt(vi) + eps)

@@ -62,14 +62,18 @@ def test_max_pool_kernel_propagates_nan_as_the_numpy_path(monkeypatch):
 CONVS = [  # (layer, input shape (C, *S), filters, kernel, stride, padding)
     (Conv2D, (1, 12, 11), 6, 5, 1, "same"), (Conv2D, (3, 9, 9), 4, 3, 2, 1), (Conv2D, (2, 8, 7), 3, (3, 2), (2, 1), (1, 0)),
     (Conv1D, (4, 15), 5, 4, 1, "same"), (Conv1D, (3, 13), 4, 3, 2, 1), (Conv2D, (2, 6, 5), 3, (6, 1), 1, "valid"),
+    (Conv2D, (17, 7, 6), 5, 3, 1, "same"), (Conv1D, (20, 12), 6, 2, 1, "valid"),
 ]
 
 
+@pytest.mark.parametrize("density", [1.0, 0.06, 0.01])
 @pytest.mark.parametrize("block_bytes", [1, None])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("layer_cls,shape,filters,kernel,stride,padding", CONVS)
 def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, layer_cls, shape, filters, kernel,
-                                                                 stride, padding, threads, block_bytes):
+                                                                 stride, padding, threads, block_bytes, density):
+    """Dense signals (col2im), signals of a few per cent (scattered with 16 or more input channels) and of 1 %
+    (scattered), against the NumPy path (products per offset, or a sparse matrix)."""
     if block_bytes is not None:
         monkeypatch.setattr(_backend, "_COLS_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
@@ -79,6 +83,7 @@ def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, la
     x = rng.normal(size=(5,) + shape)
     z, cache = layer.forward(x)
     s = rng.normal(size=z.shape)
+    s[rng.rand(*s.shape) >= density] = 0
     want, got = _both(monkeypatch, lambda: layer.linear_transpose(s, layer.params["weight"], cache))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
     # the adjoint identity <conv(x2), s> = <x2, conv^T(s)>
@@ -89,7 +94,7 @@ def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, la
 def test_the_kernels_are_used(monkeypatch):
     """The compiled paths run where Numba is enabled (not only the NumPy fallback)."""
     calls = []
-    for name in ("max_pool", "max_pool_route", "col2im"):
+    for name in ("max_pool", "max_pool_route", "col2im", "conv_adjoint_sparse"):
         kernel = getattr(_backend._cpu_kernels(), name)
         monkeypatch.setattr(_backend._cpu_kernels(), name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     monkeypatch.setenv("SKLRP_NUMBA", "1")
@@ -100,4 +105,35 @@ def test_the_kernels_are_used(monkeypatch):
     z, cc = conv.forward(rng.normal(size=(2, 1, 6, 6)).astype(np.float32))
     y, pc = pool.forward(z)
     conv.linear_transpose(pool.relevance(np.ones_like(y), pc), conv.params["weight"], cc)
-    assert sorted(set(calls)) == ["col2im", "max_pool", "max_pool_route"]
+    sparse = np.zeros_like(y)
+    sparse[0, 0, 0, 0] = 1.0
+    conv.linear_transpose(pool.relevance(sparse, pc), conv.params["weight"], cc)
+    assert sorted(set(calls)) == ["col2im", "conv_adjoint_sparse", "max_pool", "max_pool_route"]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_step_equals_the_numpy_path_bit_for_bit(monkeypatch, dtype, threads):
+    from sklrp.nn import Adam, _optim
+
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
+    monkeypatch.setattr(_optim, "_COMPILED_MIN_SIZE", 1)
+    calls = []
+    step = _backend.adam_update_cpu
+    monkeypatch.setattr(_backend, "adam_update_cpu", lambda *a: calls.append(1) or step(*a))
+
+    def run():
+        rng = np.random.RandomState(0)
+        p = rng.normal(size=(37, 29)).astype(dtype)
+        opt = Adam(0.01)
+        for _ in range(4):
+            opt.t += 1
+            opt._lr_t = opt.learning_rate * (1 - opt.beta_2**opt.t) ** 0.5 / (1 - opt.beta_1**opt.t)
+            opt._update("w", p, rng.normal(size=p.shape).astype(dtype))
+        return p, opt.state["w"]
+
+    want, got = _both(monkeypatch, run)
+    assert len(calls) == 4  # the second run only
+    np.testing.assert_array_equal(got[0], want[0])
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_array_equal(a, b)
