@@ -31,6 +31,7 @@ __all__ = [
     "max_pool_route",
     "max_pool_cpu",
     "max_pool_route_cpu",
+    "global_max_cpu",
     "im2col_channels_last",
     "conv_input_adjoint",
     "conv_forward",
@@ -860,3 +861,15 @@ def adam_update_cpu(p, grad, m, v, beta_1, beta_2, lr_t, epsilon):
     kernel = _cpu_kernels().adam_update
     args = (t(beta_1), t(1 - beta_1), t(beta_2), t(1 - beta_2), t(lr_t), t(epsilon))
     _map_samples(flat[0].shape[0], lambda a, e: kernel(*(x[a:e] for x in flat), *args))
+
+
+def global_max_cpu(x):
+    """``(max, argmax)`` over the last axis of ``x`` ``(N, C, L)`` (any strides) with the compiled kernel,
+    as ``np.argmax`` (first maximum, first NaN); samples split between the BLAS threads."""
+    n, c = x.shape[:2]
+    xt = np.moveaxis(x, 1, -1)  # (N, L, C): contiguous for a convolution's channel-last output
+    best = np.empty((n, c), dtype=x.dtype)
+    idx = np.empty((n, c), dtype=np.int64)
+    kernel = _cpu_kernels().global_max
+    _map_samples(n, lambda a, e: kernel(xt[a:e], best[a:e], idx[a:e]))
+    return best, idx

@@ -128,3 +128,23 @@ def adam_update(p, g, m, v, b1, c1, b2, c2, lr_t, eps):  # pragma: no cover - co
         m[i] = mi
         v[i] = vi
         p[i] -= (mi * lr_t) / (np.sqrt(vi) + eps)
+
+
+@numba.njit(**_JIT)
+def global_max(x, best, idx):  # pragma: no cover - compiled
+    """Maximum over time of ``x`` ``(N, L, C)`` and its first position, as ``np.argmax`` (the first NaN wins).
+
+    ``best`` and ``idx`` ``(N, C)``; one pass in memory order for channel-last ``x``.
+    """
+    n_, l_, c_ = x.shape
+    for n in range(n_):
+        b = best[n]
+        i = idx[n]
+        b[:] = x[n, 0]
+        i[:] = 0
+        for t in range(1, l_):
+            v = x[n, t]
+            for c in range(c_):
+                if v[c] > b[c] or (v[c] != v[c] and b[c] == b[c]):
+                    b[c] = v[c]
+                    i[c] = t

@@ -114,6 +114,9 @@ class Layer:
     def forward(self, x, training=False, rng=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: whether :meth:`inference` takes ``overwrite=True``: it may then write its output over its input
+    overwrites_input = False
+
     def inference(self, x, **kwargs):
         """The forward pass of a prediction: ``(output, cache)``, where only :meth:`output_mask` reads the cache.
 

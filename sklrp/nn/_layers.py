@@ -16,6 +16,7 @@ from .._backend import (
     conv_input_adjoint,
     conv_weight_grad,
     get_namespace,
+    global_max_cpu,
     im2col_channels_last,
     max_pool_cpu,
     max_pool_route,
@@ -538,9 +539,16 @@ class GlobalMaxPool1D(Layer):
 
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
-        idx = xp.argmax(x, axis=-1)
-        out = xp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+        if xp is np and _numba.enabled() and x.shape[-1] > 0:
+            out, idx = global_max_cpu(x)
+        else:
+            idx = xp.argmax(x, axis=-1)
+            out = xp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
         return out, {"idx": idx, "x_shape": x.shape}
+
+    def inference(self, x, **kwargs):
+        """The maximum over time, without its position (one reduction)."""
+        return get_namespace(x).max(x, axis=-1), {}
 
     def _route(self, g, cache):
         xp = get_namespace(g)
@@ -623,6 +631,13 @@ class ReLU(Activation):
     def forward(self, x, training=False, rng=None):
         xp = get_namespace(x)
         return xp.maximum(x, 0), {"x": x}
+
+    overwrites_input = True
+
+    def inference(self, x, overwrite=False, **kwargs):
+        """``max(x, 0)``; in place when ``overwrite`` (a prediction's temporary that nothing else reads)."""
+        xp = get_namespace(x)
+        return xp.maximum(x, 0, out=x if overwrite else None), {}
 
     def derivative(self, cache):
         return cache["x"] > 0

@@ -24,6 +24,16 @@ BACKWARD_METHODS = {
 METHODS = ("lrp",) + tuple(BACKWARD_METHODS)
 
 
+def _may_share_memory(a, b):
+    """Whether two arrays may overlap (NumPy's bounds check; CuPy's where it has one)."""
+    xp = get_namespace(a)
+    may = getattr(xp, "may_share_memory", None) or getattr(np, "may_share_memory")
+    try:
+        return bool(may(a, b))
+    except TypeError:  # arrays of different libraries never overlap
+        return False
+
+
 class Sequential:
     """A feed-forward stack of layers.
 
@@ -77,13 +87,19 @@ class Sequential:
         return x, caches
 
     def predict(self, x):
-        """Forward pass without keeping caches beyond each layer."""
+        """Forward pass without keeping caches beyond each layer.
+
+        A layer that can (:attr:`Layer.overwrites_input`, e.g. ReLU) writes
+        its output over its input when that input is a temporary of this
+        pass: not the caller's array nor a view of it.
+        """
         mask = None
+        given = x
         for layer in self.layers:
-            if layer.accepts_mask:
-                x, cache = layer.inference(x, mask=mask)
-            else:
-                x, cache = layer.inference(x)
+            kwargs = {"mask": mask} if layer.accepts_mask else {}
+            if layer.overwrites_input and x is not given and not _may_share_memory(x, given):
+                kwargs["overwrite"] = True
+            x, cache = layer.inference(x, **kwargs)
             mask = layer.output_mask(mask, cache)
         return x
 

@@ -137,3 +137,49 @@ def test_compiled_adam_step_equals_the_numpy_path_bit_for_bit(monkeypatch, dtype
     np.testing.assert_array_equal(got[0], want[0])
     for a, b in zip(got[1], want[1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_global_max_kernel_equals_argmax(monkeypatch, channel_last):
+    from sklrp.nn import GlobalMaxPool1D
+
+    rng = np.random.RandomState(0)
+    layer = GlobalMaxPool1D()
+    layer.build((6, 9), rng, np.float32)
+    x = np.round(rng.normal(size=(5, 6, 9)), 1).astype(np.float32)  # ties: the first maximum wins
+    x[1, 2, 4] = x[1, 2, 7] = np.nan  # the first NaN wins, as np.argmax
+    if channel_last:
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1)).transpose(0, 2, 1)
+    g = rng.normal(size=(5, 6)).astype(np.float32)
+
+    def run():
+        y, cache = layer.forward(x)
+        return y, cache["idx"], layer.relevance(g, cache), layer.inference(x)[0]
+
+    want, got = _both(monkeypatch, run)
+    for w, v in zip(want, got):
+        np.testing.assert_array_equal(v, w)
+    assert got[1][1, 2] == 4
+
+
+def test_relu_writes_over_temporaries_only():
+    """A prediction's ReLU overwrites the previous layer's output, never the caller's array or a view of it."""
+    from sklrp.nn import Dense, Flatten, ReLU, Sequential
+
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(4, 2, 3))
+    for layers in ([ReLU(), Flatten(), Dense(2)], [Flatten(), ReLU(), Dense(2)], [Flatten(), Dense(5), ReLU()]):
+        net = Sequential(layers)
+        net.build((2, 3), rng, np.float64)
+        before = x.copy()
+        out = net.predict(x)
+        np.testing.assert_array_equal(x, before)
+        want, _ = net.forward(x)
+        np.testing.assert_array_equal(out, want)
+    seen = []
+    relu = ReLU()
+    relu.inference = lambda x, overwrite=False, _f=relu.inference: seen.append(overwrite) or _f(x, overwrite)
+    net = Sequential([Flatten(), Dense(5), relu])
+    net.build((2, 3), rng, np.float64)
+    net.predict(x)
+    assert seen == [True]
