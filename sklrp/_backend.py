@@ -762,18 +762,31 @@ def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
         dtype = np.result_type(s2, weight_cl)
         flip = (slice(None),) + (slice(None, None, -1),) * len(kernel)
         wflip = np.ascontiguousarray(np.moveaxis(weight_cl[flip], 0, -2).reshape(-1, c))  # (K * F, C)
+        # per block of samples: the signal zero-padded in a small buffer of the thread (its borders stay
+        # zero), its windows copied into the block's columns, one product
         grown = tuple(o + 2 * (k - 1) for o, k in zip(out, kernel))
-        u = np.zeros((n,) + grown + (f,), dtype=dtype)
-        u[(slice(None),) + tuple(slice(k - 1, k - 1 + o) for k, o in zip(kernel, out))] = s2.reshape(
-            (n,) + tuple(out) + (f,))
-        win = _windows(u, spatial, kernel, stride, start=tuple(p0 for p0, _ in pads))
+        center = (slice(None),) + tuple(slice(k - 1, k - 1 + o) for k, o in zip(kernel, out))
+        start = tuple(p0 for p0, _ in pads)
+        s4 = s2.reshape((n,) + tuple(out) + (f,))
         S = int(np.prod(spatial))
+        per_sample = S * wflip.shape[0]
         dx = np.empty((n * S, c), dtype=dtype)
+        b = max(1, min(n, _COLS_BLOCK_BYTES // max(1, per_sample * dtype.itemsize)))
+        starts = list(range(0, n, b))
+        n_threads = min(len(starts), _threads.blas_threads())
 
-        def product(a, e, cols):
-            np.matmul(cols, wflip, out=dx[a * S : e * S])
+        def work(t):
+            u = np.zeros((b,) + grown + (f,), dtype=dtype)
+            buf = np.empty(b * per_sample, dtype=dtype)
+            for a in starts[t::n_threads]:
+                m = min(a + b, n) - a
+                u[:m][center] = s4[a : a + m]
+                win = _windows(u[:m], spatial, kernel, stride, start=start)
+                cols = buf[: m * per_sample].reshape(win.shape)
+                np.copyto(cols, win)
+                np.matmul(cols.reshape(m * S, -1), wflip, out=dx[a * S : (a + m) * S])
 
-        _map_column_blocks(win, dtype, product)
+        _threads.map_threads(work, n_threads)
         return dx.reshape((n,) + tuple(spatial) + (c,))
     if compiled and not sparse:
         return _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads)
@@ -798,6 +811,11 @@ def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
     return dx[(slice(None),) + crop]
 
 
+#: bytes of the column block of each thread in the compiled transpose (a quarter of the forward's: the
+#: block's product is small, and an explanation holds these buffers beside its cached activations)
+_COL2IM_BLOCK_BYTES = 1 << 20
+
+
 def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     """The CPU transpose of a convolution as column blocks: per block of samples, one matrix product into
     the block's columns and the compiled :func:`~sklrp._numba_kernels.col2im`, blocks on the BLAS threads."""
@@ -808,7 +826,7 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     wmat = weight_cl.reshape(f, -1)
     P, KC = int(np.prod(out)), int(np.prod(kernel)) * c
     dx = np.empty((n,) + tuple(spatial) + (c,), dtype=dtype)
-    b = max(1, min(n, _COLS_BLOCK_BYTES // max(1, P * KC * dtype.itemsize)))
+    b = max(1, min(n, _COL2IM_BLOCK_BYTES // max(1, P * KC * dtype.itemsize)))
     starts = list(range(0, n, b))
     n_threads = min(len(starts), _threads.blas_threads())
     col2im = _cpu_kernels().col2im
