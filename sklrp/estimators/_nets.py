@@ -490,7 +490,9 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             else:
                 seed = (idx[:, None] == get_namespace(x).arange(out.shape[1])).astype(x.dtype)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # reported below, with the cause
-            R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None)
+            # the caches are not used again (but for each layer's "relevance_rest"): released as the pass goes
+            R = net.explain_from(x, out, caches, seed, method, context, scale_by_output=target_relevance is None,
+                                 release=True)
         self._check_finite(R, x, "explanations")
         return self._explanation_rows(R.reshape(R.shape[0], -1), caches)
 

@@ -152,16 +152,24 @@ class Sequential:
             grad, grads[i] = layer.backward(grad, caches[i], ctxs[i], need_param_grads=need_param_grads)
         return (grad if need_input_grad else None), grads
 
-    def relevance(self, R, caches, composite):
+    def relevance(self, R, caches, composite, release=False):
         """Propagate output relevance ``R`` to the input with ``composite``.
 
         A layer that absorbs relevance it cannot pass to its input (a
         recurrent layer's initial states) records it per sample in its
         cache as ``cache["relevance_rest"]``; :meth:`relevance_rest` sums it.
+        With ``release=True`` each layer's cache is emptied (all but
+        ``"relevance_rest"``) once the layer is done, so that the pass holds
+        only the caches it still needs; the caches cannot be used again.
         """
         ctxs = self.contexts(get_composite(composite))
         for i in range(len(self.layers) - 1, -1, -1):
             R = self.layers[i].relevance(R, caches[i], ctxs[i])
+            if release and isinstance(caches[i], dict):
+                rest = caches[i].get("relevance_rest")
+                caches[i].clear()
+                if rest is not None:
+                    caches[i]["relevance_rest"] = rest
         return R
 
     @staticmethod
@@ -209,13 +217,16 @@ class Sequential:
         composite : see :func:`sklrp.rules.get_composite`
         """
         out, caches = self.forward(x)
-        return self.explain_from(x, out, caches, seed, method, composite, scale_by_output)
+        return self.explain_from(x, out, caches, seed, method, composite, scale_by_output, release=True)
 
-    def explain_from(self, x, out, caches, seed, method="lrp", composite="epsilon", scale_by_output=True):
+    def explain_from(self, x, out, caches, seed, method="lrp", composite="epsilon", scale_by_output=True,
+                     release=False):
         """Explain from a forward pass already run (``out, caches = forward(x)``).
 
         Parameters are those of :meth:`explain`; ``out`` and ``caches`` are
-        the forward pass's output and caches.
+        the forward pass's output and caches.  ``release=True`` lets an LRP
+        pass empty the caches as it goes (see :meth:`relevance`), when the
+        caller does not need them again.
 
         Notes
         -----
@@ -227,7 +238,7 @@ class Sequential:
         """
         if method == "lrp":
             R = seed * out if scale_by_output else seed
-            return self.relevance(R, caches, composite)
+            return self.relevance(R, caches, composite, release=release)
         if method not in BACKWARD_METHODS:
             raise ValueError(f"Unknown explanation method {method!r}; expected one of {list(METHODS)}.")
         explain_input = self.layers[0].explain_input if self.layers else None
