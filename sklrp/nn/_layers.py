@@ -220,7 +220,7 @@ class _ConvND(LinearLayer):
             return super().forward(x, training, rng)
         # training on a small batch: its column matrix is built once and kept for the weight gradient
         cols, out = im2col_channels_last(x, self.kernel_size, self.stride, self._pads())
-        z = cols @ self._wmat(self.params["weight"]).T
+        z = matmul(cols, self._wmat(self.params["weight"]).T)
         if self.use_bias:
             z += self.params["bias"]
         z = self._channels_first(z, x.shape[0], out)
@@ -251,7 +251,7 @@ class _ConvND(LinearLayer):
         f = grad.shape[1]
         g2 = xp.moveaxis(grad, 1, -1).reshape(-1, f)
         if "cols" in cache:  # kept by a training forward pass
-            gw = g2.T @ cache["cols"]  # (F, K*C)
+            gw = matmul(g2.T, cache["cols"])  # (F, K*C)
         else:
             gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads())
         c = self.params["weight"].shape[1]
