@@ -44,3 +44,25 @@ def test_networks_with_recurrent_layers_keep_blas_threads():
     dense = Sequential([Dense(3)])
     dense.build((4,), rng, np.float64)
     assert dense.threaded_passes(np.zeros((2, 4))) is _threads.one_blas_thread
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_concurrent_passes_from_several_threads_give_the_serial_results():
+    """Passes started from several threads at once (Dask's threaded scheduler, joblib threads) share the block
+    threads and the BLAS limit, give the results of one pass at a time and leave BLAS as it was."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(96, 144).astype(np.float32), np.arange(96) % 3
+    net = sklrp.ConvNetClassifier(input_shape=(1, 12, 12), filters=(8, 16), kernel_size=3, padding="same",
+                                  hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+    chunks = [X[i::4] for i in range(4)]
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas()
+        want = [(net.predict_proba(c), net.explain(c)) for c in chunks]
+        with ThreadPoolExecutor(4) as ex:
+            got = list(ex.map(lambda c: (net.predict_proba(c), net.explain(c)), chunks * 3))
+        assert _blas() == before
+    for (p, r), (wp, wr) in zip(got, want * 3):
+        np.testing.assert_allclose(p, wp, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(r, wr, rtol=1e-5, atol=1e-6)
