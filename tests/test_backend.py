@@ -416,3 +416,19 @@ def test_threaded_matmul_equals_the_product(monkeypatch, threads, shape):
     np.testing.assert_allclose(_threads.matmul(a.T.copy().T, b), a @ b, rtol=1e-12, atol=1e-12)  # any strides
     x3 = rng.normal(size=(2, m, k))
     np.testing.assert_allclose(_threads.matmul(x3, b), x3 @ b)  # N-D: the plain product
+
+
+def test_threaded_matmul_gives_the_same_bits_on_any_number_of_threads(monkeypatch):
+    """Each share is one single-threaded product over the whole inner dimension: the split does not change a bit."""
+    from sklrp import _threads
+
+    rng = np.random.RandomState(2)
+    for m, k, n in [(128, 700, 300), (700, 64, 200), (37, 500, 301)]:
+        a, b = rng.rand(m, k).astype(np.float32), rng.rand(k, n).astype(np.float32)
+        runs = []
+        for threads in (1, 2, 3, 5):
+            monkeypatch.setattr(_threads, "blas_threads", lambda t=threads: t)
+            with _threads.one_blas_thread:
+                runs.append(_threads.matmul(a, b))
+        for r in runs[1:]:
+            np.testing.assert_array_equal(r, runs[0])
