@@ -830,6 +830,7 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     starts = list(range(0, n, b))
     n_threads = min(len(starts), _threads.blas_threads())
     col2im = _cpu_kernels().col2im
+    one = dtype.type(1)
     if nd == 1:
         out2, kernel2, (sh, sw), (ph, pw) = (1,) + tuple(out), (1,) + kernel, (1, stride[0]), (0, pads[0][0])
     else:
@@ -842,7 +843,7 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
             e = min(a + b, n)
             cols = buf[: (e - a) * P * KC].reshape((e - a) * P, KC)
             np.matmul(s2[a * P : e * P], wmat, out=cols)
-            col2im(cols.reshape((e - a,) + out2 + kernel2 + (c,)), sh, sw, ph, pw, d4[a:e])
+            col2im(cols.reshape((e - a,) + out2 + kernel2 + (c,)), sh, sw, ph, pw, d4[a:e], one)
 
     _threads.map_threads(work, n_threads)
     return dx

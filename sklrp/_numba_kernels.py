@@ -59,30 +59,39 @@ def max_pool_route(g, idx, kw_, sh, sw, dx):  # pragma: no cover - compiled
                     dx[n, oh * sh + k // kw_, ow * sw + k % kw_, c] += g[n, oh, ow, c]
 
 
+@numba.njit(inline="always")
+def _add_window(d, oh, ow, sh, sw, ph, pw, src, scale):  # pragma: no cover - compiled
+    """``d[oh * sh + kh - ph, ow * sw + kw - pw] += scale * src[kh, kw]`` for the window's offsets inside ``d``
+    (``d`` ``(H, W, C)``, ``src`` ``(KH, KW, C)``): a convolution's window added back onto its input."""
+    kh_, kw_, c_ = src.shape
+    h_, w_ = d.shape[0], d.shape[1]
+    for kh in range(kh_):
+        h = oh * sh + kh - ph
+        if h < 0 or h >= h_:
+            continue
+        for kw in range(kw_):
+            x = ow * sw + kw - pw
+            if x < 0 or x >= w_:
+                continue
+            for c in range(c_):
+                d[h, x, c] += scale * src[kh, kw, c]
+
+
 @numba.njit(**_JIT)
-def col2im(dcols, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
+def col2im(dcols, sh, sw, ph, pw, dx, one):  # pragma: no cover - compiled
     """Add the columns ``dcols`` ``(N, OH, OW, KH, KW, C)`` of a convolution back onto its input.
 
-    ``dx`` ``(N, H, W, C)`` (unpadded, overwritten).  The columns are read
-    once, in memory order; a sample's input stays in the cache meanwhile.
+    ``dx`` ``(N, H, W, C)`` (unpadded, overwritten); ``one`` is 1 in the
+    arrays' dtype.  The columns are read once, in memory order; a sample's
+    input stays in the cache meanwhile.
     """
-    n_, oh_, ow_, kh_, kw_, c_ = dcols.shape
-    h_, w_ = dx.shape[1], dx.shape[2]
+    n_, oh_, ow_ = dcols.shape[:3]
     for n in range(n_):
         d = dx[n]
         d[:] = 0
         for oh in range(oh_):
             for ow in range(ow_):
-                for kh in range(kh_):
-                    h = oh * sh + kh - ph
-                    if h < 0 or h >= h_:
-                        continue
-                    for kw in range(kw_):
-                        w = ow * sw + kw - pw
-                        if w < 0 or w >= w_:
-                            continue
-                        for c in range(c_):
-                            d[h, w, c] += dcols[n, oh, ow, kh, kw, c]
+                _add_window(d, oh, ow, sh, sw, ph, pw, dcols[n, oh, ow], one)
 
 
 @numba.njit(**_JIT)
@@ -94,8 +103,6 @@ def conv_adjoint_sparse(s, w, sh, sw, ph, pw, dx):  # pragma: no cover - compile
     ``s * w[f]`` onto the window it was computed from; zeros cost one test.
     """
     n_, oh_, ow_, f_ = s.shape
-    _, kh_, kw_, c_ = w.shape
-    h_, w_ = dx.shape[1], dx.shape[2]
     for n in range(n_):
         d = dx[n]
         d[:] = 0
@@ -103,18 +110,8 @@ def conv_adjoint_sparse(s, w, sh, sw, ph, pw, dx):  # pragma: no cover - compile
             for ow in range(ow_):
                 for f in range(f_):
                     v = s[n, oh, ow, f]
-                    if v == 0:
-                        continue
-                    for kh in range(kh_):
-                        h = oh * sh + kh - ph
-                        if h < 0 or h >= h_:
-                            continue
-                        for kw in range(kw_):
-                            x = ow * sw + kw - pw
-                            if x < 0 or x >= w_:
-                                continue
-                            for c in range(c_):
-                                d[h, x, c] += v * w[f, kh, kw, c]
+                    if v != 0:
+                        _add_window(d, oh, ow, sh, sw, ph, pw, w[f], v)
 
 
 @numba.njit(**_JIT)
