@@ -9,7 +9,7 @@ on as many threads as BLAS would use, each calling single-threaded BLAS.
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -117,7 +117,8 @@ def map_threads(work, n_threads):
         try:
             first = work(0)
         finally:
-            rest = [f.result() for f in futures]
+            wait(futures)  # every thread done before anything is raised or returned
+        rest = [f.result() for f in futures]
     return [first, *rest]
 
 
