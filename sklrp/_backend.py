@@ -493,6 +493,14 @@ def _map_samples(n, fn):
     _threads.map_threads(lambda t: fn(bounds[t], bounds[t + 1]), n_threads)
 
 
+def _map_blocks(n, b, run):
+    """``run(blocks)`` on each BLAS thread, ``blocks`` its share of the ``(start, stop)`` blocks of ``b`` of the
+    ``n`` samples, dealt round-robin (:func:`_threads.map_threads`); returns the threads' results."""
+    starts = list(range(0, n, b))
+    n_threads = min(len(starts), _threads.blas_threads())
+    return _threads.map_threads(lambda t: run([(a, min(a + b, n)) for a in starts[t::n_threads]]), n_threads)
+
+
 def _as_2d_spatial(a, nd):
     """A channel-last ``(N, *S, C)`` array with one or two spatial axes as ``(N, H, W, C)`` (``H = 1`` in 1-D)."""
     return a[:, None] if nd == 1 else a
@@ -609,20 +617,17 @@ def _map_column_blocks(win, dtype, fn):
     P = int(np.prod(win.shape[1 : 1 + nd]))
     per_sample = int(np.prod(win.shape[1:]))
     b = max(1, min(n, _COLS_BLOCK_BYTES // max(1, per_sample * np.dtype(dtype).itemsize)))
-    starts = list(range(0, n, b))
-    n_threads = min(len(starts), _threads.blas_threads())
 
-    def work(t):
-        buf = np.empty(min(b, n) * per_sample, dtype=dtype)
+    def run(blocks):
+        buf = np.empty(b * per_sample, dtype=dtype)
         done = []
-        for a in starts[t::n_threads]:
-            e = min(a + b, n)
+        for a, e in blocks:
             blk = buf[: (e - a) * per_sample].reshape((e - a,) + win.shape[1:])
             np.copyto(blk, win[a:e])
             done.append((a, fn(a, e, blk.reshape((e - a) * P, per_sample // P))))
         return done
 
-    results = [r for part in _threads.map_threads(work, n_threads) for r in part]
+    results = [r for part in _map_blocks(n, b, run) for r in part]
     return [r for _, r in sorted(results, key=lambda ar: ar[0])]
 
 
@@ -772,21 +777,18 @@ def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
         per_sample = S * wflip.shape[0]
         dx = np.empty((n * S, c), dtype=dtype)
         b = max(1, min(n, _COLS_BLOCK_BYTES // max(1, per_sample * dtype.itemsize)))
-        starts = list(range(0, n, b))
-        n_threads = min(len(starts), _threads.blas_threads())
 
-        def work(t):
+        def run(blocks):
             u = np.zeros((b,) + grown + (f,), dtype=dtype)
             buf = np.empty(b * per_sample, dtype=dtype)
-            for a in starts[t::n_threads]:
-                m = min(a + b, n) - a
-                u[:m][center] = s4[a : a + m]
-                win = _windows(u[:m], spatial, kernel, stride, start=start)
-                cols = buf[: m * per_sample].reshape(win.shape)
+            for a, e in blocks:
+                u[: e - a][center] = s4[a:e]
+                win = _windows(u[: e - a], spatial, kernel, stride, start=start)
+                cols = buf[: (e - a) * per_sample].reshape(win.shape)
                 np.copyto(cols, win)
-                np.matmul(cols.reshape(m * S, -1), wflip, out=dx[a * S : (a + m) * S])
+                np.matmul(cols.reshape((e - a) * S, -1), wflip, out=dx[a * S : e * S])
 
-        _threads.map_threads(work, n_threads)
+        _map_blocks(n, b, run)
         return dx.reshape((n,) + tuple(spatial) + (c,))
     if compiled and not sparse:
         return _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads)
@@ -827,8 +829,6 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     P, KC = int(np.prod(out)), int(np.prod(kernel)) * c
     dx = np.empty((n,) + tuple(spatial) + (c,), dtype=dtype)
     b = max(1, min(n, _COL2IM_BLOCK_BYTES // max(1, P * KC * dtype.itemsize)))
-    starts = list(range(0, n, b))
-    n_threads = min(len(starts), _threads.blas_threads())
     col2im = _cpu_kernels().col2im
     one = dtype.type(1)
     if nd == 1:
@@ -837,15 +837,14 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
         out2, kernel2, (sh, sw), (ph, pw) = tuple(out), kernel, tuple(stride), (pads[0][0], pads[1][0])
     d4 = _as_2d_spatial(dx, nd)
 
-    def work(t):
-        buf = np.empty(min(b, n) * P * KC, dtype=dtype)
-        for a in starts[t::n_threads]:
-            e = min(a + b, n)
+    def run(blocks):
+        buf = np.empty(b * P * KC, dtype=dtype)
+        for a, e in blocks:
             cols = buf[: (e - a) * P * KC].reshape((e - a) * P, KC)
             np.matmul(s2[a * P : e * P], wmat, out=cols)
             col2im(cols.reshape((e - a,) + out2 + kernel2 + (c,)), sh, sw, ph, pw, d4[a:e], one)
 
-    _threads.map_threads(work, n_threads)
+    _map_blocks(n, b, run)
     return dx
 
 
