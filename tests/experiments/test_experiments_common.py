@@ -73,3 +73,13 @@ def test_reproduce_runs_an_experiment_from_its_parser(tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["figure"] == "settings" and rows[-1]["figure"] == "summary"
     assert rows[-1]["files"] == [RESULTS_FILE, "recall_speedup.png"]
+
+
+def test_timed_pair_times_each_call_warm_and_alternates():
+    """Every timed call follows an untimed call of the same function; the pairs alternate."""
+    from sklrp.experiments._lsh import timed_pair
+
+    calls = []
+    (a, ta), (b, tb) = timed_pair(lambda: calls.append("a") or 1, lambda: calls.append("b") or 2, 3)
+    assert calls == ["a", "a", "b", "b"] * 3
+    assert (a, b) == (1, 2) and ta >= 0 and tb >= 0
