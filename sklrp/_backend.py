@@ -488,9 +488,7 @@ def _cpu_kernels():
 
 def _map_samples(n, fn):
     """``fn(start, stop)`` over contiguous ranges of ``n`` samples, one per BLAS thread (:func:`_threads.map_threads`)."""
-    n_threads = max(1, min(n, _threads.blas_threads()))
-    bounds = [n * t // n_threads for t in range(n_threads + 1)]
-    _threads.map_threads(lambda t: fn(bounds[t], bounds[t + 1]), n_threads)
+    _threads.map_ranges(n, max(1, min(n, _threads.blas_threads())), fn)
 
 
 def _map_blocks(n, b, run):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-__all__ = ["one_blas_thread", "blas_threads", "map_threads", "matmul"]
+__all__ = ["one_blas_thread", "blas_threads", "map_threads", "map_ranges", "matmul"]
 
 
 class _OneBlasThread:
@@ -122,6 +122,13 @@ def map_threads(work, n_threads):
     return [first, *rest]
 
 
+def map_ranges(n, n_threads, fn):
+    """``fn(start, stop)`` over ``n_threads`` contiguous ranges that split ``range(n)``, one per thread
+    (:func:`map_threads`)."""
+    bounds = [n * t // n_threads for t in range(n_threads + 1)]
+    return map_threads(lambda t: fn(bounds[t], bounds[t + 1]), n_threads)
+
+
 #: products of fewer multiply-adds run on one thread (splitting them costs more than it saves)
 _SPLIT_MIN_MACS = 1 << 21
 
@@ -146,20 +153,13 @@ def matmul(a, b):
     if threads <= 1:  # the user's limit, or a thread of the pool: BLAS runs one thread
         return a @ b
     m, n = a.shape[0], b.shape[1]
-    big = max(m, n)
-    n_threads = min(threads, max(1, big // 16)) if m * a.shape[1] * n >= _SPLIT_MIN_MACS else 1
+    n_threads = min(threads, max(1, max(m, n) // 16)) if m * a.shape[1] * n >= _SPLIT_MIN_MACS else 1
     if n_threads <= 1:
         with one_blas_thread:
             return a @ b
     out = np.empty((m, n), dtype=np.result_type(a, b))
-    bounds = [big * t // n_threads for t in range(n_threads + 1)]
     if m >= n:
-        def part(t):
-            lo, hi = bounds[t], bounds[t + 1]
-            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        map_ranges(m, n_threads, lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]))
     else:
-        def part(t):
-            lo, hi = bounds[t], bounds[t + 1]
-            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
-    map_threads(part, n_threads)
+        map_ranges(n, n_threads, lambda lo, hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]))
     return out
