@@ -10,6 +10,8 @@
   relevance topographies against CSP patterns;
 - :class:`RelevanceTopomapDisplay`: class-average relevance scalp maps over
   time;
+- :class:`EuclideanAlignment`: whiten a subject's trials by their mean
+  covariance (a common space for transfer between subjects);
 - :func:`transfer_fit`: pre-train on other subjects, fine-tune on one.
 
 The classifier itself is :class:`sklrp.EEGDNNClassifier`.  MNE is imported
@@ -19,6 +21,7 @@ when a function needs it (``pip install 'mne>=1.6'``, or the ``eeg`` extra of a 
 from ._datasets import STAGED_SUBJECTS, load_eegbci, simulate_motor_imagery
 from ._display import RelevanceTopomapDisplay
 from ._evoked import RELEVANCE_PLOT_KWARGS, csp_relevance_correlation, relevance_to_evoked
+from ._alignment import EuclideanAlignment
 from ._transfer import transfer_fit
 
 __all__ = [
@@ -30,4 +33,5 @@ __all__ = [
     "RELEVANCE_PLOT_KWARGS",
     "RelevanceTopomapDisplay",
     "transfer_fit",
+    "EuclideanAlignment",
 ]

@@ -36,7 +36,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 from ..base import explain
-from ..eeg import load_eegbci, simulate_motor_imagery
+from ..eeg import EuclideanAlignment, load_eegbci, simulate_motor_imagery
 from ..eeg._datasets import _neighbours
 from ..estimators import EEGDNNClassifier
 from ._common import (
@@ -64,7 +64,7 @@ def _dnn(args, info):
     from mne.decoding import Scaler
 
     return make_pipeline(
-        Scaler(info, scalings="mean"),
+        EuclideanAlignment() if args.align else Scaler(info, scalings="mean"),
         EEGDNNClassifier(args.architecture, activation=args.activation, n_temporal_filters=args.temporal_filters,
                          temporal_kernel=args.temporal_kernel, n_spatial_filters=args.spatial_filters,
                          pool_size=args.pool_size, pool_stride=args.pool_size, dropout=args.dropout,
@@ -121,7 +121,10 @@ def _subject(task, subject, args, data, cv):
     extra = {}
     if task == "left_right" and args.transfer and len(data) > 1:
         others = [s for s in data if s != subject]
-        Xs = np.concatenate([data[s][0] for s in others])
+        # each source subject in its own aligned space (its trials need no labels for that); the
+        # target's alignment is the pipeline's, refitted on its training trials by the fine-tuning
+        Xs = np.concatenate([EuclideanAlignment().fit_transform(data[s][0]) if args.align else data[s][0]
+                             for s in others])
         ys = np.concatenate([data[s][1] for s in others])
         t0 = time.perf_counter()
         pre = _dnn(args, info)
@@ -281,6 +284,9 @@ def add_arguments(parser):
                         help="epochs on the other subjects' trials (about 14 times the target's)")
     parser.add_argument("--fine-tune-epochs", type=positive_int, default=30)
     parser.add_argument("--no-transfer", dest="transfer", action="store_false")
+    parser.add_argument("--no-align", dest="align", action="store_false",
+                        help="scale each channel (mne.decoding.Scaler) instead of the Euclidean alignment of each "
+                             "subject's trials (sklrp.eeg.EuclideanAlignment)")
     parser.add_argument("--n-splits", type=positive_int, default=10, help="shuffle splits (MNE's example: 10)")
     parser.add_argument("--n-simulated", type=positive_int, default=200, help="simulated trials (3/4 train, 1/4 test)")
     parser.add_argument("--only-simulated", action="store_true", help="skip the real data")
