@@ -289,8 +289,13 @@ def test_reproduce_eeg_runs_end_to_end_on_one_subject(capsys, tmp_path):
     acc = [r for r in rows if r["figure"] == "accuracy"]
     assert len(acc) == 1 and acc[0]["subject"] == 1 and 0.0 <= acc[0]["csp_lda"] <= 1.0
     assert 0.0 <= acc[0]["sensorimotor_relevance_share"] <= 1.0
+    assert 0.0 <= acc[0]["sensorimotor_relevance_share_w2"] <= 1.0
     loc = [r for r in rows if r["figure"] == "localisation"]
-    assert len(loc) == 1 and loc[0]["n_test"] == 6
+    # scored against both injected sites and against the trial's own site (half of the samples)
+    assert len(loc) == 2 and loc[0]["n_test"] == 6
+    assert loc[1]["truth_share_of_samples"] == pytest.approx(loc[0]["truth_share_of_samples"] / 2)
+    for row in loc:
+        assert {"lrp_share", "lrp_w2_share", "sensitivity_share", "gradient_x_input_share"} <= set(row)
     assert {r["claim"][:12] for r in rows if r["figure"] == "claim"} >= {"hands vs fee", "simulated da"}
 
 
