@@ -14,11 +14,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._backend import array_device, get_namespace, to_host
 from .._dask import dask_blocks
 from .._validation import validate_array
 from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, Log, ReLU, Reshape, Square
 from ._architectures import _positive_ints, dense_stack
 from ._nets import BaseNetClassifier
+from ._training import predicted_index
 
 __all__ = ["EEGDNNClassifier"]
 
@@ -71,6 +73,17 @@ class EEGDNNClassifier(BaseNetClassifier):
     dropout : float, default=0.5
         Dropout rate before the output layer (and after each ``"dnn"``
         hidden layer).
+    crop_size : int or None, default=None
+        Cropped training (Schirrmeister et al. 2017), for data sets of few
+        trials: the network sees windows of ``crop_size`` samples, every
+        ``crop_stride`` samples inside each trial (the last one ending with
+        the trial), each labelled with its trial's class; a trial's class
+        scores are the mean of its crops' scores, and its relevance the mean
+        of the crops' relevance, each in its place in the trial (the mean is
+        linear, so LRP through it is exact).  ``None`` (or the trial's
+        length): whole trials.
+    crop_stride : int or None, default=None
+        Samples between crop starts; ``None``: ``crop_size // 4``.
     solver, learning_rate_init, momentum, weight_decay, batch_size, max_iter, \
 tol, early_stopping, validation_fraction, n_iter_no_change, shuffle, \
 random_state, verbose, warm_start, frozen_layers, device
@@ -94,6 +107,10 @@ random_state, verbose, warm_start, frozen_layers, device
         ``n_channels * n_times``.
     input_shape_ : tuple
         ``(n_channels, n_times)``.
+    crop_starts_ : ndarray of int or None
+        The first sample of every crop of a trial; None without cropping.
+    crop_size_ : int or None
+        The length of the crops the network was built for.
     net_, history_, n_iter_, loss_, input_bounds_, best_validation_score_
         As in :class:`~sklrp.DenseNetClassifier`.
 
@@ -135,6 +152,8 @@ random_state, verbose, warm_start, frozen_layers, device
         "temporal_kernel": [Interval(numbers.Integral, 1, None, closed="left")],
         "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "pool_stride": [Interval(numbers.Integral, 1, None, closed="left")],
+        "crop_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "crop_stride": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
     _parameter_constraints["activation"] = [StrOptions({"relu", "square"})]
 
@@ -153,6 +172,8 @@ random_state, verbose, warm_start, frozen_layers, device
         pool_size=75,
         pool_stride=15,
         dropout=0.5,
+        crop_size=None,
+        crop_stride=None,
         solver="adam",
         learning_rate_init=1e-3,
         momentum=0.9,
@@ -187,6 +208,8 @@ random_state, verbose, warm_start, frozen_layers, device
         self.pool_size = pool_size
         self.pool_stride = pool_stride
         self.dropout = dropout
+        self.crop_size = crop_size
+        self.crop_stride = crop_stride
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
@@ -278,11 +301,147 @@ random_state, verbose, warm_start, frozen_layers, device
     def _fit(self, X, y, incremental, classes=None):
         first = not hasattr(self, "net_") or not (self.warm_start or incremental)
         X2, shape = self._as_rows(X) if first else self._fitted_rows(X)
-        self._fit_trial_shape = shape
+        if first:
+            self.crop_starts_ = self.crop_size_ = None
+            if self.crop_size is not None:
+                trial = shape if shape is not None else self._trial_shape(np.shape(X2)[1])
+                starts = self._crop_plan(trial[1])
+                if starts is not None:
+                    self.crop_starts_, self.crop_size_ = starts, int(self.crop_size)
+        starts = getattr(self, "crop_starts_", None)
+        if starts is None:
+            self._fit_trial_shape = shape
+            try:
+                return super()._fit(X2, y, incremental, classes=classes)
+            finally:
+                self.__dict__.pop("_fit_trial_shape", None)
+        # cropped training: the trials are validated whole, then cut into crops that the network is fitted on
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        X2, y = validate_array(self, X2, reset=first, y=y)
+        trial = shape if shape is not None else (self.input_shape_ if not first else self._trial_shape(X2.shape[1]))
+        n_channels, n_times = trial
+        crops = self._crops(X2, trial)
+        y = np.repeat(np.asarray(y), len(starts))
+        crop_shape = (n_channels, self.crop_size_)
+        self._fit_trial_shape = crop_shape
+        if not first:  # the network's view while it trains on crops
+            self.input_shape_, self.n_features_in_ = crop_shape, n_channels * self.crop_size_
         try:
-            return super()._fit(X2, y, incremental, classes=classes)
+            return super()._fit(crops, y, incremental, classes=classes)
         finally:
             self.__dict__.pop("_fit_trial_shape", None)
+            if hasattr(self, "net_"):
+                self.input_shape_, self.n_features_in_ = (n_channels, n_times), n_channels * n_times
+
+    # ---------------------------------------------------------------- crops
+    def _crop_plan(self, n_times):
+        """First sample of every crop of a trial of ``n_times`` samples; None when the crop is the trial."""
+        size = int(self.crop_size)
+        if size > n_times:
+            raise ValueError(f"crop_size={size} is longer than the trials ({n_times} samples).")
+        if size == n_times:
+            return None
+        stride = int(self.crop_stride) if self.crop_stride is not None else max(1, size // 4)
+        starts = list(range(0, n_times - size + 1, stride))
+        if starts[-1] != n_times - size:  # the last crop ends with the trial
+            starts.append(n_times - size)
+        return np.asarray(starts, dtype=np.intp)
+
+    def _crops(self, X, trial=None):
+        """Flat trial rows ``(n, n_channels * n_times)`` -> flat crop rows ``(n * n_crops, n_channels * crop_size)``."""
+        n_channels, n_times = self.input_shape_ if trial is None else trial
+        size = self.crop_size_
+        xp = get_namespace(X)
+        X3 = X.reshape(X.shape[0], n_channels, n_times)
+        crops = xp.stack([X3[:, :, s:s + size] for s in self.crop_starts_.tolist()], axis=1)
+        return crops.reshape(-1, n_channels * size)
+
+    def _overlap_add(self, R, n):
+        """Crop rows ``(n * n_crops, n_channels * crop_size)`` summed into trial rows ``(n, n_channels * n_times)``."""
+        n_channels, n_times = self.input_shape_
+        size, starts = self.crop_size_, self.crop_starts_.tolist()
+        xp = get_namespace(R)
+        R = R.reshape(n, len(starts), n_channels, size)
+        out = xp.zeros((n, n_channels, n_times), dtype=R.dtype)
+        for j, s in enumerate(starts):
+            out[:, :, s:s + size] += R[:, j]
+        return out.reshape(n, -1)
+
+    def _net_input(self, X):
+        if getattr(self, "crop_starts_", None) is None:
+            return super()._net_input(X)
+        net = self._net_for(array_device(X))
+        return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1, self.input_shape_[0], self.crop_size_))
+
+    def _chunk_bounds(self, X):
+        # a chunk of trials becomes n_crops times as many rows for the network
+        starts = getattr(self, "crop_starts_", None)
+        step = self._chunk_size if starts is None else max(1, self._chunk_size // len(starts))
+        return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
+
+    def _crop_scores(self, X):
+        """Scores of every crop of the trial rows ``X``: ``(n, n_crops, n_outputs)``."""
+        z = super()._scores_batch(self._crops(X))
+        return z.reshape(X.shape[0], len(self.crop_starts_), -1)
+
+    def _scores_batch(self, X):
+        if getattr(self, "crop_starts_", None) is None:
+            return super()._scores_batch(X)
+        return self._crop_scores(X).mean(axis=1)
+
+    def _explain_batch(self, X, target_index, target_relevance, *, method, context):
+        starts = getattr(self, "crop_starts_", None)
+        if starts is None:
+            return super()._explain_batch(X, target_index, target_relevance, method=method, context=context)
+        n, k = X.shape[0], len(starts)
+        crops = self._crops(X)
+        # sensitivity and gradient x input are maps of the trial's gradient (the mean of the crops')
+        raw = "gradient" if method in ("sensitivity", "gradient_x_input") else method
+        if target_relevance is None:
+            if target_index is None:  # the trial's decision, not each crop's
+                target_index = to_host(predicted_index(self._scores_batch(X)))
+            R = self._overlap_add(super()._explain_batch(crops, np.repeat(np.asarray(target_index), k), None,
+                                                         method=raw, context=context), n) / k
+        else:
+            if raw == "lrp":
+                # LRP-0 through the mean over crops: crop j gets the share f_j / (k mean f) of each score's relevance
+                f = to_host(self._crop_scores(X)).astype(np.float64)
+                z = f.mean(axis=1, keepdims=True)
+                share = f / (k * np.where(z >= 0, z + 1e-12, z - 1e-12))
+                seed = target_relevance[:, None, :] * share
+            else:  # the gradient of the mean: each crop's output gradient over k
+                seed = np.broadcast_to(target_relevance[:, None, :] / k, (n, k, target_relevance.shape[1]))
+            seed = np.ascontiguousarray(seed).reshape(n * k, -1)
+            R = self._overlap_add(super()._explain_batch(crops, None, seed, method=raw, context=context), n)
+        if method == "sensitivity":
+            return R**2
+        if method == "gradient_x_input":
+            return R * X.astype(R.dtype, copy=False)
+        return R
+
+    # ---------------------------------------------------------- persistence
+    def _get_fitted_state(self):
+        # with crops the saved input shape is the network's, (n_channels, crop_size); the trials' length and
+        # the crop starts are kept beside it
+        config, arrays = super()._get_fitted_state()
+        if getattr(self, "crop_starts_", None) is not None:
+            config["input_shape_"] = [int(self.input_shape_[0]), int(self.crop_size_)]
+            config["trial_times_"] = int(self.input_shape_[1])
+            config["crop_starts_"] = [int(s) for s in self.crop_starts_]
+        return config, arrays
+
+    def _set_fitted_state(self, config, arrays):
+        starts = config.get("crop_starts_")
+        super()._set_fitted_state({k: v for k, v in config.items() if k not in ("crop_starts_", "trial_times_")},
+                                  arrays)
+        self.crop_starts_ = self.crop_size_ = None
+        if starts is not None:
+            n_channels, size = self.input_shape_
+            n_times = int(config["trial_times_"])
+            self.input_shape_, self.n_features_in_ = (n_channels, n_times), n_channels * n_times
+            self.crop_starts_, self.crop_size_ = np.asarray(starts, dtype=np.intp), int(size)
+        return self
 
     # ------------------------------------------------------------------ net
     def _build_layers(self, input_shape):

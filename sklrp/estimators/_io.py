@@ -241,7 +241,7 @@ _TOP_KEYS = {
 #: the fitted state of a network: the keys every file holds, and those only some hold
 #: (``best_validation_score_``: only after a fit with early stopping)
 _STATE_KEYS = _VERSION_1_STATE
-_OPTIONAL_STATE_KEYS = ("best_validation_score_",)
+_OPTIONAL_STATE_KEYS = ("best_validation_score_", "crop_starts_", "trial_times_")
 #: the lists of the training history
 _HISTORY_KEYS = ("loss", "val_loss", "val_score")
 #: the arrays of a network's state other than its parameters (``net_.*``)
@@ -736,9 +736,24 @@ def _check_state(config, state, path):
     if "best_validation_score_" in state and not _is_number(state["best_validation_score_"]):
         raise _bad_value(path, prefix + ("best_validation_score_",), "a finite number",
                          state["best_validation_score_"])
+    _check_crops(state, input_shape, prefix, path)
     if config["version"] == 1 and "n_features_in_" in config and config["n_features_in_"] != math.prod(input_shape):
         raise _bad_value(path, ("n_features_in_",), f"the size of input_shape_, {math.prod(input_shape)}",
                          config["n_features_in_"])
+
+
+def _check_crops(state, input_shape, prefix, path):
+    """A network fitted on crops (EEGDNNClassifier): the trials' length and the crop starts inside them."""
+    if ("crop_starts_" in state) != ("trial_times_" in state):
+        raise ModelFileError(f"{path}: the fitted state has one of 'crop_starts_' and 'trial_times_' without the other.")
+    if "crop_starts_" not in state:
+        return
+    size, n_times, starts = input_shape[-1], state["trial_times_"], state["crop_starts_"]
+    if type(n_times) is not int or not size < n_times <= MAX_MODEL_BYTES:
+        raise _bad_value(path, prefix + ("trial_times_",), f"an integer above the crop length {size}", n_times)
+    if type(starts) is not list or not starts or not all(type(v) is int and 0 <= v <= n_times - size for v in starts):
+        raise _bad_value(path, prefix + ("crop_starts_",),
+                         f"a non-empty list of crop starts in [0, {n_times - size}]", starts)
 
 
 def _check_class_state(cls, state, path):

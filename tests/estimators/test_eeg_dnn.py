@@ -159,3 +159,77 @@ def test_cupy_input_matches_numpy():
     R = est.explain(cp.asarray(X))
     assert isinstance(R, cp.ndarray) and R.shape == X.shape
     assert_allclose(cp.asnumpy(R), est.explain(X), rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------------------------ cropped training
+def test_crops_the_network_sees_and_the_trial_scores_are_their_mean():
+    X, y = power_task()
+    est = small(crop_size=24, crop_stride=10).fit(X, y)
+    assert_array_equal(est.crop_starts_, [0, 10, 20, 24])  # the last crop ends with the trial
+    assert est.crop_size_ == 24 and est.input_shape_ == (C, T) and est.n_features_in_ == C * T
+    assert est.net_.layers[0].output_shape[-1] == 24       # the network is built for crops
+    crop_scores = [est.net_.predict(X[:5, :, s:s + 24]) for s in est.crop_starts_]
+    assert_allclose(est.decision_function(X[:5]), np.mean(crop_scores, axis=0)[:, 0], rtol=1e-10)
+    assert est.score(X, y) >= 0.9
+    assert_array_equal(small(crop_size=24).fit(X, y).crop_starts_, [0, 6, 12, 18, 24])  # stride crop_size // 4
+    assert small(crop_size=T).fit(X, y).crop_starts_ is None                           # the whole trial
+
+
+@pytest.mark.parametrize("activation", ["relu", "square"])
+def test_cropped_lrp0_on_a_bias_free_net_conserves_the_trial_score(activation):
+    X, y = power_task()
+    est = small(activation=activation, crop_size=30, crop_stride=6).fit(X, y)
+    for layer in est.net_.layers:
+        if "bias" in layer.params:
+            layer.params["bias"] = np.zeros_like(layer.params["bias"])
+    est.set_params(composite="zero")
+    f = est.decision_function(X)
+    R = est.explain(X, target=1)
+    assert R.shape == X.shape
+    assert_allclose(R.sum(axis=(1, 2)), f, rtol=1e-6, atol=1e-9)
+    # an explicit output relevance goes through the mean over crops by the z-rule: it is conserved too
+    Rt = est.explain(X[:6], target=np.tile([0.0, 2.0], (6, 1)))
+    assert_allclose(Rt.sum(axis=(1, 2)), 2.0, rtol=1e-5)
+    # the predicted class is the trial's, not each crop's
+    assert_allclose(est.explain(X[:6]), est.explain(X[:6], target=est.predict(X[:6])), rtol=1e-12)
+
+
+def test_cropped_gradient_methods_are_maps_of_the_trial_gradient():
+    X, y = power_task(40)
+    est = small(max_iter=5, crop_size=20, crop_stride=7).fit(X, y)
+    x = X[:1].copy()
+    g = est.explain(x, target=1, method="gradient")
+    rng = np.random.RandomState(1)
+    for _ in range(6):
+        c, t = rng.randint(C), rng.randint(T)
+        xp_, xm = x.copy(), x.copy()
+        xp_[0, c, t] += 1e-6
+        xm[0, c, t] -= 1e-6
+        fd = (est.decision_function(xp_)[0] - est.decision_function(xm)[0]) / 2e-6
+        assert_allclose(g[0, c, t], fd, rtol=1e-5, atol=1e-8)
+    assert_allclose(est.explain(x, target=1, method="sensitivity"), g**2, rtol=1e-12)
+    assert_allclose(est.explain(x, target=1, method="gradient_x_input"), g * x, rtol=1e-12)
+    # an explicit output gradient: (0, 1) is the gradient of classes_[1]'s score
+    assert_allclose(est.explain(x, target=np.array([[0.0, 1.0]]), method="gradient"), g, rtol=1e-12)
+
+
+def test_cropped_warm_start_save_load_and_errors(tmp_path):
+    X, y = power_task(40)
+    est = small(max_iter=3, crop_size=24, crop_stride=8).fit(X, y)
+    est.set_params(warm_start=True, max_iter=2, crop_size=12).fit(X, y)  # the fitted crops are kept
+    assert est.n_iter_ == 5 and est.crop_size_ == 24 and est.input_shape_ == (C, T)
+    est.save(tmp_path / "crops.npz")
+    loaded = sklrp.load_model(tmp_path / "crops.npz")
+    assert_array_equal(loaded.crop_starts_, est.crop_starts_)
+    assert loaded.input_shape_ == (C, T) and loaded.n_features_in_ == C * T
+    assert_array_equal(loaded.explain(X[:4]), est.explain(X[:4]))
+    with pytest.raises(ValueError, match="crop_size=60 is longer than the trials \\(48 samples\\)"):
+        small(crop_size=60).fit(X, y)
+    with pytest.raises(ValueError, match="crop_size"):
+        small(crop_size=0).fit(X, y)
+    with pytest.raises(ValueError, match="trials of shape \\(6, 40\\).*fitted on \\(6, 48\\)"):
+        est.predict(X[:, :, :40])
+    bad = X.copy()
+    bad[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        small(crop_size=24).fit(bad, y)
