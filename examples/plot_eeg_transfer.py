@@ -10,8 +10,12 @@ PhysioNet EEGBCI data (needs ``MNE_DATA``): the network of
 is pre-trained on five other subjects with :func:`sklrp.eeg.transfer_fit`,
 fine-tuned on the target subject's training trials, and compared with
 CSP+LDA and the same network trained on the target alone, on the same
-shuffle splits.  The relevance of the transferred network is then shown as
-class-average scalp maps.
+shuffle splits.  Every subject's trials are first put in a common space by
+:class:`sklrp.eeg.EuclideanAlignment` (whitening by the subject's mean
+covariance; no labels needed): each source subject on its own trials, the
+target inside the pipeline, refitted on its training trials.  The relevance
+of the transferred network is then shown as class-average scalp maps (of the
+aligned channels, which stay centred on the channels).
 """
 
 # %%
@@ -21,7 +25,7 @@ import warnings
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
-from mne.decoding import CSP, Scaler
+from mne.decoding import CSP
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit
@@ -29,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 
 import sklrp
 from sklrp import EEGDNNClassifier
-from sklrp.eeg import RelevanceTopomapDisplay, load_eegbci, transfer_fit
+from sklrp.eeg import EuclideanAlignment, RelevanceTopomapDisplay, load_eegbci, transfer_fit
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 mne.set_log_level("ERROR")
@@ -46,14 +50,15 @@ try:
 except FileNotFoundError as exc:
     raise SystemExit(f"This example needs the EEGBCI data (set MNE_DATA): {exc}") from None
 X, y, info = data[TARGET]
-Xs = np.concatenate([data[s][0] for s in SOURCES])
+# each source subject aligned on its own trials
+Xs = np.concatenate([EuclideanAlignment().fit_transform(data[s][0]) for s in SOURCES])
 ys = np.concatenate([data[s][1] for s in SOURCES])
 print(f"target S{TARGET:03d}: {len(y)} trials; sources {SOURCES}: {len(ys)} trials")
 
 
 def network(max_iter=300):
     return make_pipeline(
-        Scaler(info, scalings="mean"),
+        EuclideanAlignment(),   # refitted on the target's trials when fine-tuning
         EEGDNNClassifier("shallow", activation="square", n_temporal_filters=1, temporal_kernel=1,
                          n_spatial_filters=4, pool_size=161, pool_stride=161, dropout=0.0, batch_size=8,
                          learning_rate_init=3e-3, max_iter=max_iter, random_state=0),
