@@ -257,6 +257,20 @@ def _elementwise_kernel(in_params, out_params, body, name):
 _DIVIDE_BODY = "T d = z + (z >= 0 ? eps : -eps); s = (d == 0) ? (T)0 : r / d;"
 
 
+def _flat_views(*arrays):
+    """1-D views of same-shaped arrays that are all C-contiguous after one common permutation of their axes
+    (e.g. channel-first views of channel-last memory), in that memory order; None otherwise."""
+    order = sorted(range(arrays[0].ndim), key=lambda i: -arrays[0].strides[i])
+    views = [a.transpose(order) for a in arrays]
+    if not all(v.flags.c_contiguous for v in views):
+        return None
+    return [v.reshape(-1) for v in views]
+
+
+#: arrays from this size divide in one compiled pass (smaller ones do not repay the threads' start)
+_COMPILED_DIVIDE_MIN_SIZE = 1 << 16
+
+
 def stabilized_divide(R, z, epsilon=0.0):
     """``R / (z + epsilon * sign(z))`` with ``sign(0) = +1``; 0 where that is 0.
 
@@ -277,6 +291,16 @@ def stabilized_divide(R, z, epsilon=0.0):
     if xp is not np:
         kernel = _elementwise_kernel("T r, T z, T eps", "T s", _DIVIDE_BODY, "sklrp_stabilized_divide")
         return kernel(R, z, z.dtype.type(epsilon))
+    flat = None
+    if (R.size >= _COMPILED_DIVIDE_MIN_SIZE and R.shape == z.shape and R.dtype == z.dtype
+            and R.dtype in (np.float32, np.float64) and _numba.enabled()):
+        out = np.empty_like(z)  # z's memory layout (a convolution's output: channel-last memory)
+        flat = _flat_views(R, z, out)
+    if flat is not None:
+        # one pass over memory instead of five, the same arithmetic
+        kernel, eps = _cpu_kernels().stabilized_divide, z.dtype.type(epsilon)
+        _map_samples(flat[0].shape[0], lambda a, e: kernel(flat[0][a:e], flat[1][a:e], eps, flat[2][a:e]))
+        return out
     if epsilon:
         # z + eps or z - eps by the sign test, written branch-free (where() over mixed signs is several
         # times slower); (2 [z >= 0] - 1) eps is exactly +eps or -eps, so the sums are the same
@@ -712,6 +736,17 @@ _SPARSE_SIGNAL_DENSITY = 0.02
 _SCATTER_SIGNAL_DENSITY = 0.1
 
 
+def _count_nonzero_unless_dense(a, threshold):
+    """The non-zero entries of ``a``, or ``a.size`` when a sample (one entry in 1031, one per memory page)
+    has over twice ``threshold`` of them: a dense signal then costs a sample's reads instead of a full pass
+    (the count only chooses between paths that compute the same transpose)."""
+    if a.size >= 1 << 20 and a.flags.c_contiguous:
+        sample = a.reshape(-1)[::1031]
+        if np.count_nonzero(sample) > 2 * threshold * sample.size:
+            return a.size
+    return np.count_nonzero(a)
+
+
 def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
     """Adjoint of a channel-last convolution with respect to its input.
 
@@ -750,7 +785,7 @@ def conv_input_adjoint(s2, weight_cl, n, out, spatial, stride, pads):
     if xp is not np:
         dcols = (s2 @ weight_cl.reshape(f, -1)).reshape((n,) + tuple(out) + kernel + (c,))
         return col2im_channels_last(dcols, spatial, kernel, stride, pads)
-    nonzero = np.count_nonzero(s2)
+    nonzero = _count_nonzero_unless_dense(s2, max(_SCATTER_SIGNAL_DENSITY, _SPARSE_SIGNAL_DENSITY))
     compiled = _numba.enabled() and len(kernel) <= 2
     if compiled and nonzero <= (_SCATTER_SIGNAL_DENSITY if c >= 16 else _SPARSE_SIGNAL_DENSITY) * s2.size:
         return _input_adjoint_scatter(s2, weight_cl, n, out, spatial, stride, pads)
@@ -834,6 +869,21 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     else:
         out2, kernel2, (sh, sw), (ph, pw) = tuple(out), kernel, tuple(stride), (pads[0][0], pads[1][0])
     d4 = _as_2d_spatial(dx, nd)
+    if c == 1 and kernel2[0] == 1 and sh == sw == 1 and ph == 0:
+        # one input channel, filters along rows (EEG's temporal convolutions): the columns transposed,
+        # one contiguous row per filter offset
+        rows = _cpu_kernels().col2im_rows
+        d3 = d4[..., 0]
+
+        def run(blocks):
+            buf = np.empty(b * P * KC, dtype=dtype)
+            for a, e in blocks:
+                cols_t = buf[: (e - a) * P * KC].reshape(KC, (e - a) * P)
+                np.matmul(wmat.T, s2[a * P : e * P].T, out=cols_t)
+                rows(cols_t, pw, d3[a:e])
+
+        _map_blocks(n, b, run)
+        return dx
 
     def run(blocks):
         buf = np.empty(b * P * KC, dtype=dtype)

@@ -62,19 +62,31 @@ def max_pool_route(g, idx, kw_, sh, sw, dx):  # pragma: no cover - compiled
 @numba.njit(inline="always")
 def _add_window(d, oh, ow, sh, sw, ph, pw, src, scale):  # pragma: no cover - compiled
     """``d[oh * sh + kh - ph, ow * sw + kw - pw] += scale * src[kh, kw]`` for the window's offsets inside ``d``
-    (``d`` ``(H, W, C)``, ``src`` ``(KH, KW, C)``): a convolution's window added back onto its input."""
+    (``d`` ``(H, W, C)``, ``src`` ``(KH, KW, C)``): a convolution's window added back onto its input.
+
+    The offsets inside ``d`` are found once per row (no test per offset); one
+    input channel (EEG's temporal convolutions) runs as a contiguous loop
+    over the offsets.
+    """
     kh_, kw_, c_ = src.shape
     h_, w_ = d.shape[0], d.shape[1]
+    x0 = ow * sw - pw
+    lo = max(0, -x0)
+    hi = min(kw_, w_ - x0)
     for kh in range(kh_):
         h = oh * sh + kh - ph
         if h < 0 or h >= h_:
             continue
-        for kw in range(kw_):
-            x = ow * sw + kw - pw
-            if x < 0 or x >= w_:
-                continue
-            for c in range(c_):
-                d[h, x, c] += scale * src[kh, kw, c]
+        if c_ == 1:
+            row = d[h, :, 0]
+            srow = src[kh, :, 0]
+            for kw in range(lo, hi):
+                row[x0 + kw] += scale * srow[kw]
+        else:
+            for kw in range(lo, hi):
+                x = x0 + kw
+                for c in range(c_):
+                    d[h, x, c] += scale * src[kh, kw, c]
 
 
 @numba.njit(**_JIT)
@@ -92,6 +104,32 @@ def col2im(dcols, sh, sw, ph, pw, dx, one):  # pragma: no cover - compiled
         for oh in range(oh_):
             for ow in range(ow_):
                 _add_window(d, oh, ow, sh, sw, ph, pw, dcols[n, oh, ow], one)
+
+
+@numba.njit(**_JIT)
+def col2im_rows(cols_t, pw, dx):  # pragma: no cover - compiled
+    """The transpose of a one-channel convolution along rows (kernel ``(1, K)``, stride 1), column by column.
+
+    ``cols_t`` ``(K, N * H * OW)``: the output-side signal times each filter
+    offset (the transposed columns); ``dx`` ``(N, H, W)`` (overwritten).
+    Offset ``k`` of output ``ow`` adds onto input ``ow + k - pw``: one
+    contiguous shifted row per offset, which the compiler vectorises (the
+    channel-last columns of :func:`col2im` have one value per offset here).
+    """
+    k_ = cols_t.shape[0]
+    n_, h_, w_ = dx.shape
+    ow_ = cols_t.shape[1] // (n_ * h_)
+    for n in range(n_):
+        for h in range(h_):
+            d = dx[n, h]
+            d[:] = 0
+            base = (n * h_ + h) * ow_
+            for k in range(k_):
+                src = cols_t[k, base : base + ow_]
+                lo = max(0, pw - k)
+                hi = min(ow_, w_ + pw - k)
+                for ow in range(lo, hi):
+                    d[ow + k - pw] += src[ow]
 
 
 @numba.njit(**_JIT)
@@ -125,6 +163,17 @@ def adam_update(p, g, m, v, b1, c1, b2, c2, lr_t, eps):  # pragma: no cover - co
         m[i] = mi
         v[i] = vi
         p[i] -= (mi * lr_t) / (np.sqrt(vi) + eps)
+
+
+@numba.njit(**_JIT)
+def stabilized_divide(r, z, eps, out):  # pragma: no cover - compiled
+    """``out = r / (z + eps sign(z))`` on flat arrays (``sign(0) = +1``; 0 where the denominator is 0), in
+    one pass: the operations of the NumPy path, in its order and dtype."""
+    zero = z.dtype.type(0)
+    for i in range(r.shape[0]):
+        zi = z[i]
+        d = zi + eps if zi >= zero else zi - eps
+        out[i] = zero if d == zero else r[i] / d
 
 
 @numba.njit(**_JIT)

@@ -158,6 +158,10 @@ random_state, verbose, warm_start, frozen_layers, device
     _parameter_constraints["activation"] = [StrOptions({"relu", "square"})]
 
     _chunk_size = 1024
+    #: the largest activation of one pass about 64 MB (a shallow network's first convolution holds 20
+    #: copies of the trial, 0.8 MB per trial at 64 x 161): passes over chunks of 81 trials measured 0.95 s
+    #: for 512 trials, 1.15 s over chunks of 32, 3.1 s in one pass (2-core CPU)
+    _chunk_bytes = 64 << 20
 
     def __init__(
         self,
@@ -374,11 +378,11 @@ random_state, verbose, warm_start, frozen_layers, device
         net = self._net_for(array_device(X))
         return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1, self.input_shape_[0], self.crop_size_))
 
-    def _chunk_bounds(self, X):
+    def _chunk_step(self, X):
         # a chunk of trials becomes n_crops times as many rows for the network
         starts = getattr(self, "crop_starts_", None)
-        step = self._chunk_size if starts is None else max(1, self._chunk_size // len(starts))
-        return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
+        step = super()._chunk_step(X)
+        return step if starts is None else max(1, step // len(starts))
 
     def _crop_scores(self, X):
         """Scores of every crop of the trial rows ``X``: ``(n, n_crops, n_outputs)``."""

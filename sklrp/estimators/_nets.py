@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import array_device, get_namespace, to_device, to_host
+from .._backend import array_device, get_namespace, is_gpu_array, to_device, to_host
 from .._dask import dask_blocks
 from .._validation import check_finite_output, validate_array
 from ..base import ExplainMixin
@@ -499,6 +499,30 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
     def _explanation_rows(self, R, caches):
         """One chunk's explanation rows from the flat relevance and the forward caches (a hook)."""
         return R
+
+    #: on the CPU, the largest activation of one pass (samples x the largest layer output) is kept near this
+    #: many bytes (None: no bound): new temporaries of hundreds of MB cost more in fresh memory pages than in
+    #: arithmetic (2-core CPU: explaining 4,096 MNIST-shaped samples with the CNN took 5.5 s in passes of
+    #: 1,024 samples (100 MB activations), 3.6 s in passes of 256; EEG trials: 3.1 s in one pass of 512,
+    #: 0.95 s in passes of 81)
+    _chunk_bytes = 32 << 20
+
+    def _chunk_step(self, X):
+        """Samples per pass over ``X``: ``_chunk_size``, fewer on the CPU for networks with large activations."""
+        step = self._chunk_size
+        net = self.__dict__.get("net_")
+        if self._chunk_bytes is None or net is None or is_gpu_array(X):
+            return step
+        sizes = [int(np.prod(shape)) for shape in (getattr(layer, "output_shape", None) for layer in net.layers)
+                 if shape]
+        if not sizes:
+            return step
+        per_sample = max(sizes) * np.dtype(net.dtype or np.float64).itemsize
+        return max(1, min(step, self._chunk_bytes // per_sample))
+
+    def _chunk_bounds(self, X):
+        step = self._chunk_step(X)
+        return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):

@@ -567,3 +567,19 @@ def test_predict_log_proba_is_log_softmax_of_the_scores(n_classes, data3):
     far = est.predict_log_proba(X * 1e4)  # probabilities that round to 0 keep a finite logarithm
     assert np.isfinite(far).all() and far.shape == (len(X), n_classes)
     np.testing.assert_allclose(np.logaddexp.reduce(far, axis=1), 0.0, atol=1e-9)
+
+
+def test_cpu_passes_are_bounded_by_the_largest_activation(data3):
+    """On the CPU a pass holds about ``_chunk_bytes`` of its largest layer output; the results do not change."""
+    X, y = data3
+    est = ConvNetClassifier(input_shape=(1, 4, 4), pool="max", padding="same", filters=(6, 3), **FAST).fit(X, y)
+    largest = max(int(np.prod(layer.output_shape)) for layer in est.net_.layers if getattr(layer, "output_shape", None))
+    assert largest == 6 * 4 * 4
+    whole = [est.explain(X), est.predict_proba(X)]
+    assert est._chunk_bounds(X) == [(0, len(X))]
+    est._chunk_bytes = 10 * largest * X.dtype.itemsize  # 10 samples per pass
+    assert est._chunk_bounds(X)[:2] == [(0, 10), (10, 20)] and est._chunk_bounds(X)[-1][1] == len(X)
+    for a, b in zip(whole, [est.explain(X), est.predict_proba(X)]):
+        assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    est._chunk_bytes = 1  # never below one sample
+    assert est._chunk_bounds(X[:3]) == [(0, 1), (1, 2), (2, 3)]

@@ -63,6 +63,9 @@ CONVS = [  # (layer, input shape (C, *S), filters, kernel, stride, padding)
     (Conv2D, (1, 12, 11), 6, 5, 1, "same"), (Conv2D, (3, 9, 9), 4, 3, 2, 1), (Conv2D, (2, 8, 7), 3, (3, 2), (2, 1), (1, 0)),
     (Conv1D, (4, 15), 5, 4, 1, "same"), (Conv1D, (3, 13), 4, 3, 2, 1), (Conv2D, (2, 6, 5), 3, (6, 1), 1, "valid"),
     (Conv2D, (17, 7, 6), 5, 3, 1, "same"), (Conv1D, (20, 12), 6, 2, 1, "valid"),
+    # one input channel, filters along rows, stride 1 (EEG's temporal convolutions): the transposed-columns path
+    (Conv2D, (1, 5, 13), 4, (1, 5), 1, "same"), (Conv1D, (1, 17), 3, 4, 1, "same"),
+    (Conv2D, (1, 4, 9), 3, (1, 3), 1, "valid"), (Conv2D, (1, 3, 8), 2, (1, 8), 1, "same"),
 ]
 
 
@@ -94,7 +97,7 @@ def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, la
 def test_the_kernels_are_used(monkeypatch):
     """The compiled paths run where Numba is enabled (not only the NumPy fallback)."""
     calls = []
-    for name in ("max_pool", "max_pool_route", "col2im", "conv_adjoint_sparse"):
+    for name in ("max_pool", "max_pool_route", "col2im", "col2im_rows", "conv_adjoint_sparse", "stabilized_divide"):
         kernel = getattr(_backend._cpu_kernels(), name)
         monkeypatch.setattr(_backend._cpu_kernels(), name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     monkeypatch.setenv("SKLRP_NUMBA", "1")
@@ -108,7 +111,14 @@ def test_the_kernels_are_used(monkeypatch):
     sparse = np.zeros_like(y)
     sparse[0, 0, 0, 0] = 1.0
     conv.linear_transpose(pool.relevance(sparse, pc), conv.params["weight"], cc)
-    assert sorted(set(calls)) == ["col2im", "conv_adjoint_sparse", "max_pool", "max_pool_route"]
+    temporal = Conv2D(4, (1, 5), padding="same")
+    temporal.build((1, 3, 9), rng, np.float32)
+    zt, ct = temporal.forward(rng.normal(size=(2, 1, 3, 9)).astype(np.float32))
+    temporal.linear_transpose(np.ones_like(zt), temporal.params["weight"], ct)
+    big = rng.normal(size=1 << 16).astype(np.float32)
+    _backend.stabilized_divide(big, big, 1e-6)
+    assert sorted(set(calls)) == ["col2im", "col2im_rows", "conv_adjoint_sparse", "max_pool", "max_pool_route",
+                                  "stabilized_divide"]
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -183,3 +193,46 @@ def test_relu_writes_over_temporaries_only():
     net.build((2, 3), rng, np.float64)
     net.predict(x)
     assert seen == [True]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("epsilon", [0.0, 1e-6, 0.25])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_stabilized_divide_equals_the_numpy_path_bit_for_bit(monkeypatch, dtype, epsilon, threads):
+    """Zeros, signed zeros, NaN, infinities and denominators near -epsilon, as the five NumPy passes give them."""
+    monkeypatch.setattr(_threads, "blas_threads", lambda: threads)
+    rng = np.random.RandomState(0)
+    n = 1 << 17
+    z = rng.normal(size=n).astype(dtype)
+    z[:50] = 0.0
+    z[50:100] = -0.0
+    z[100:110] = np.nan
+    z[110:120] = np.inf
+    z[120:130] = -np.inf
+    z[130:140] = dtype(-epsilon)
+    R = rng.normal(size=n).astype(dtype)
+    R[::97] = 0.0
+    R[5::101] = np.nan
+    want, got = _both(monkeypatch, lambda: _backend.stabilized_divide(R, z, epsilon))
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype == dtype
+    # broadcast or strided operands take the NumPy path, with the same values
+    np.testing.assert_array_equal(_backend.stabilized_divide(R[::2], z[::2], epsilon), want[::2])
+    # channel-first views of channel-last memory: the compiled pass in memory order, the layout kept
+    R4, z4 = (np.moveaxis(a.reshape(8, 16, 32, 32), 1, -1) for a in (R, z))
+    R4, z4 = (np.ascontiguousarray(a).transpose(0, 3, 1, 2) for a in (R4, z4))
+    got4 = _backend.stabilized_divide(R4, z4, epsilon)
+    assert not z4.flags.c_contiguous and got4.strides == z4.strides
+    np.testing.assert_array_equal(got4, np.moveaxis(np.moveaxis(want.reshape(8, 16, 32, 32), 1, -1), -1, 1))
+
+
+def test_sampled_density_check_only_skips_the_count_of_dense_signals():
+    rng = np.random.RandomState(0)
+    dense = rng.normal(size=(1 << 20,)).astype(np.float32)
+    assert _backend._count_nonzero_unless_dense(dense, 0.1) == dense.size
+    sparse = np.zeros(1 << 20, dtype=np.float32)
+    sparse[rng.choice(sparse.size, 5000, replace=False)] = 1.0
+    assert _backend._count_nonzero_unless_dense(sparse, 0.1) == 5000  # counted exactly
+    small = rng.normal(size=100)
+    small[:30] = 0
+    assert _backend._count_nonzero_unless_dense(small, 0.1) == 70
