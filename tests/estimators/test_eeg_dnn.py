@@ -233,3 +233,15 @@ def test_cropped_warm_start_save_load_and_errors(tmp_path):
     bad[0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         small(crop_size=24).fit(bad, y)
+
+
+@pytest.mark.gpu
+def test_cupy_cropped_network_matches_numpy():
+    cp = pytest.importorskip("cupy")
+    X, y = power_task(40)
+    est = small(max_iter=3, crop_size=24, crop_stride=8).fit(X, y)
+    for method in ("lrp", "gradient_x_input"):
+        R = est.explain(cp.asarray(X[:6]), method=method)
+        assert isinstance(R, cp.ndarray) and R.shape == (6, C, T)
+        assert_allclose(cp.asnumpy(R), est.explain(X[:6], method=method), rtol=1e-9, atol=1e-12)
+    assert_allclose(cp.asnumpy(est.decision_function(cp.asarray(X))), est.decision_function(X), rtol=1e-9)
