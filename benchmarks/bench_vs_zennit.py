@@ -216,7 +216,7 @@ def big_explain(cnn, n, rng):
     X = rng.rand(n, 784).astype(np.float32)  # allocated before tracing: the input is the caller's
     peak, seconds = _peak_mib(lambda: cnn.explain(X))
     print(json.dumps({"bench": "vs_zennit_big_explain", "case": "cnn", "n_samples": n, "composite": cnn.composite,
-                      "chunk_size": cnn._chunk_size, "input_mib": round(X.nbytes / 2**20, 1),
+                      "chunk_size": cnn._chunk_step(X), "input_mib": round(X.nbytes / 2**20, 1),
                       "peak_mib": round(peak, 1), "under_2_gib": bool(peak < 2048), "seconds": round(seconds, 1),
                       "samples_per_s": round(n / seconds, 1)}), flush=True)
 
