@@ -50,8 +50,8 @@ try:
 except FileNotFoundError as exc:
     raise SystemExit(f"This example needs the EEGBCI data (set MNE_DATA): {exc}") from None
 X, y, info = data[TARGET]
-# each source subject aligned on its own trials
-Xs = np.concatenate([EuclideanAlignment().fit_transform(data[s][0]) for s in SOURCES])
+Xs = np.concatenate([data[s][0] for s in SOURCES])
+subject = np.concatenate([np.full(len(data[s][1]), s) for s in SOURCES])   # each aligned on its own trials
 ys = np.concatenate([data[s][1] for s in SOURCES])
 print(f"target S{TARGET:03d}: {len(y)} trials; sources {SOURCES}: {len(ys)} trials")
 
@@ -75,7 +75,8 @@ for train, test in cv.split(X):
     csp = make_pipeline(CSP(4, reg=None, log=True, norm_trace=False), LinearDiscriminantAnalysis())
     scores["CSP+LDA"].append(csp.fit(X[train], y[train]).score(X[test], y[test]))
     scores["network"].append(network().fit(X[train], y[train]).score(X[test], y[test]))
-    transferred = transfer_fit(network(max_iter=30), Xs, ys, X[train], y[train], max_iter=30)
+    transferred = transfer_fit(network(max_iter=30), Xs, ys, X[train], y[train], source_groups=subject,
+                               max_iter=30)
     scores["network, transferred"].append(transferred.score(X[test], y[test]))
 for name, s in scores.items():
     print(f"{name:>22}: {np.mean(s):.3f} +/- {np.std(s):.3f}")
@@ -93,7 +94,7 @@ fig.tight_layout()
 # -----------------------------------
 # Relevance of the true class for every trial, averaged per class; one
 # symmetric colour scale for all maps.
-model = transfer_fit(network(max_iter=30), Xs, ys, X, y, max_iter=30)
+model = transfer_fit(network(max_iter=30), Xs, ys, X, y, source_groups=subject, max_iter=30)
 R = sklrp.explain(model, X, target=y)
 disp = RelevanceTopomapDisplay.from_relevance(R, np.array(["left", "right"])[y], info, times=[1.25, 1.5, 1.75],
                                               tmin=1.0, time_window=0.2, image_interp="nearest")

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from .._backend import get_namespace
+
 __all__ = ["transfer_fit"]
 
 
@@ -13,7 +15,34 @@ def _final(estimator):
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
-def transfer_fit(estimator, X_source, y_source, X_target, y_target, *, frozen_layers=None, max_iter=None):
+def _align_groups(estimator, X_source, source_groups):
+    """``X_source`` with every group's trials aligned on their own by a clone of the pipeline's first step."""
+    from ._alignment import EuclideanAlignment
+
+    first = estimator.steps[0][1] if isinstance(estimator, Pipeline) else None
+    if not isinstance(first, EuclideanAlignment):
+        raise ValueError(
+            "source_groups aligns every source subject on its own trials, so the estimator must be a Pipeline "
+            f"whose first step is sklrp.eeg.EuclideanAlignment; got {type(estimator).__name__}"
+            + (f" starting with {type(first).__name__}." if first is not None else ".")
+        )
+    groups = np.asarray(source_groups)
+    if groups.ndim != 1 or groups.shape[0] != len(X_source):
+        raise ValueError(
+            f"source_groups must hold one group label per source trial ({len(X_source)}); got shape {groups.shape}."
+        )
+    if not hasattr(X_source, "ndim"):
+        X_source = np.asarray(X_source)
+    xp = get_namespace(X_source)  # NumPy or CuPy trials stay where they are
+    aligned = xp.empty(X_source.shape, dtype=xp.result_type(X_source.dtype, xp.float32))
+    for g in np.unique(groups):
+        rows = xp.asarray(np.flatnonzero(groups == g))
+        aligned[rows] = clone(first).fit_transform(X_source[rows])
+    return aligned
+
+
+def transfer_fit(estimator, X_source, y_source, X_target, y_target, *, source_groups=None, frozen_layers=None,
+                 max_iter=None):
     """Pre-train a network on source subjects, then fine-tune it on a target subject.
 
     The transfer of Sturm et al. (2016): a network trained on other subjects'
@@ -35,6 +64,13 @@ def transfer_fit(estimator, X_source, y_source, X_target, y_target, *, frozen_la
         and their labels.
     X_target, y_target : arrays
         The target subject's training trials and labels.
+    source_groups : array-like of shape (n_source_trials,), default=None
+        The subject (or session) of every source trial.  With it, the
+        estimator must be a Pipeline starting with
+        :class:`~sklrp.eeg.EuclideanAlignment`: every group's trials are
+        aligned on their own by a clone of that step before pre-training
+        (the target is aligned by the pipeline itself, refitted on its
+        trials), so that all subjects share one space.
     frozen_layers : list of str or int, default=None
         Layers left unchanged by the fine-tuning (names from
         ``net_.layer_names()``, e.g. ``["conv2d_0", "conv2d_1"]``); None
@@ -51,8 +87,9 @@ def transfer_fit(estimator, X_source, y_source, X_target, y_target, *, frozen_la
     Raises
     ------
     ValueError
-        When the target has labels the source lacks, or ``max_iter`` is not
-        a positive int.
+        When the target has labels the source lacks, ``max_iter`` is not
+        a positive int, or ``source_groups`` is given without a pipeline
+        starting with ``EuclideanAlignment`` or with the wrong length.
 
     Examples
     --------
@@ -70,6 +107,8 @@ def transfer_fit(estimator, X_source, y_source, X_target, y_target, *, frozen_la
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral)
                                  or max_iter < 1):
         raise ValueError(f"max_iter must be a positive int or None; got {max_iter!r}.")
+    if source_groups is not None:
+        X_source = _align_groups(estimator, X_source, source_groups)
     model = clone(estimator).fit(X_source, y_source)
     net = _final(model)
     classes = list(net.classes_)

@@ -62,3 +62,35 @@ def test_errors():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="max_iter must be a positive int"):
             transfer_fit(net(), Xs, ys, Xt, yt, max_iter=bad)
+
+
+def test_source_groups_align_every_source_subject_on_its_own():
+    from sklrp.eeg import EuclideanAlignment
+
+    subjects = []
+    for s, gain in enumerate((1.0, 40.0, 0.05)):  # three subjects recorded with very different gains
+        X, y = trials(40, s, channel=1)
+        subjects.append((gain * X, y))
+    Xs = np.concatenate([X for X, _ in subjects])
+    ys = np.concatenate([y for _, y in subjects])
+    groups = np.repeat([10, 11, 12], 40)
+    Xt, yt = trials(20, 7, channel=1)
+    pipe = make_pipeline(EuclideanAlignment(), net(max_iter=15))
+    model = transfer_fit(pipe, Xs, ys, 3.0 * Xt, yt, source_groups=groups, max_iter=5)
+    # pre-training saw each subject aligned on its own: the same as aligning them by hand
+    by_hand = np.concatenate([EuclideanAlignment().fit_transform(X) for X, _ in subjects])
+    pre = make_pipeline(EuclideanAlignment(), net(max_iter=15)).fit(by_hand, ys)
+    again = transfer_fit(pipe, by_hand, ys, 3.0 * Xt, yt, max_iter=5)
+    np.testing.assert_allclose(model.decision_function(3.0 * Xt), again.decision_function(3.0 * Xt), rtol=1e-10)
+    assert model[-1].n_iter_ == pre[-1].n_iter_ + 5
+
+
+def test_source_groups_need_an_aligning_pipeline_and_one_group_per_trial():
+    from sklrp.eeg import EuclideanAlignment
+
+    Xs, ys = trials(40, 0, channel=1)
+    Xt, yt = trials(10, 1, channel=1)
+    with pytest.raises(ValueError, match="first step is sklrp.eeg.EuclideanAlignment; got EEGDNNClassifier"):
+        transfer_fit(net(), Xs, ys, Xt, yt, source_groups=np.zeros(40))
+    with pytest.raises(ValueError, match="one group label per source trial \\(40\\); got shape \\(39,\\)"):
+        transfer_fit(make_pipeline(EuclideanAlignment(), net()), Xs, ys, Xt, yt, source_groups=np.zeros(39))
