@@ -7,7 +7,7 @@ import numpy as np
 from .._backend import get_namespace
 from .._threads import one_blas_thread
 from ..rules import Composite, DeconvNet, Gradient, GuidedBackprop, TraversalContext, get_composite
-from ._layers import ReLU
+from ._layers import ReLU, _MaxPoolND
 from ._sequence import layer_from_spec, layer_spec
 
 __all__ = ["Sequential", "BACKWARD_METHODS", "METHODS"]
@@ -22,6 +22,9 @@ BACKWARD_METHODS = {
     "guided_backprop": Composite({ReLU: GuidedBackprop(), "default": Gradient()}),
 }
 METHODS = ("lrp",) + tuple(BACKWARD_METHODS)
+
+#: in training, a ReLU followed by max pooling runs pooling first (see :meth:`Sequential._relu_pool_pairs`)
+_POOL_FIRST = True
 
 
 def _may_share_memory(a, b):
@@ -77,14 +80,46 @@ class Sequential:
         """
         caches = []
         mask = None
-        for layer in self.layers:
+        pairs = self._relu_pool_pairs() if training else ()
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i in pairs:
+                # max(relu(x)) == relu(max(x)): pool first, then the ReLU on the pooled values (a quarter of
+                # them for 2x2 windows); the gradient is the same (see _relu_pool_pairs)
+                pool = layers[i + 1]
+                y, pool_cache = pool.forward(x, training=training, rng=rng)
+                x, relu_cache = layer.forward(y, training=training, rng=rng)
+                relu_cache["pooled_first"] = True
+                mask = pool.output_mask(layer.output_mask(mask, relu_cache), pool_cache)
+                caches += [relu_cache, pool_cache]
+                i += 2
+                continue
             if layer.accepts_mask:
                 x, cache = layer.forward(x, training=training, rng=rng, mask=mask)
             else:
                 x, cache = layer.forward(x, training=training, rng=rng)
             mask = layer.output_mask(mask, cache)
             caches.append(cache)
+            i += 1
         return x, caches
+
+    def _relu_pool_pairs(self):
+        """Positions ``i`` of a ReLU followed by max pooling, which a training pass runs pool-first.
+
+        Max pooling and ReLU commute (``max(relu(x)) = relu(max(x))``), and so
+        do their gradients: the window's winner is the same wherever its
+        value is positive, and the gradient is 0 in both orders where it is
+        not.  Pooling first applies the ReLU and its mask to the pooled values
+        only.  Explanations keep the stack's order: LRP routes the relevance
+        of an all-negative window to a different (zero-valued) input.
+        """
+        if not _POOL_FIRST:
+            return ()
+        layers = self.layers
+        return frozenset(i for i in range(len(layers) - 1)
+                         if type(layers[i]) is ReLU and isinstance(layers[i + 1], _MaxPoolND))
 
     def predict(self, x):
         """Forward pass without keeping caches beyond each layer.
@@ -144,12 +179,22 @@ class Sequential:
         if not need_input_grad:
             # below the lowest layer with trainable parameters no gradient is needed
             stop = next((i for i, layer in enumerate(self.layers) if layer.has_trainable_params), len(self.layers))
-        for i in range(len(self.layers) - 1, stop - 1, -1):
+        i = len(self.layers) - 1
+        while i >= stop:
             layer = self.layers[i]
             if i == stop and not need_input_grad:
                 grads[i] = layer.param_grads(grad, caches[i]) if need_param_grads else {}
                 return None, grads
+            if i > 0 and isinstance(caches[i - 1], dict) and caches[i - 1].get("pooled_first"):
+                # a pool-first pair of a training pass (forward): the ReLU's mask, then the pooling's routing
+                if i - 1 < stop:
+                    raise ValueError("backward cannot stop between a ReLU and the max pooling it ran after.")
+                grad, _ = self.layers[i - 1].backward(grad, caches[i - 1], ctxs[i - 1], need_param_grads=False)
+                grad, _ = layer.backward(grad, caches[i], ctxs[i], need_param_grads=False)
+                i -= 2
+                continue
             grad, grads[i] = layer.backward(grad, caches[i], ctxs[i], need_param_grads=need_param_grads)
+            i -= 1
         return (grad if need_input_grad else None), grads
 
     def relevance(self, R, caches, composite, release=False):

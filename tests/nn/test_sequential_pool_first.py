@@ -1,0 +1,59 @@
+"""Training passes run a ReLU followed by max pooling pool-first: the same outputs and gradients, less work."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import sklrp.nn._sequential as sequential
+from sklrp.nn import Conv1D, Conv2D, Dense, Flatten, MaxPool1D, MaxPool2D, ReLU, Sequential
+
+
+def _net(kind):
+    if kind == "2d":
+        layers = [Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(2), Conv2D(3, 3), ReLU(), MaxPool2D(2, stride=1),
+                  Flatten(), Dense(5)]
+        shape = (2, 9, 9)
+    else:
+        layers = [Conv1D(4, 3), ReLU(), MaxPool1D(4, stride=2), Flatten(), Dense(3), ReLU(), Dense(2)]
+        shape = (3, 20)
+    net = Sequential(layers)
+    net.build(shape, np.random.RandomState(0), np.float64)
+    return net, shape
+
+
+@pytest.mark.parametrize("kind", ["2d", "1d"])
+def test_pool_first_gives_the_same_outputs_and_gradients(monkeypatch, kind):
+    net, shape = _net(kind)
+    assert net._relu_pool_pairs() == ({1, 4} if kind == "2d" else {1})
+    rng = np.random.RandomState(1)
+    x = rng.normal(size=(6,) + shape)
+    x[0] = -np.abs(x[0])  # windows with no positive value: gradient 0 in both orders
+    x[1, :, :3] = 0.5     # ties inside windows
+    runs = {}
+    for flag in (True, False):
+        monkeypatch.setattr(sequential, "_POOL_FIRST", flag)
+        out, caches = net.forward(x, training=True, rng=np.random.RandomState(0))
+        assert any(isinstance(c, dict) and c.get("pooled_first") for c in caches) == flag
+        g = rng.normal(size=out.shape) if flag else runs[True][3]
+        gx, grads = net.backward(g, caches)
+        runs[flag] = (out, gx, grads, g)
+    (o1, gx1, gr1, _), (o0, gx0, gr0, _) = runs[True], runs[False]
+    assert_array_equal(o1, o0)
+    assert_array_equal(gx1, gx0)
+    for a, b in zip(gr1, gr0):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_array_equal(a[k], b[k])
+    # a training pass without the input gradient stops at the first layer with parameters, as before
+    out, caches = net.forward(x, training=True)
+    assert net.backward(runs[True][3], caches, need_input_grad=False)[0] is None
+
+
+def test_explanations_keep_the_stack_order():
+    net, shape = _net("2d")
+    x = np.random.RandomState(2).normal(size=(3,) + shape)
+    _, caches = net.forward(x)  # training=False: as the stack is written
+    assert not any(isinstance(c, dict) and c.get("pooled_first") for c in caches)
+    _, caches = net.forward(x, training=True)
+    with pytest.raises(ValueError, match="between a ReLU and the max pooling"):
+        net.backward(np.ones((3, 5)), caches, stop=2)
