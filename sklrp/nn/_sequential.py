@@ -106,7 +106,7 @@ class Sequential:
         return x, caches
 
     def _relu_pool_pairs(self):
-        """Positions ``i`` of a ReLU followed by max pooling, which a training pass runs pool-first.
+        """Positions ``i`` of a ReLU followed by max pooling, which training passes and predictions run pool-first.
 
         Max pooling and ReLU commute (``max(relu(x)) = relu(max(x))``), and so
         do their gradients: the window's winner is the same wherever its
@@ -130,12 +130,22 @@ class Sequential:
         """
         mask = None
         given = x
-        for layer in self.layers:
+        pairs = self._relu_pool_pairs()
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i in pairs:  # pool first, then the ReLU in place on the pooled values (the same output)
+                x, _ = layers[i + 1].inference(x)
+                x, _ = layer.inference(x, overwrite=x is not given and not _may_share_memory(x, given))
+                i += 2
+                continue
             kwargs = {"mask": mask} if layer.accepts_mask else {}
             if layer.overwrites_input and x is not given and not _may_share_memory(x, given):
                 kwargs["overwrite"] = True
             x, cache = layer.inference(x, **kwargs)
             mask = layer.output_mask(mask, cache)
+            i += 1
         return x
 
     def layer_names(self):

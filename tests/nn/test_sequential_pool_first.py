@@ -44,6 +44,17 @@ def test_pool_first_gives_the_same_outputs_and_gradients(monkeypatch, kind):
         assert a.keys() == b.keys()
         for k in a:
             assert_array_equal(a[k], b[k])
+    # predictions run pool-first too, with the stack's output (a training pass's convolution sums in
+    # another order: equal to rounding)
+    preds = {}
+    for flag in (True, False):
+        monkeypatch.setattr(sequential, "_POOL_FIRST", flag)
+        preds[flag] = net.predict(x.copy())
+    assert_array_equal(preds[True], preds[False])
+    np.testing.assert_allclose(preds[True], o0, rtol=1e-12, atol=1e-14)
+    xx = x.copy()
+    net.predict(xx)
+    assert_array_equal(xx, x)  # the caller's array is never written over
     # a training pass without the input gradient stops at the first layer with parameters, as before
     out, caches = net.forward(x, training=True)
     assert net.backward(runs[True][3], caches, need_input_grad=False)[0] is None
