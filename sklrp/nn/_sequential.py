@@ -7,7 +7,7 @@ import numpy as np
 from .._backend import get_namespace
 from .._threads import one_blas_thread
 from ..rules import Composite, DeconvNet, Gradient, GuidedBackprop, TraversalContext, get_composite
-from ._layers import ReLU, _MaxPoolND
+from ._layers import GlobalMaxPool1D, ReLU, _MaxPoolND
 from ._sequence import layer_from_spec, layer_spec
 
 __all__ = ["Sequential", "BACKWARD_METHODS", "METHODS"]
@@ -113,13 +113,14 @@ class Sequential:
         value is positive, and the gradient is 0 in both orders where it is
         not.  Pooling first applies the ReLU and its mask to the pooled values
         only.  Explanations keep the stack's order: LRP routes the relevance
-        of an all-negative window to a different (zero-valued) input.
+        of an all-negative window to a different (zero-valued) input.  Global
+        max pooling over time (the word CNN) counts as max pooling.
         """
         if not _POOL_FIRST:
             return ()
         layers = self.layers
         return frozenset(i for i in range(len(layers) - 1)
-                         if type(layers[i]) is ReLU and isinstance(layers[i + 1], _MaxPoolND))
+                         if type(layers[i]) is ReLU and isinstance(layers[i + 1], (_MaxPoolND, GlobalMaxPool1D)))
 
     def predict(self, x):
         """Forward pass without keeping caches beyond each layer.

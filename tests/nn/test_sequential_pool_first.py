@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import sklrp.nn._sequential as sequential
-from sklrp.nn import Conv1D, Conv2D, Dense, Flatten, MaxPool1D, MaxPool2D, ReLU, Sequential
+from sklrp.nn import Conv1D, Conv2D, Dense, Flatten, GlobalMaxPool1D, MaxPool1D, MaxPool2D, ReLU, Sequential
 
 
 def _net(kind):
@@ -13,15 +13,18 @@ def _net(kind):
         layers = [Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(2), Conv2D(3, 3), ReLU(), MaxPool2D(2, stride=1),
                   Flatten(), Dense(5)]
         shape = (2, 9, 9)
-    else:
+    elif kind == "1d":
         layers = [Conv1D(4, 3), ReLU(), MaxPool1D(4, stride=2), Flatten(), Dense(3), ReLU(), Dense(2)]
         shape = (3, 20)
+    else:  # the word CNN's branch: global max pooling over time
+        layers = [Conv1D(5, 2), ReLU(), GlobalMaxPool1D(), Dense(2)]
+        shape = (3, 12)
     net = Sequential(layers)
     net.build(shape, np.random.RandomState(0), np.float64)
     return net, shape
 
 
-@pytest.mark.parametrize("kind", ["2d", "1d"])
+@pytest.mark.parametrize("kind", ["2d", "1d", "global"])
 def test_pool_first_gives_the_same_outputs_and_gradients(monkeypatch, kind):
     net, shape = _net(kind)
     assert net._relu_pool_pairs() == ({1, 4} if kind == "2d" else {1})
