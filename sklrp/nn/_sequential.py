@@ -76,7 +76,11 @@ class Sequential:
         The padding mask of a sequence (see :meth:`Layer.output_mask`) is
         threaded from the layer that creates it (an
         :class:`~sklrp.nn.Embedding`) to the layers that accept it (a
-        recurrent layer).
+        recurrent layer).  With ``training=True`` a ReLU followed by max
+        pooling runs pool-first (the same output, and :meth:`backward` the
+        same gradients; the ReLU's cache then holds the pooled values and
+        ``"pooled_first": True``); explanations call it with
+        ``training=False`` and get the stack's order.
         """
         caches = []
         mask = None
