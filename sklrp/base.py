@@ -282,9 +282,13 @@ class ExplainMixin:
         return None
 
     # ---------------------------------------------------------------- chunks
+    def _chunk_step(self, X):
+        """Rows per chunk of ``X``: ``_chunk_size`` (a hook)."""
+        return self._chunk_size
+
     def _chunk_bounds(self, X):
-        """``(start, stop)`` of the chunks of rows of ``X``: ``_chunk_size`` rows each."""
-        step = self._chunk_size
+        """``(start, stop)`` of the chunks of rows of ``X``: :meth:`_chunk_step` rows each."""
+        step = self._chunk_step(X)
         return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
 
     def _map_chunks(self, X, func, *per_sample, **kwargs):

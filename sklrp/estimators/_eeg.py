@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import array_device, get_namespace, to_host
+from .._backend import get_namespace, to_host
 from .._dask import dask_blocks
 from .._validation import validate_array
 from ..nn import AvgPool2D, Conv2D, Dropout, Flatten, Log, ReLU, Reshape, Square
@@ -305,6 +305,7 @@ random_state, verbose, warm_start, frozen_layers, device
     def _fit(self, X, y, incremental, classes=None):
         first = not hasattr(self, "net_") or not (self.warm_start or incremental)
         X2, shape = self._as_rows(X) if first else self._fitted_rows(X)
+        trial = shape
         if first:
             self.crop_starts_ = self.crop_size_ = None
             if self.crop_size is not None:
@@ -323,14 +324,12 @@ random_state, verbose, warm_start, frozen_layers, device
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         X2, y = validate_array(self, X2, reset=first, y=y)
-        trial = shape if shape is not None else (self.input_shape_ if not first else self._trial_shape(X2.shape[1]))
-        n_channels, n_times = trial
-        crops = self._crops(X2, trial)
+        n_channels, n_times = trial if trial is not None else self.input_shape_  # a warm start's flat rows
+        crops = self._crops(X2, (n_channels, n_times))
         y = np.repeat(np.asarray(y), len(starts))
-        crop_shape = (n_channels, self.crop_size_)
-        self._fit_trial_shape = crop_shape
-        if not first:  # the network's view while it trains on crops
-            self.input_shape_, self.n_features_in_ = crop_shape, n_channels * self.crop_size_
+        self._fit_trial_shape = (n_channels, self.crop_size_)  # the network's input, on a first fit
+        if not first:  # the network's view of its rows while it trains on crops
+            self.n_features_in_ = n_channels * self.crop_size_
         try:
             return super()._fit(crops, y, incremental, classes=classes)
         finally:
@@ -372,11 +371,11 @@ random_state, verbose, warm_start, frozen_layers, device
             out[:, :, s:s + size] += R[:, j]
         return out.reshape(n, -1)
 
-    def _net_input(self, X):
+    def _net_input_shape(self):
+        # with crops the network reads crops, not trials
         if getattr(self, "crop_starts_", None) is None:
-            return super()._net_input(X)
-        net = self._net_for(array_device(X))
-        return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1, self.input_shape_[0], self.crop_size_))
+            return super()._net_input_shape()
+        return (self.input_shape_[0], self.crop_size_)
 
     def _chunk_step(self, X):
         # a chunk of trials becomes n_crops times as many rows for the network

@@ -222,7 +222,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
                 self.net_ = self.net_.to(device)
         self._device = device
         self._device_cache = {}
-        X = X.astype(self.net_.dtype or X.dtype, copy=False).reshape((-1,) + self.input_shape_)
+        X = X.astype(self.net_.dtype or X.dtype, copy=False).reshape((-1,) + self._net_input_shape())
         y_idx = np.searchsorted(self.classes_, y)
         with self.net_.threaded_passes(X):
             self._trainer.run(
@@ -273,10 +273,14 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             cache[device] = self.net_.to(device)
         return cache[device]
 
+    def _net_input_shape(self):
+        """The shape of one row as the network reads it (a hook): ``input_shape_``."""
+        return tuple(self.input_shape_)
+
     def _net_input(self, X):
         """The network on ``X``'s device and ``X`` in its dtype and input shape."""
         net = self._net_for(array_device(X))
-        return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1,) + self.input_shape_)
+        return net, X.astype(net.dtype or X.dtype, copy=False).reshape((-1,) + self._net_input_shape())
 
     def _scores_batch(self, X):
         net, x = self._net_input(X)
@@ -519,10 +523,6 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             return step
         per_sample = max(sizes) * np.dtype(net.dtype or np.float64).itemsize
         return max(1, min(step, self._chunk_bytes // per_sample))
-
-    def _chunk_bounds(self, X):
-        step = self._chunk_step(X)
-        return [(s, min(s + step, X.shape[0])) for s in range(0, X.shape[0], step)]
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):
