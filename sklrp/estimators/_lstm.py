@@ -307,9 +307,6 @@ random_state, verbose, warm_start, frozen_layers, device
         embedding._pretrained = None  # the vectors are in params now; do not keep (or pickle) them twice
         return net
 
-    #: the chunks are sized by ``_chunk_size`` alone (measured for these networks)
-    _chunk_bytes = None
-
     @property
     def _chunk_size(self):
         """Sentences per pass: about 48 MB of forward and relevance arrays.

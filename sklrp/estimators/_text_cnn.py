@@ -282,9 +282,6 @@ random_state, verbose, warm_start, frozen_layers, device
         return net
 
     # ----------------------------------------------------------- explanation
-    #: the chunks are sized by ``_chunk_size`` alone (measured for these networks)
-    _chunk_bytes = None
-
     @property
     def _chunk_size(self):
         """Documents per pass: about 128 MB of forward and relevance arrays."""

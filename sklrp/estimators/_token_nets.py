@@ -91,6 +91,9 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         "dtype": [StrOptions({"float32", "float64"}), None],
     }
 
+    #: the chunks are sized by the subclasses' ``_chunk_size`` alone (measured for these networks)
+    _chunk_bytes = None
+
     # ------------------------------------------------------------ token ids
     def _check_ids(self, X, vocab_size, inferred=False):
         """Raise a clear error unless the validated ``X`` holds ids in ``[0, vocab_size)``.
