@@ -135,6 +135,10 @@ class Sequential:
         """
         mask = None
         given = x
+
+        def temporary(a):  # an array of this pass, which a layer may write over
+            return a is not given and not _may_share_memory(a, given)
+
         pairs = self._relu_pool_pairs()
         layers = self.layers
         i = 0
@@ -142,11 +146,11 @@ class Sequential:
             layer = layers[i]
             if i in pairs:  # pool first, then the ReLU in place on the pooled values (the same output)
                 x, _ = layers[i + 1].inference(x)
-                x, _ = layer.inference(x, overwrite=x is not given and not _may_share_memory(x, given))
+                x, _ = layer.inference(x, overwrite=temporary(x))
                 i += 2
                 continue
             kwargs = {"mask": mask} if layer.accepts_mask else {}
-            if layer.overwrites_input and x is not given and not _may_share_memory(x, given):
+            if layer.overwrites_input and temporary(x):
                 kwargs["overwrite"] = True
             x, cache = layer.inference(x, **kwargs)
             mask = layer.output_mask(mask, cache)
