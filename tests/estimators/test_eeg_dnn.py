@@ -74,12 +74,10 @@ def test_lrp0_on_a_bias_free_net_conserves_the_score(architecture, activation):
         assert_allclose(R.sum(axis=(1, 2)), sign * f, rtol=1e-6, atol=1e-9)
 
 
-def test_gradient_matches_finite_differences():
-    X, y = power_task(40)
-    est = small(max_iter=5).fit(X, y)
-    x = X[:1].copy()
+def assert_gradient_matches_finite_differences(est, x, seed):
+    """The class-1 gradient of one trial against central differences of decision_function, at 6 entries."""
     g = est.explain(x, target=1, method="gradient")
-    rng = np.random.RandomState(0)
+    rng = np.random.RandomState(seed)
     for _ in range(6):
         c, t = rng.randint(C), rng.randint(T)
         xp_, xm = x.copy(), x.copy()
@@ -87,6 +85,13 @@ def test_gradient_matches_finite_differences():
         xm[0, c, t] -= 1e-6
         fd = (est.decision_function(xp_)[0] - est.decision_function(xm)[0]) / 2e-6
         assert_allclose(g[0, c, t], fd, rtol=1e-5, atol=1e-8)
+    return g
+
+
+def test_gradient_matches_finite_differences():
+    X, y = power_task(40)
+    est = small(max_iter=5).fit(X, y)
+    assert_gradient_matches_finite_differences(est, X[:1].copy(), seed=0)
 
 
 @pytest.mark.parametrize("activation", ["relu", "square"])
@@ -198,15 +203,7 @@ def test_cropped_gradient_methods_are_maps_of_the_trial_gradient():
     X, y = power_task(40)
     est = small(max_iter=5, crop_size=20, crop_stride=7).fit(X, y)
     x = X[:1].copy()
-    g = est.explain(x, target=1, method="gradient")
-    rng = np.random.RandomState(1)
-    for _ in range(6):
-        c, t = rng.randint(C), rng.randint(T)
-        xp_, xm = x.copy(), x.copy()
-        xp_[0, c, t] += 1e-6
-        xm[0, c, t] -= 1e-6
-        fd = (est.decision_function(xp_)[0] - est.decision_function(xm)[0]) / 2e-6
-        assert_allclose(g[0, c, t], fd, rtol=1e-5, atol=1e-8)
+    g = assert_gradient_matches_finite_differences(est, x, seed=1)
     assert_allclose(est.explain(x, target=1, method="sensitivity"), g**2, rtol=1e-12)
     assert_allclose(est.explain(x, target=1, method="gradient_x_input"), g * x, rtol=1e-12)
     # an explicit output gradient: (0, 1) is the gradient of classes_[1]'s score
