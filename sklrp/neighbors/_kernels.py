@@ -60,7 +60,7 @@ def unique_pool(starts, lens, order, n):
     return _run(_impl()._unique_pool, starts, lens, order, int(n), _n_chunks(starts.shape[0]))
 
 
-def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand):
+def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand, n_points=None):
     """The ``n_cand`` best distinct candidates of every query's probed buckets.
 
     Deduplicates the ids as :func:`unique_pool` and ranks them by the
@@ -71,9 +71,13 @@ def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand
     ----------
     starts, lens, order
         As in :func:`unique_pool`.
-    rec : ndarray of shape (n, n_groups * (W + 2)), float64
+    rec : ndarray of shape (n, n_groups * (W + 2)) or (len(order), n_groups * (W + 2)), float64
         Per point and feature group: ``W`` code words of its cos block (as
         the bits of float64 values, zero-padded), its squared norm and norm.
+        Either one row per point (row ``p`` for point ``p``) or, with
+        ``n_points``, one row per entry of ``order`` (the record of point
+        ``order[e]`` in row ``e``: every probed bucket is then one
+        contiguous read instead of a fetch per candidate).
     gidx : sequence of int
         The feature groups taking part.
     qcodes : ndarray of shape (n_queries, len(gidx), W), uint64
@@ -84,6 +88,8 @@ def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand
     a, c : sequence of float, one per group
     b, qn : ndarray of shape (n_queries, len(gidx))
     n_cand : int
+    n_points : int, optional
+        Number of indexed points, given when ``rec`` is in bucket order.
 
     Returns
     -------
@@ -91,10 +97,15 @@ def pool_top(starts, lens, order, rec, gidx, qcodes, coslut, a, b, c, qn, n_cand
         Candidate ids, ``-1`` where a query has fewer distinct candidates.
     """
     f64 = np.float64
+    bucketed = n_points is not None
+    if bucketed and rec.shape[0] != order.shape[0]:
+        raise ValueError(f"records in bucket order need one row per entry of order ({order.shape[0]}); "
+                         f"got {rec.shape[0]}")
     return _run(
         _impl()._pool_top,
         np.ascontiguousarray(starts, dtype=np.int64), np.ascontiguousarray(lens, dtype=np.int64),
-        order, rec, np.ascontiguousarray(gidx, dtype=np.int64), np.ascontiguousarray(qcodes, dtype=np.uint64),
+        order, rec, bucketed, int(n_points) if bucketed else rec.shape[0],
+        np.ascontiguousarray(gidx, dtype=np.int64), np.ascontiguousarray(qcodes, dtype=np.uint64),
         np.ascontiguousarray(coslut, dtype=f64), np.ascontiguousarray(a, dtype=f64),
         np.ascontiguousarray(b, dtype=f64), np.ascontiguousarray(c, dtype=f64),
         np.ascontiguousarray(qn, dtype=f64), int(n_cand), _n_chunks(starts.shape[0]),

@@ -265,6 +265,10 @@ _MAX_OFFSET_BYTES = 1 << 30
 #: the most hash tables an index may build (more cost more than a linear scan)
 _MAX_TABLES = 1024
 
+#: the most memory, in bytes, the compiled ranking's records may take in bucket order (one record per
+#: point and table); beyond it they are kept once per point and fetched from wherever the point's is
+_MAX_BUCKET_RECORD_BYTES = 1 << 30
+
 class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Nearest neighbours whose dissimilarity is chosen at query time (mp-LSH).
 
@@ -1219,10 +1223,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         w = np.asarray([float(gw[g]) for g in on])
         qn = np.asarray(state["qn"], dtype=np.float64)[:, on]
         starts, lens = self._probe_segments(state, n_probes)
+        rec, bucketed = self._rank_records()
         ids = _kernels.pool_top(
-            starts, lens, self._table_order, self._rank_records(), on, qcodes, coslut,
+            starts, lens, self._table_order, rec, on, qcodes, coslut,
             w * alpha["l2"], qn * (w * (2.0 * alpha["l2"] + alpha["ip"])), w * alpha["cosine"], qn,
-            n_cand,
+            n_cand, n_points=self.n_samples_fit_ if bucketed else None,
         )
         return ids[:, : max(1, int((ids >= 0).sum(axis=1).max()))]
 
@@ -1233,11 +1238,25 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return state
 
     def _rank_records(self):
-        """Per point, what the code ranking reads, side by side (one memory
-        fetch per candidate instead of three): per feature group the words of
-        its cos-block code (padded to the longest), then its squared norm and
-        its norm as float64 (:func:`sklrp.neighbors._kernels.pool_top`).
-        Built on first use from the codes and norms (not saved)."""
+        """What the code ranking reads, and whether it is in bucket order.
+
+        Per point, side by side (one memory fetch per candidate instead of
+        three): per feature group the words of its cos-block code (padded to
+        the longest), then its squared norm and its norm as float64
+        (:func:`sklrp.neighbors._kernels.pool_top`).  Kept in the order of
+        the hash tables' buckets, one record per point and table, so that a
+        probed bucket is one contiguous read (the fetches of records from
+        anywhere in memory were most of the query's time), unless that takes
+        more than ``_MAX_BUCKET_RECORD_BYTES``; then once per point.  Built
+        on first use from the codes and norms (not saved).
+
+        Returns
+        -------
+        rec : ndarray of shape (len(_table_order) or n, n_groups * (W + 2))
+        bucketed : bool
+            Whether ``rec`` is in bucket order (row ``e`` for entry ``e`` of
+            ``_table_order``).
+        """
         if getattr(self, "_records_cache", None) is None:
             sq_t, xnorms, _ = self._norm_cache()
             G = self.n_groups_
@@ -1250,7 +1269,10 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 ru[:, g * (W + 2) : g * (W + 2) + nw] = self.codes_[:, w0 : w0 + nw]
                 rec[:, g * (W + 2) + W] = sq_t[g]
                 rec[:, g * (W + 2) + W + 1] = xnorms[g]
-            self._records_cache = rec
+            bucketed = self._table_order.shape[0] * rec.itemsize * rec.shape[1] <= _MAX_BUCKET_RECORD_BYTES
+            if bucketed:
+                rec = rec[self._table_order]
+            self._records_cache = (rec, bucketed)
         return self._records_cache
 
     def _top_candidates(self, qid, cand, cost, nq, n_cand, counts=None):

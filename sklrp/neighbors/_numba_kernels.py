@@ -135,14 +135,28 @@ def _select(a, m, k):  # pragma: no cover - compiled
     return a[k]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
-              a, b, c, qn, n_cand, n_chunks):  # pragma: no cover - compiled
-    nq, s = starts.shape
-    n = rec.shape[0]
-    n_groups = gidx.shape[0]
+@numba.njit(inline="always")
+def _code_cost(rec, recu, r, q, gidx, qcodes, coslut, a, b, c, qn):  # pragma: no cover - compiled
+    """The code cost of record ``r`` for query ``q`` (:func:`pool_top`)."""
     W = qcodes.shape[2]
     stride = W + 2
+    total = 0.0
+    for g in range(gidx.shape[0]):
+        o = gidx[g] * stride
+        ham = 0
+        for w in range(W):
+            ham += _popcount(recu[r, o + w] ^ qcodes[q, g, w])
+        xg = rec[r, o + W + 1]
+        # the cosine of a zero vector is 0
+        cg = coslut[g, ham] if (xg > 0 and qn[q, g] > 0) else 0.0
+        total += a[g] * rec[r, o + W] - cg * (b[q, g] * xg + c[g])
+    return total
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
+              a, b, c, qn, n_cand, n_chunks):  # pragma: no cover - compiled
+    nq, s = starts.shape
     recu = rec.view(np.uint64)
     width = 0
     for q in range(nq):
@@ -162,22 +176,28 @@ def _pool_top(starts, lens, order, rec, gidx, qcodes, coslut,
         q0 = ch * per
         q1 = min(nq, q0 + per)
         for q in range(q0, q1):
-            m = _collect(starts, lens, order, q, seen, pool, 0)
-            # the costs in a second loop without branches on the data: the
-            # candidates' records are fetched from memory several at a time
-            for i in range(m):
-                p = pool[i]
-                total = 0.0
-                for g in range(n_groups):
-                    o = gidx[g] * stride
-                    ham = 0
-                    for w in range(W):
-                        ham += _popcount(recu[p, o + w] ^ qcodes[q, g, w])
-                    xg = rec[p, o + W + 1]
-                    # the cosine of a zero vector is 0
-                    cg = coslut[g, ham] if (xg > 0 and qn[q, g] > 0) else 0.0
-                    total += a[g] * rec[p, o + W] - cg * (b[q, g] * xg + c[g])
-                cost[i] = total
+            if bucketed:
+                # records in bucket order: every bucket is one contiguous
+                # read, costed as its new ids are met
+                m = 0
+                for j in range(s):
+                    a0 = starts[q, j]
+                    for e in range(a0, a0 + lens[q, j]):
+                        p = order[e]
+                        word = p >> 6
+                        bit = np.uint64(1) << np.uint64(p & 63)
+                        if not (seen[word] & bit):
+                            seen[word] |= bit
+                            pool[m] = p
+                            cost[m] = _code_cost(rec, recu, e, q, gidx, qcodes, coslut, a, b, c, qn)
+                            m += 1
+            else:
+                m = _collect(starts, lens, order, q, seen, pool, 0)
+                # records by point id: the costs in a second loop without
+                # branches on the data, whose record fetches (from anywhere
+                # in memory) then run several at a time
+                for i in range(m):
+                    cost[i] = _code_cost(rec, recu, pool[i], q, gidx, qcodes, coslut, a, b, c, qn)
             _clear(seen, pool, 0, m)
             if m <= n_cand:
                 for i in range(m):

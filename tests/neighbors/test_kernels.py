@@ -109,6 +109,26 @@ def test_pool_top_takes_the_cheapest_candidates(G, gidx, n_cand):
         )
 
 
+@pytest.mark.parametrize("G, gidx", [(1, [0]), (3, [0, 2])])
+@pytest.mark.parametrize("n_cand", [1, 50, 10_000])
+def test_pool_top_on_records_in_bucket_order(G, gidx, n_cand):
+    """Records kept in bucket order (row e for entry e of the table order)
+    give exactly the ids of records kept once per point."""
+    rng = np.random.default_rng(2)
+    n, W, nq = 3000, 2, 25
+    starts, lens, order = _segments(rng, n, nq, 30)
+    _, _, _, rec = _rank_inputs(rng, n, G, W)
+    ng = len(gidx)
+    args = (gidx, rng.integers(0, 2**63, (nq, ng, W), dtype=np.uint64),
+            np.tile(np.cos(np.arange(64 * W + 1) * np.pi / (64 * W)), (ng, 1)),
+            rng.random(ng), rng.random((nq, ng)), rng.random(ng), rng.random((nq, ng)), n_cand)
+    by_point = K.pool_top(starts, lens, order, rec, *args)
+    by_bucket = K.pool_top(starts, lens, order, rec[order], *args, n_points=n)
+    np.testing.assert_array_equal(by_bucket, by_point)
+    with pytest.raises(ValueError, match="one row per entry of order"):
+        K.pool_top(starts, lens, order, rec, *args, n_points=n)
+
+
 def _reference_rerank(X, ids, Q, gi, G, alpha, gw, k):
     """The documented mixture dissimilarity of every candidate, in NumPy; the k smallest."""
     X64 = X.astype(np.float64)
@@ -191,7 +211,7 @@ def test_compiled_path_gives_the_numpy_neighbours(two_group_index, monkeypatch, 
     kw = dict(n_neighbors=10, weights=weights, group_weights=gw, n_candidates=300)
     calls = []
     pool_top = K.pool_top
-    monkeypatch.setattr(K, "pool_top", lambda *a: calls.append(1) or pool_top(*a))
+    monkeypatch.setattr(K, "pool_top", lambda *a, **k: calls.append(1) or pool_top(*a, **k))
     monkeypatch.setenv("SKLRP_NUMBA", "1")
     D1, I1 = index.kneighbors(query, **kw)
     assert calls, "the compiled path did not run"
@@ -291,6 +311,26 @@ def test_records_are_not_pickled(two_group_index):
     clone = pickle.loads(pickle.dumps(index))
     assert getattr(clone, "_records_cache", None) is None
     np.testing.assert_array_equal(clone.kneighbors(Q)[1], index.kneighbors(Q)[1])
+
+
+def test_records_by_point_beyond_the_memory_bound(two_group_index, monkeypatch):
+    """Past _MAX_BUCKET_RECORD_BYTES the records are kept once per point, with the same neighbours."""
+    from sklrp.neighbors import _mplsh
+
+    index, X, Q = two_group_index
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    index._records_cache = None
+    D, I = index.kneighbors(Q, n_neighbors=5)
+    rec, bucketed = index._records_cache
+    assert bucketed and rec.shape[0] == index._table_order.shape[0]
+    monkeypatch.setattr(_mplsh, "_MAX_BUCKET_RECORD_BYTES", rec.nbytes - 1)
+    index._records_cache = None
+    D1, I1 = index.kneighbors(Q, n_neighbors=5)
+    rec, bucketed = index._records_cache
+    assert not bucketed and rec.shape[0] == len(X)
+    np.testing.assert_array_equal(I1, I)
+    np.testing.assert_array_equal(D1, D)
+    index._records_cache = None
 
 
 def test_pool_top_breaks_ties_by_the_smaller_id():
