@@ -6,7 +6,7 @@ Recall against speed of multiple-purpose LSH
 :class:`~sklrp.neighbors.MultiPurposeLSH` ranks the indexed points by their
 binary codes and re-ranks the best ``n_candidates`` exactly, so
 ``n_candidates`` trades recall for speed; the default ``"auto"``
-(``max(500, 50 * k, n / 400)``) aims at recall@10 of 0.9 or more without tuning.  This
+(``max(300, 30 * k, n / 400)``) aims at recall@10 of 0.9 or more without tuning.  This
 example measures recall@10 and the query time for L2, cosine and inner
 product on clustered data (a Gaussian mixture of 50,000 64-d points in 100
 clusters with a random scale each), against exact brute force with
@@ -72,7 +72,7 @@ for metric in ("l2", "cosine", "ip"):
 for ax in (ax_r, ax_s):
     ax.set_xscale("log")
     ax.set_xlabel("n_candidates (re-ranked exactly)")
-    ax.axvline(max(500, 50 * k, n // 400), color="k", ls="--", lw=1)
+    ax.axvline(max(300, 30 * k, n // 400), color="k", ls="--", lw=1)
     ax.legend()
 ax_r.set_ylabel("recall@10")
 ax_r.axhline(0.9, color="grey", lw=0.8)

@@ -146,5 +146,5 @@ def probe_keys(r, base, n_probes, m):
     of ``MultiPurposeLSH._probe_keys``, which defines every tie."""
     return _run(
         _impl()._probe_keys, np.ascontiguousarray(r), np.ascontiguousarray(base, dtype=np.int64),
-        int(n_probes), int(m),
+        int(n_probes), int(m), _n_chunks(r.shape[0]),
     )

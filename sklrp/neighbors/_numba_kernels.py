@@ -311,67 +311,84 @@ def _rerank_top(X, ids, Q, group_index, n_groups, sqn, M, gw, a_l2, a_ip, a_cos,
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _probe_keys(r, base, n_probes, m):  # pragma: no cover - compiled
+def _probe_keys(r, base, n_probes, m, n_chunks):  # pragma: no cover - compiled
     # MultiPurposeLSH._probe_keys, row by row: the m least confident bits
     # (smallest squared projection, then bit order), the flip costs of
     # every subset summed in float64 in that order, the n_probes cheapest
-    # subsets ordered by cost and then by subset
+    # subsets ordered by cost and then by subset.  The rows go in chunks,
+    # each with its own scratch arrays (made once per chunk, not per row).
     rows, k = r.shape
     S = 1 << m
     out = np.empty((rows, n_probes), dtype=np.int64)
-    for i in numba.prange(rows):
+    per = (rows + n_chunks - 1) // n_chunks
+    for ch in numba.prange(n_chunks):
         sq = np.empty(k, dtype=np.float64)
         idx = np.empty(k, dtype=np.int64)
-        for b in range(k):
-            v = np.float64(r[i, b])
-            sq[b] = v * v
-            idx[b] = b
-        for a in range(1, k):  # stable insertion sort of the bits by sq
-            t = idx[a]
-            j = a
-            while j > 0 and sq[idx[j - 1]] > sq[t]:
-                idx[j] = idx[j - 1]
-                j -= 1
-            idx[j] = t
         cost = np.empty(m, dtype=np.float64)
         mask = np.empty(m, dtype=np.int64)
-        for j in range(m):
-            cost[j] = sq[idx[j]]
-            mask[j] = np.int64(1) << idx[j]
         total = np.empty(S, dtype=np.float64)
-        for s in range(S):
-            t = 0.0
-            for j in range(m):
-                if (s >> j) & 1:
-                    t += cost[j]
-            total[s] = t
+        tmp = np.empty(S, dtype=np.float64)
         chosen = np.empty(n_probes, dtype=np.int64)
-        if n_probes < S:
-            tmp = total.copy()
-            thr = _select(tmp, S, n_probes - 1)
-            c = 0
-            for s in range(S):
-                if total[s] < thr:
-                    chosen[c] = s
-                    c += 1
-            for s in range(S):
-                if c >= n_probes:
-                    break
-                if total[s] == thr:
-                    chosen[c] = s
-                    c += 1
-        else:
-            for s in range(S):
-                chosen[s] = s
         vals = np.empty(n_probes, dtype=np.float64)
-        for p in range(n_probes):
-            vals[p] = total[chosen[p]]
-        o = np.argsort(vals, kind="mergesort")  # stable: equal costs keep subset order
-        for p in range(n_probes):
-            s = chosen[o[p]]
-            f = np.int64(0)
+        for i in range(ch * per, min(rows, (ch + 1) * per)):
+            for b in range(k):
+                v = np.float64(r[i, b])
+                sq[b] = v * v
+                idx[b] = b
+            for a in range(1, k):  # stable insertion sort of the bits by sq
+                t = idx[a]
+                j = a
+                while j > 0 and sq[idx[j - 1]] > sq[t]:
+                    idx[j] = idx[j - 1]
+                    j -= 1
+                idx[j] = t
             for j in range(m):
-                if (s >> j) & 1:
-                    f |= mask[j]
-            out[i, p] = base[i] ^ f
+                cost[j] = sq[idx[j]]
+                mask[j] = np.int64(1) << idx[j]
+            # the sum of a subset in bit order is that of the subset without
+            # its highest bit plus that bit's cost: the same float64 additions
+            # in the same order as a loop over the bits, one per subset
+            total[0] = 0.0
+            for j in range(m):
+                h = 1 << j
+                for s in range(h, 2 * h):
+                    total[s] = total[s - h] + cost[j]
+            if n_probes < S:
+                tmp[:] = total
+                thr = _select(tmp, S, n_probes - 1)
+                c = 0
+                for s in range(S):
+                    if total[s] < thr:
+                        chosen[c] = s
+                        c += 1
+                for s in range(S):
+                    if c >= n_probes:
+                        break
+                    if total[s] == thr:
+                        chosen[c] = s
+                        c += 1
+            else:
+                for s in range(S):
+                    chosen[s] = s
+            # ordered by cost, equal costs by subset (chosen is in subset
+            # order; a stable insertion sort keeps it)
+            for p in range(n_probes):
+                vals[p] = total[chosen[p]]
+            for a in range(1, n_probes):
+                v = vals[a]
+                t = chosen[a]
+                j = a
+                while j > 0 and vals[j - 1] > v:
+                    vals[j] = vals[j - 1]
+                    chosen[j] = chosen[j - 1]
+                    j -= 1
+                vals[j] = v
+                chosen[j] = t
+            for p in range(n_probes):
+                s = chosen[p]
+                f = np.int64(0)
+                for j in range(m):
+                    if (s >> j) & 1:
+                        f |= mask[j]
+                out[i, p] = base[i] ^ f
     return out
