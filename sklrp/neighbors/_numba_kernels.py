@@ -153,11 +153,29 @@ def _code_cost(rec, recu, r, q, gidx, qcodes, coslut, a, b, c, qn):  # pragma: n
     return total
 
 
+@numba.njit(inline="always")
+def _code_cost_one(rec, recu, r, o, two, qw0, qw1, qpos, a0, bq, c0, coslut):  # pragma: no cover - compiled
+    """:func:`_code_cost` for one group of one or two code words (the default
+    index's), with the query's values read once per query: the same float64
+    operations in the same order, without the loops over groups and words."""
+    ham = _popcount(recu[r, o] ^ qw0)
+    W = 1
+    if two:
+        ham += _popcount(recu[r, o + 1] ^ qw1)
+        W = 2
+    xg = rec[r, o + W + 1]
+    cg = coslut[0, ham] if (xg > 0 and qpos) else 0.0
+    return 0.0 + (a0 * rec[r, o + W] - cg * (bq * xg + c0))
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
               a, b, c, qn, n_cand, n_chunks):  # pragma: no cover - compiled
     nq, s = starts.shape
     recu = rec.view(np.uint64)
+    W = qcodes.shape[2]
+    one = gidx.shape[0] == 1 and W <= 2
+    two = W == 2
     width = 0
     for q in range(nq):
         t = 0
@@ -176,6 +194,17 @@ def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
         q0 = ch * per
         q1 = min(nq, q0 + per)
         for q in range(q0, q1):
+            # one group of at most two code words: its query values read once
+            o = 0
+            qw0 = qw1 = np.uint64(0)
+            qpos = False
+            bq = 0.0
+            if one:
+                o = gidx[0] * (W + 2)
+                qw0 = qcodes[q, 0, 0]
+                qw1 = qcodes[q, 0, W - 1]
+                qpos = qn[q, 0] > 0
+                bq = b[q, 0]
             if bucketed:
                 # records in bucket order: every bucket is one contiguous
                 # read, costed as its new ids are met
@@ -189,7 +218,10 @@ def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
                         if not (seen[word] & bit):
                             seen[word] |= bit
                             pool[m] = p
-                            cost[m] = _code_cost(rec, recu, e, q, gidx, qcodes, coslut, a, b, c, qn)
+                            if one:
+                                cost[m] = _code_cost_one(rec, recu, e, o, two, qw0, qw1, qpos, a[0], bq, c[0], coslut)
+                            else:
+                                cost[m] = _code_cost(rec, recu, e, q, gidx, qcodes, coslut, a, b, c, qn)
                             m += 1
             else:
                 m = _collect(starts, lens, order, q, seen, pool, 0)
@@ -197,7 +229,10 @@ def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
                 # branches on the data, whose record fetches (from anywhere
                 # in memory) then run several at a time
                 for i in range(m):
-                    cost[i] = _code_cost(rec, recu, pool[i], q, gidx, qcodes, coslut, a, b, c, qn)
+                    if one:
+                        cost[i] = _code_cost_one(rec, recu, pool[i], o, two, qw0, qw1, qpos, a[0], bq, c[0], coslut)
+                    else:
+                        cost[i] = _code_cost(rec, recu, pool[i], q, gidx, qcodes, coslut, a, b, c, qn)
             _clear(seen, pool, 0, m)
             if m <= n_cand:
                 for i in range(m):
