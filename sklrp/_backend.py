@@ -699,12 +699,42 @@ def conv_forward(x, wmat, kernel, stride, pads, bias=None):
     return z, out
 
 
-def conv_weight_grad(x, g2, kernel, stride, pads):
-    """``g2^T @ cols``: the weight gradient ``(F, K * C)`` of :func:`conv_forward` for output gradient ``g2``."""
+def conv_weight_grad(x, g2, kernel, stride, pads, cols=None):
+    """``g2^T @ cols``: the weight gradient ``(F, K * C)`` of :func:`conv_forward` for output gradient ``g2``.
+
+    Parameters
+    ----------
+    x : array of shape (N, C, *spatial)
+        The convolution's input.
+    g2 : array of shape (N * P, F)
+        The output gradient, one row per output position (channel-last).
+    kernel, stride : tuple of int
+    pads : tuple of (int, int)
+    cols : array of shape (N * P, K * C), optional
+        The column matrix of ``x``, when a training forward pass kept it.
+
+    Notes
+    -----
+    On the CPU with Numba, an output gradient with few non-zero entries
+    (after max pooling and a ReLU: at most a quarter of the entries with 2x2
+    pools) over 16 or more input channels is scattered: each non-zero entry
+    adds its input window onto its filter's gradient
+    (:func:`~sklrp._numba_kernels.conv_weight_grad_sparse`), the samples in
+    fixed blocks summed in order, so the result does not depend on the
+    number of threads.  Otherwise the product is one matrix product with
+    ``cols``, or is built in column blocks.
+    """
     xp = get_namespace(x, g2)
     if xp is not np:
-        cols, _ = im2col_channels_last(x, kernel, stride, pads)
+        if cols is None:
+            cols, _ = im2col_channels_last(x, kernel, stride, pads)
         return g2.T @ cols
+    c = x.shape[1]
+    if _numba.enabled() and len(kernel) <= 2 and c >= _WGRAD_SCATTER_MIN_CHANNELS:
+        if _count_nonzero_unless_dense(g2, _WGRAD_SCATTER_DENSITY) <= _WGRAD_SCATTER_DENSITY * g2.size:
+            return _weight_grad_scatter(x, g2, kernel, stride, pads)
+    if cols is not None:
+        return _threads.matmul(g2.T, cols)
     spatial = x.shape[2:]
     out = _conv_output_shape(spatial, kernel, stride, pads)
     P = int(np.prod(out))
@@ -714,6 +744,53 @@ def conv_weight_grad(x, g2, kernel, stride, pads):
     for part in parts[1:]:  # summed in the order of the blocks, whatever the number of threads
         gw += part
     return gw
+
+
+#: input channels from which the CPU weight gradient of a convolution scatters a sparse output gradient
+#: (with fewer, a window's rows are too short to add at speed: the CNN's one-channel 5x5 layer at 16 %
+#: non-zero entries took longer scattered than as one matrix product)
+_WGRAD_SCATTER_MIN_CHANNELS = 16
+
+#: below this fraction of non-zero entries in the output gradient, the CPU weight gradient of a convolution
+#: over at least _WGRAD_SCATTER_MIN_CHANNELS input channels is scattered (measured: see _weight_grad_scatter)
+_WGRAD_SCATTER_DENSITY = 0.15
+
+#: samples per block of the scattered weight gradient (each block's gradient is summed in block order)
+_WGRAD_SCATTER_BLOCK = 16
+
+
+def _weight_grad_scatter(x, g2, kernel, stride, pads):
+    """The CPU weight gradient ``(F, K * C)`` of a convolution for an output gradient with few non-zero
+    entries: the compiled :func:`~sklrp._numba_kernels.conv_weight_grad_sparse` on fixed blocks of samples,
+    the blocks dealt to the BLAS threads, their gradients summed in block order."""
+    n, c = x.shape[:2]
+    nd = len(kernel)
+    f = g2.shape[1]
+    dtype = np.result_type(x, g2)
+    out = _conv_output_shape(x.shape[2:], kernel, stride, pads)
+    s4 = g2.reshape((n,) + tuple(out) + (f,)).astype(dtype, copy=False)
+    xcl = np.ascontiguousarray(np.moveaxis(x, 1, -1), dtype=dtype)
+    if nd == 1:
+        s4, x4, (sh, sw), (ph, pw), k2 = s4[:, None], xcl[:, None], (1, stride[0]), (0, pads[0][0]), (1,) + kernel
+    else:
+        x4, (sh, sw), (ph, pw), k2 = xcl, tuple(stride), (pads[0][0], pads[1][0]), tuple(kernel)
+    x3 = x4.reshape(x4.shape[:2] + (-1,))  # (N, H, W * C): a window's row is one run
+    kernel_fn = _cpu_kernels().conv_weight_grad_sparse
+    b = _WGRAD_SCATTER_BLOCK
+
+    def run(blocks):
+        done = []
+        for a, e in blocks:
+            gw = np.empty((f, k2[0], k2[1] * c), dtype=dtype)
+            kernel_fn(s4[a:e], x3[a:e], c, sh, sw, ph, pw, gw)
+            done.append((a, gw))
+        return done
+
+    parts = sorted((r for part in _map_blocks(n, b, run) for r in part), key=lambda ar: ar[0])
+    gw = parts[0][1]
+    for _, part in parts[1:]:
+        gw += part
+    return gw.reshape(f, -1)
 
 
 #: input channels from which the CPU transpose of a stride-1 convolution runs

@@ -153,6 +153,47 @@ def conv_adjoint_sparse(s, w, sh, sw, ph, pw, dx):  # pragma: no cover - compile
 
 
 @numba.njit(**_JIT)
+def conv_weight_grad_sparse(s, x, c_, sh, sw, ph, pw, gw):  # pragma: no cover - compiled
+    """The weight gradient of a convolution for a mostly-zero output gradient, from its non-zero entries.
+
+    ``s`` ``(N, OH, OW, F)`` the output gradient, ``x`` ``(N, H, W * C)`` the
+    (unpadded, channel-last) input with its last two axes merged, ``gw``
+    ``(F, KH, KW * C)`` (overwritten): every non-zero ``s[n, oh, ow, f]``
+    adds ``s`` times the input window of that output onto filter ``f``'s
+    gradient, samples and positions in order; zeros cost one test.  A
+    window's row is one contiguous run of ``KW * C`` values (less where it
+    reaches into the padding, which adds nothing).
+    """
+    n_, oh_, ow_, f_ = s.shape
+    h_ = x.shape[1]
+    w_ = x.shape[2] // c_
+    kh_ = gw.shape[1]
+    kw_ = gw.shape[2] // c_
+    gw[:] = 0
+    for n in range(n_):
+        for oh in range(oh_):
+            for ow in range(ow_):
+                x0 = ow * sw - pw
+                lo = max(0, -x0)
+                hi = min(kw_, w_ - x0)
+                if hi <= lo:
+                    continue
+                m = (hi - lo) * c_
+                for f in range(f_):
+                    v = s[n, oh, ow, f]
+                    if v == 0:
+                        continue
+                    for kh in range(kh_):
+                        h = oh * sh + kh - ph
+                        if h < 0 or h >= h_:
+                            continue
+                        xr = x[n, h, (x0 + lo) * c_ : (x0 + lo) * c_ + m]
+                        dr = gw[f, kh, lo * c_ : lo * c_ + m]
+                        for j in range(m):
+                            dr[j] += v * xr[j]
+
+
+@numba.njit(**_JIT)
 def adam_update(p, g, m, v, b1, c1, b2, c2, lr_t, eps):  # pragma: no cover - compiled
     """One Adam step on flat arrays, in one pass, with the operations of the NumPy path in its order
     (``c1 = 1 - b1``, ``c2 = 1 - b2``; every scalar in the arrays' dtype)."""

@@ -250,10 +250,8 @@ class _ConvND(LinearLayer):
         xp = get_namespace(grad)
         f = grad.shape[1]
         g2 = xp.moveaxis(grad, 1, -1).reshape(-1, f)
-        if "cols" in cache:  # kept by a training forward pass
-            gw = matmul(g2.T, cache["cols"])  # (F, K*C)
-        else:
-            gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads())
+        # (F, K*C), with the column matrix when a training forward pass kept it
+        gw = conv_weight_grad(cache["x"], g2, self.kernel_size, self.stride, self._pads(), cols=cache.get("cols"))
         c = self.params["weight"].shape[1]
         gw = gw.reshape((f,) + self.kernel_size + (c,))
         grads = {"weight": xp.moveaxis(gw, -1, 1)}

@@ -94,6 +94,55 @@ def test_convolution_transpose_with_col2im_equals_the_numpy_path(monkeypatch, la
     np.testing.assert_allclose(np.sum(layer.linear(x2, layer.params["weight"]) * s), np.sum(x2 * got), rtol=1e-10)
 
 
+WGRAD_CONVS = [  # 16 or more input channels: the scattered weight gradient (with fewer, the product)
+    (Conv2D, (17, 7, 6), 5, 3, 1, "same"), (Conv1D, (20, 12), 6, 2, 1, "valid"),
+    (Conv2D, (16, 9, 8), 4, (3, 2), (2, 1), (1, 0)), (Conv1D, (16, 11), 3, 3, 2, 1),
+    (Conv2D, (3, 9, 9), 4, 3, 2, 1),
+]
+
+
+@pytest.mark.parametrize("density", [0.12, 0.01, 0.0])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("layer_cls,shape,filters,kernel,stride,padding", WGRAD_CONVS)
+def test_scattered_weight_gradient_equals_the_product(monkeypatch, layer_cls, shape, filters, kernel, stride,
+                                                      padding, training, density):
+    """A sparse output gradient's weight gradient, scattered from its non-zero entries (16 or more input
+    channels), equals the column product of the NumPy path, and does not depend on the number of threads (the
+    samples go in fixed blocks, summed in order)."""
+    rng = np.random.RandomState(0)
+    layer = layer_cls(filters, kernel, stride=stride, padding=padding)
+    layer.build(shape, rng, np.float64)
+    x = rng.normal(size=(37,) + shape)
+    z, cache = layer.forward(x, training=training)
+    assert ("cols" in cache) == training
+    g = rng.normal(size=z.shape)
+    g[rng.rand(*g.shape) >= density] = 0
+    calls = []
+    kernel_fn = _backend._cpu_kernels().conv_weight_grad_sparse
+    monkeypatch.setattr(_backend._cpu_kernels(), "conv_weight_grad_sparse",
+                        lambda *a: calls.append(1) or kernel_fn(*a))
+    want, got = _both(monkeypatch, lambda: layer.param_grads(g, cache))
+    assert bool(calls) == (shape[0] >= 16)
+    np.testing.assert_allclose(got["weight"], want["weight"], rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(got["bias"], want["bias"])
+    for threads in (1, 3):
+        monkeypatch.setattr(_threads, "blas_threads", lambda t=threads: t)
+        np.testing.assert_array_equal(layer.param_grads(g, cache)["weight"], got["weight"])
+
+
+def test_dense_output_gradient_keeps_the_product(monkeypatch):
+    """Above _WGRAD_SCATTER_DENSITY non-zero entries the weight gradient stays one matrix product."""
+    rng = np.random.RandomState(0)
+    layer = Conv2D(4, 3, padding="same")
+    layer.build((16, 6, 6), rng, np.float32)
+    z, cache = layer.forward(rng.normal(size=(4, 16, 6, 6)).astype(np.float32), training=True)
+    monkeypatch.setattr(_backend._cpu_kernels(), "conv_weight_grad_sparse", None)  # would fail if called
+    monkeypatch.setenv("SKLRP_NUMBA", "1")
+    g = rng.normal(size=z.shape).astype(np.float32)
+    g[rng.rand(*g.shape) >= 0.5] = 0
+    assert layer.param_grads(g, cache)["weight"].shape == (4, 16, 3, 3)
+
+
 def test_the_kernels_are_used(monkeypatch):
     """The compiled paths run where Numba is enabled (not only the NumPy fallback)."""
     calls = []
