@@ -805,12 +805,13 @@ _FLIPPED_MIN_CHANNELS = 16
 _SPARSE_SIGNAL_DENSITY = 0.02
 
 #: with Numba, a transpose over 16 or more input channels scatters the signal's
-#: non-zero entries below this fraction (measured on the CNN's 5x5x32->64
-#: layer, 2 cores: 13 ms at 10 %, 24 ms at 20 %, against 24 ms for the
-#: flipped-filter product; the word CNN's 1-in-400 signal 34 ms against 146 ms
-#: for the sparse matrix); with fewer channels only below the sparse
-#: threshold (one channel: 21 ms at 10 % against 8 ms)
-_SCATTER_SIGNAL_DENSITY = 0.1
+#: non-zero entries below this fraction (measured with one contiguous run per
+#: window row, 2 cores: the CNN's 5x5x32->64 layer at batch 128 6 ms at 10 %,
+#: 13 ms at 20 %, 18 ms at 30 %, against 21 ms for the flipped-filter product;
+#: the word CNN's layer at batch 64 95 ms at 10 %, 167 ms at 20 %, against
+#: 150-156 ms; its 1-in-400 signal 24 ms); with fewer channels only below the
+#: sparse threshold (one channel: 21 ms at 10 % against 8 ms)
+_SCATTER_SIGNAL_DENSITY = 0.15
 
 
 def _count_nonzero_unless_dense(a, threshold):
@@ -986,9 +987,10 @@ def _input_adjoint_scatter(s2, weight_cl, n, out, spatial, stride, pads):
     else:
         w4, (sh, sw), (ph, pw) = weight_cl, tuple(stride), (pads[0][0], pads[1][0])
     s4, w4 = s4.astype(dtype, copy=False), np.ascontiguousarray(w4, dtype=dtype)
-    d4 = _as_2d_spatial(dx, nd)
+    w3 = w4.reshape(w4.shape[:2] + (-1,))  # (F, KH, KW * C): a window's row is one run
+    d3 = _as_2d_spatial(dx, nd).reshape((n, -1, dx.shape[-2] * c))  # (N, H, W * C), a view of dx
     kernel = _cpu_kernels().conv_adjoint_sparse
-    _map_samples(n, lambda a, e: kernel(s4[a:e], w4, sh, sw, ph, pw, d4[a:e]))
+    _map_samples(n, lambda a, e: kernel(s4[a:e], w3, c, sh, sw, ph, pw, d3[a:e]))
     return dx
 
 

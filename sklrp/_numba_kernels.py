@@ -133,23 +133,44 @@ def col2im_rows(cols_t, pw, dx):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def conv_adjoint_sparse(s, w, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
+def conv_adjoint_sparse(s, w, c_, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
     """The transpose of a convolution for a mostly-zero signal, by scattering its non-zero entries.
 
-    ``s`` ``(N, OH, OW, F)``, ``w`` ``(F, KH, KW, C)``, ``dx`` ``(N, H, W, C)``
-    (unpadded, overwritten): every non-zero ``s[n, oh, ow, f]`` adds
-    ``s * w[f]`` onto the window it was computed from; zeros cost one test.
+    ``s`` ``(N, OH, OW, F)``, ``w`` ``(F, KH, KW * C)`` and ``dx``
+    ``(N, H, W * C)`` (unpadded, overwritten; channel-last with the last two
+    axes merged): every non-zero ``s[n, oh, ow, f]`` adds ``s * w[f]`` onto
+    the window it was computed from, one contiguous run of ``KW * C`` values
+    per window row (less where the window reaches into the padding); zeros
+    cost one test.
     """
     n_, oh_, ow_, f_ = s.shape
+    h_ = dx.shape[1]
+    w_ = dx.shape[2] // c_
+    kh_ = w.shape[1]
+    kw_ = w.shape[2] // c_
     for n in range(n_):
         d = dx[n]
         d[:] = 0
         for oh in range(oh_):
             for ow in range(ow_):
+                x0 = ow * sw - pw
+                lo = max(0, -x0)
+                hi = min(kw_, w_ - x0)
+                if hi <= lo:
+                    continue
+                m = (hi - lo) * c_
                 for f in range(f_):
                     v = s[n, oh, ow, f]
-                    if v != 0:
-                        _add_window(d, oh, ow, sh, sw, ph, pw, w[f], v)
+                    if v == 0:
+                        continue
+                    for kh in range(kh_):
+                        h = oh * sh + kh - ph
+                        if h < 0 or h >= h_:
+                            continue
+                        dr = d[h, (x0 + lo) * c_ : (x0 + lo) * c_ + m]
+                        wr = w[f, kh, lo * c_ : lo * c_ + m]
+                        for j in range(m):
+                            dr[j] += v * wr[j]
 
 
 @numba.njit(**_JIT)
