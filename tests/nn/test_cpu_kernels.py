@@ -63,6 +63,8 @@ CONVS = [  # (layer, input shape (C, *S), filters, kernel, stride, padding)
     (Conv2D, (1, 12, 11), 6, 5, 1, "same"), (Conv2D, (3, 9, 9), 4, 3, 2, 1), (Conv2D, (2, 8, 7), 3, (3, 2), (2, 1), (1, 0)),
     (Conv1D, (4, 15), 5, 4, 1, "same"), (Conv1D, (3, 13), 4, 3, 2, 1), (Conv2D, (2, 6, 5), 3, (6, 1), 1, "valid"),
     (Conv2D, (17, 7, 6), 5, 3, 1, "same"), (Conv1D, (20, 12), 6, 2, 1, "valid"),
+    # 16 or more input channels with strides and uneven padding: the scatter's clipped window rows
+    (Conv2D, (16, 9, 8), 4, (3, 2), (2, 1), (1, 0)), (Conv1D, (16, 11), 3, 3, 2, 1),
     # one input channel, filters along rows, stride 1 (EEG's temporal convolutions): the transposed-columns path
     (Conv2D, (1, 5, 13), 4, (1, 5), 1, "same"), (Conv1D, (1, 17), 3, 4, 1, "same"),
     (Conv2D, (1, 4, 9), 3, (1, 3), 1, "valid"), (Conv2D, (1, 3, 8), 2, (1, 8), 1, "same"),
