@@ -60,6 +60,15 @@ def max_pool_route(g, idx, kw_, sh, sw, dx):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
+def _row_span(ow, sw, pw, kw_, w_):  # pragma: no cover - compiled
+    """Where output column ``ow``'s window lies along an input row of width ``w_``: its first input column
+    ``x0 = ow * sw - pw`` (negative in the left padding) and the kernel offsets ``lo <= kw < hi`` inside the
+    row (``hi <= lo``: none)."""
+    x0 = ow * sw - pw
+    return x0, max(0, -x0), min(kw_, w_ - x0)
+
+
+@numba.njit(inline="always")
 def _add_window(d, oh, ow, sh, sw, ph, pw, src, scale):  # pragma: no cover - compiled
     """``d[oh * sh + kh - ph, ow * sw + kw - pw] += scale * src[kh, kw]`` for the window's offsets inside ``d``
     (``d`` ``(H, W, C)``, ``src`` ``(KH, KW, C)``): a convolution's window added back onto its input.
@@ -70,9 +79,7 @@ def _add_window(d, oh, ow, sh, sw, ph, pw, src, scale):  # pragma: no cover - co
     """
     kh_, kw_, c_ = src.shape
     h_, w_ = d.shape[0], d.shape[1]
-    x0 = ow * sw - pw
-    lo = max(0, -x0)
-    hi = min(kw_, w_ - x0)
+    x0, lo, hi = _row_span(ow, sw, pw, kw_, w_)
     for kh in range(kh_):
         h = oh * sh + kh - ph
         if h < 0 or h >= h_:
@@ -153,9 +160,7 @@ def conv_adjoint_sparse(s, w, c_, sh, sw, ph, pw, dx):  # pragma: no cover - com
         d[:] = 0
         for oh in range(oh_):
             for ow in range(ow_):
-                x0 = ow * sw - pw
-                lo = max(0, -x0)
-                hi = min(kw_, w_ - x0)
+                x0, lo, hi = _row_span(ow, sw, pw, kw_, w_)
                 if hi <= lo:
                     continue
                 m = (hi - lo) * c_
@@ -194,9 +199,7 @@ def conv_weight_grad_sparse(s, x, c_, sh, sw, ph, pw, gw):  # pragma: no cover -
     for n in range(n_):
         for oh in range(oh_):
             for ow in range(ow_):
-                x0 = ow * sw - pw
-                lo = max(0, -x0)
-                hi = min(kw_, w_ - x0)
+                x0, lo, hi = _row_span(ow, sw, pw, kw_, w_)
                 if hi <= lo:
                     continue
                 m = (hi - lo) * c_
