@@ -523,6 +523,15 @@ def _map_blocks(n, b, run):
     return _threads.map_threads(lambda t: run([(a, min(a + b, n)) for a in starts[t::n_threads]]), n_threads)
 
 
+def _stride_pad_2d(stride, pads):
+    """``(sh, sw), (ph, pw)`` of a convolution with one or two spatial axes, as the compiled kernels take them
+    (stride 1 and no padding along the added height axis in 1-D; only the leading pads, the kernels clip the
+    rest)."""
+    if len(stride) == 1:
+        return (1, stride[0]), (0, pads[0][0])
+    return tuple(stride), (pads[0][0], pads[1][0])
+
+
 def _as_2d_spatial(a, nd):
     """A channel-last ``(N, *S, C)`` array with one or two spatial axes as ``(N, H, W, C)`` (``H = 1`` in 1-D)."""
     return a[:, None] if nd == 1 else a
@@ -770,10 +779,11 @@ def _weight_grad_scatter(x, g2, kernel, stride, pads):
     out = _conv_output_shape(x.shape[2:], kernel, stride, pads)
     s4 = g2.reshape((n,) + tuple(out) + (f,)).astype(dtype, copy=False)
     xcl = np.ascontiguousarray(np.moveaxis(x, 1, -1), dtype=dtype)
+    (sh, sw), (ph, pw) = _stride_pad_2d(stride, pads)
     if nd == 1:
-        s4, x4, (sh, sw), (ph, pw), k2 = s4[:, None], xcl[:, None], (1, stride[0]), (0, pads[0][0]), (1,) + kernel
+        s4, x4, k2 = s4[:, None], xcl[:, None], (1,) + tuple(kernel)
     else:
-        x4, (sh, sw), (ph, pw), k2 = xcl, tuple(stride), (pads[0][0], pads[1][0]), tuple(kernel)
+        x4, k2 = xcl, tuple(kernel)
     x3 = x4.reshape(x4.shape[:2] + (-1,))  # (N, H, W * C): a window's row is one run
     kernel_fn = _cpu_kernels().conv_weight_grad_sparse
     b = _WGRAD_SCATTER_BLOCK
@@ -942,10 +952,11 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
     b = max(1, min(n, _COL2IM_BLOCK_BYTES // max(1, P * KC * dtype.itemsize)))
     col2im = _cpu_kernels().col2im
     one = dtype.type(1)
+    (sh, sw), (ph, pw) = _stride_pad_2d(stride, pads)
     if nd == 1:
-        out2, kernel2, (sh, sw), (ph, pw) = (1,) + tuple(out), (1,) + kernel, (1, stride[0]), (0, pads[0][0])
+        out2, kernel2 = (1,) + tuple(out), (1,) + kernel
     else:
-        out2, kernel2, (sh, sw), (ph, pw) = tuple(out), kernel, tuple(stride), (pads[0][0], pads[1][0])
+        out2, kernel2 = tuple(out), kernel
     d4 = _as_2d_spatial(dx, nd)
     if c == 1 and kernel2[0] == 1 and sh == sw == 1 and ph == 0:
         # one input channel, filters along rows (EEG's temporal convolutions): the columns transposed,
@@ -982,10 +993,11 @@ def _input_adjoint_scatter(s2, weight_cl, n, out, spatial, stride, pads):
     dtype = np.result_type(s2, weight_cl)
     s4 = s2.reshape((n,) + tuple(out) + (f,))
     dx = np.empty((n,) + tuple(spatial) + (c,), dtype=dtype)
+    (sh, sw), (ph, pw) = _stride_pad_2d(stride, pads)
     if nd == 1:
-        s4, w4, (sh, sw), (ph, pw) = s4[:, None], weight_cl[:, None], (1, stride[0]), (0, pads[0][0])
+        s4, w4 = s4[:, None], weight_cl[:, None]
     else:
-        w4, (sh, sw), (ph, pw) = weight_cl, tuple(stride), (pads[0][0], pads[1][0])
+        w4 = weight_cl
     s4, w4 = s4.astype(dtype, copy=False), np.ascontiguousarray(w4, dtype=dtype)
     w3 = w4.reshape(w4.shape[:2] + (-1,))  # (F, KH, KW * C): a window's row is one run
     d3 = _as_2d_spatial(dx, nd).reshape((n, -1, dx.shape[-2] * c))  # (N, H, W * C), a view of dx
