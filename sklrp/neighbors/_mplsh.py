@@ -357,8 +357,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_candidates : int or "auto", default="auto"
         Number of code-ranked candidates that are re-ranked exactly; trades
         recall for speed.  ``"auto"`` re-ranks ``max(300, 30 * k, n / 400)``
-        for ``k`` neighbours among ``n`` indexed points, which reached recall@10 of 0.93 or more for L2, cosine and
-        inner product on clustered data of 200,000 64-d points (see
+        for ``k`` neighbours among ``n`` indexed points, which reached recall@10 of 0.91 or more for L2, cosine and
+        inner product on clustered 64-d data of 100,000 to 1,000,000 points (0.96 or more for L2 and cosine; see
         :doc:`/neighbors` for the trade-off).  At least the number of indexed
         points makes the search exact.  Fewer than the number of neighbours asked for is
         raised to it; a query whose candidate pool is smaller than that is
