@@ -728,7 +728,7 @@ def conv_weight_grad(x, g2, kernel, stride, pads, cols=None):
     (after max pooling and a ReLU: at most a quarter of the entries with 2x2
     pools) over 16 or more input channels is scattered: each non-zero entry
     adds its input window onto its filter's gradient
-    (:func:`~sklrp._numba_kernels.conv_weight_grad_sparse`), the samples in
+    (:func:`~sklrp._numba_kernels.conv_scatter_sparse`), the samples in
     fixed blocks summed in order, so the result does not depend on the
     number of threads.  Otherwise the product is one matrix product with
     ``cols``, or is built in column blocks.
@@ -773,7 +773,7 @@ _WGRAD_SCATTER_BLOCK = 16
 
 def _weight_grad_scatter(x, g2, kernel, stride, pads):
     """The CPU weight gradient ``(F, K * C)`` of a convolution for an output gradient with few non-zero
-    entries: the compiled :func:`~sklrp._numba_kernels.conv_weight_grad_sparse` on fixed blocks of samples,
+    entries: the compiled :func:`~sklrp._numba_kernels.conv_scatter_sparse` on fixed blocks of samples,
     the blocks dealt to the BLAS threads, their gradients summed in block order."""
     n, c = x.shape[:2]
     nd = len(kernel)
@@ -785,14 +785,14 @@ def _weight_grad_scatter(x, g2, kernel, stride, pads):
     (sh, sw), (ph, pw) = _stride_pad_2d(stride, pads)
     s4, x4, k2 = _as_2d_spatial(s4, nd), _as_2d_spatial(xcl, nd), (1,) * (2 - nd) + tuple(kernel)
     x3 = x4.reshape(x4.shape[:2] + (-1,))  # (N, H, W * C): a window's row is one run
-    kernel_fn = _cpu_kernels().conv_weight_grad_sparse
+    kernel_fn = _cpu_kernels().conv_scatter_sparse
     b = _WGRAD_SCATTER_BLOCK
 
     def run(blocks):
         done = []
         for a, e in blocks:
             gw = np.empty((f, k2[0], k2[1] * c), dtype=dtype)
-            kernel_fn(s4[a:e], x3[a:e], c, sh, sw, ph, pw, gw)
+            kernel_fn(s4[a:e], x3[a:e], gw, c, sh, sw, ph, pw, True)
             done.append((a, gw))
         return done
 
@@ -987,7 +987,7 @@ def _input_adjoint_col2im(s2, weight_cl, n, out, spatial, stride, pads):
 
 def _input_adjoint_scatter(s2, weight_cl, n, out, spatial, stride, pads):
     """The CPU transpose of a convolution for a signal with few non-zero entries: the compiled
-    :func:`~sklrp._numba_kernels.conv_adjoint_sparse`, samples split between the BLAS threads."""
+    :func:`~sklrp._numba_kernels.conv_scatter_sparse`, samples split between the BLAS threads."""
     f, c = weight_cl.shape[0], weight_cl.shape[-1]
     nd = weight_cl.ndim - 2
     dtype = np.result_type(s2, weight_cl)
@@ -998,8 +998,8 @@ def _input_adjoint_scatter(s2, weight_cl, n, out, spatial, stride, pads):
     s4, w4 = s4.astype(dtype, copy=False), np.ascontiguousarray(w4, dtype=dtype)
     w3 = w4.reshape(w4.shape[:2] + (-1,))  # (F, KH, KW * C): a window's row is one run
     d3 = _as_2d_spatial(dx, nd).reshape((n, -1, dx.shape[-2] * c))  # (N, H, W * C), a view of dx
-    kernel = _cpu_kernels().conv_adjoint_sparse
-    _map_samples(n, lambda a, e: kernel(s4[a:e], w3, c, sh, sw, ph, pw, d3[a:e]))
+    kernel = _cpu_kernels().conv_scatter_sparse
+    _map_samples(n, lambda a, e: kernel(s4[a:e], d3[a:e], w3, c, sh, sw, ph, pw, False))
     return dx
 
 

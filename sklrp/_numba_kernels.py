@@ -140,63 +140,31 @@ def col2im_rows(cols_t, pw, dx):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def conv_adjoint_sparse(s, w, c_, sh, sw, ph, pw, dx):  # pragma: no cover - compiled
-    """The transpose of a convolution for a mostly-zero signal, by scattering its non-zero entries.
+def conv_scatter_sparse(s, x, w, c_, sh, sw, ph, pw, weight_grad):  # pragma: no cover - compiled
+    """A convolution's transpose or weight gradient for a mostly-zero output-side signal ``s``, from its
+    non-zero entries.
 
-    ``s`` ``(N, OH, OW, F)``, ``w`` ``(F, KH, KW * C)`` and ``dx``
-    ``(N, H, W * C)`` (unpadded, overwritten; channel-last with the last two
-    axes merged): every non-zero ``s[n, oh, ow, f]`` adds ``s * w[f]`` onto
-    the window it was computed from, one contiguous run of ``KW * C`` values
-    per window row (less where the window reaches into the padding); zeros
-    cost one test.
-    """
-    n_, oh_, ow_, f_ = s.shape
-    h_ = dx.shape[1]
-    w_ = dx.shape[2] // c_
-    kh_ = w.shape[1]
-    kw_ = w.shape[2] // c_
-    for n in range(n_):
-        d = dx[n]
-        d[:] = 0
-        for oh in range(oh_):
-            for ow in range(ow_):
-                x0, lo, hi = _row_span(ow, sw, pw, kw_, w_)
-                if hi <= lo:
-                    continue
-                m = (hi - lo) * c_
-                for f in range(f_):
-                    v = s[n, oh, ow, f]
-                    if v == 0:
-                        continue
-                    for kh in range(kh_):
-                        h = oh * sh + kh - ph
-                        if h < 0 or h >= h_:
-                            continue
-                        dr = d[h, (x0 + lo) * c_ : (x0 + lo) * c_ + m]
-                        wr = w[f, kh, lo * c_ : lo * c_ + m]
-                        for j in range(m):
-                            dr[j] += v * wr[j]
-
-
-@numba.njit(**_JIT)
-def conv_weight_grad_sparse(s, x, c_, sh, sw, ph, pw, gw):  # pragma: no cover - compiled
-    """The weight gradient of a convolution for a mostly-zero output gradient, from its non-zero entries.
-
-    ``s`` ``(N, OH, OW, F)`` the output gradient, ``x`` ``(N, H, W * C)`` the
-    (unpadded, channel-last) input with its last two axes merged, ``gw``
-    ``(F, KH, KW * C)`` (overwritten): every non-zero ``s[n, oh, ow, f]``
-    adds ``s`` times the input window of that output onto filter ``f``'s
-    gradient, samples and positions in order; zeros cost one test.  A
-    window's row is one contiguous run of ``KW * C`` values (less where it
-    reaches into the padding, which adds nothing).
+    ``s`` ``(N, OH, OW, F)``; ``x`` ``(N, H, W * C)`` the (unpadded,
+    channel-last) input side and ``w`` ``(F, KH, KW * C)`` the filter side,
+    both with their last two axes merged.  Every non-zero ``s[n, oh, ow, f]``
+    pairs the input window of that output with filter ``f``: without
+    ``weight_grad`` it adds ``s * w[f]`` onto the window in ``x`` (the
+    transpose; ``x`` is overwritten), with it the window times ``s`` onto
+    ``w[f]`` (the weight gradient; ``w`` is overwritten), samples and
+    positions in order.  A window's row is one contiguous run of ``KW * C``
+    values (less where it reaches into the padding, which takes and gives
+    nothing); zeros cost one test.
     """
     n_, oh_, ow_, f_ = s.shape
     h_ = x.shape[1]
     w_ = x.shape[2] // c_
-    kh_ = gw.shape[1]
-    kw_ = gw.shape[2] // c_
-    gw[:] = 0
+    kh_ = w.shape[1]
+    kw_ = w.shape[2] // c_
+    if weight_grad:
+        w[:] = 0
     for n in range(n_):
+        if not weight_grad:
+            x[n] = 0
         for oh in range(oh_):
             for ow in range(ow_):
                 x0, lo, hi = _row_span(ow, sw, pw, kw_, w_)
@@ -212,9 +180,13 @@ def conv_weight_grad_sparse(s, x, c_, sh, sw, ph, pw, gw):  # pragma: no cover -
                         if h < 0 or h >= h_:
                             continue
                         xr = x[n, h, (x0 + lo) * c_ : (x0 + lo) * c_ + m]
-                        dr = gw[f, kh, lo * c_ : lo * c_ + m]
-                        for j in range(m):
-                            dr[j] += v * xr[j]
+                        wr = w[f, kh, lo * c_ : lo * c_ + m]
+                        if weight_grad:
+                            for j in range(m):
+                                wr[j] += v * xr[j]
+                        else:
+                            for j in range(m):
+                                xr[j] += v * wr[j]
 
 
 @numba.njit(**_JIT)

@@ -120,11 +120,11 @@ def test_scattered_weight_gradient_equals_the_product(monkeypatch, layer_cls, sh
     g = rng.normal(size=z.shape)
     g[rng.rand(*g.shape) >= density] = 0
     calls = []
-    kernel_fn = _backend._cpu_kernels().conv_weight_grad_sparse
-    monkeypatch.setattr(_backend._cpu_kernels(), "conv_weight_grad_sparse",
-                        lambda *a: calls.append(1) or kernel_fn(*a))
+    kernel_fn = _backend._cpu_kernels().conv_scatter_sparse
+    monkeypatch.setattr(_backend._cpu_kernels(), "conv_scatter_sparse",
+                        lambda *a: calls.append(a[-1]) or kernel_fn(*a))  # a[-1]: weight_grad
     want, got = _both(monkeypatch, lambda: layer.param_grads(g, cache))
-    assert bool(calls) == (shape[0] >= 16)
+    assert calls == [True] * len(calls) and bool(calls) == (shape[0] >= 16)
     np.testing.assert_allclose(got["weight"], want["weight"], rtol=1e-12, atol=1e-13)
     np.testing.assert_array_equal(got["bias"], want["bias"])
     for threads in (1, 3):
@@ -138,7 +138,7 @@ def test_dense_output_gradient_keeps_the_product(monkeypatch):
     layer = Conv2D(4, 3, padding="same")
     layer.build((16, 6, 6), rng, np.float32)
     z, cache = layer.forward(rng.normal(size=(4, 16, 6, 6)).astype(np.float32), training=True)
-    monkeypatch.setattr(_backend._cpu_kernels(), "conv_weight_grad_sparse", None)  # would fail if called
+    monkeypatch.setattr(_backend._cpu_kernels(), "conv_scatter_sparse", None)  # would fail if called
     monkeypatch.setenv("SKLRP_NUMBA", "1")
     g = rng.normal(size=z.shape).astype(np.float32)
     g[rng.rand(*g.shape) >= 0.5] = 0
@@ -148,7 +148,7 @@ def test_dense_output_gradient_keeps_the_product(monkeypatch):
 def test_the_kernels_are_used(monkeypatch):
     """The compiled paths run where Numba is enabled (not only the NumPy fallback)."""
     calls = []
-    for name in ("max_pool", "max_pool_route", "col2im", "col2im_rows", "conv_adjoint_sparse", "stabilized_divide"):
+    for name in ("max_pool", "max_pool_route", "col2im", "col2im_rows", "conv_scatter_sparse", "stabilized_divide"):
         kernel = getattr(_backend._cpu_kernels(), name)
         monkeypatch.setattr(_backend._cpu_kernels(), name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
     monkeypatch.setenv("SKLRP_NUMBA", "1")
@@ -168,7 +168,7 @@ def test_the_kernels_are_used(monkeypatch):
     temporal.linear_transpose(np.ones_like(zt), temporal.params["weight"], ct)
     big = rng.normal(size=1 << 16).astype(np.float32)
     _backend.stabilized_divide(big, big, 1e-6)
-    assert sorted(set(calls)) == ["col2im", "col2im_rows", "conv_adjoint_sparse", "max_pool", "max_pool_route",
+    assert sorted(set(calls)) == ["col2im", "col2im_rows", "conv_scatter_sparse", "max_pool", "max_pool_route",
                                   "stabilized_divide"]
 
 
