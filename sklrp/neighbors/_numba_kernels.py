@@ -5,18 +5,26 @@ import numba
 import numpy as np
 
 @numba.njit(inline="always")
+def _first_sight(seen, p):  # pragma: no cover - compiled
+    """Whether id ``p`` is not yet in the bitset ``seen`` (one bit per point); marks it."""
+    word = p >> 6
+    bit = np.uint64(1) << np.uint64(p & 63)
+    if seen[word] & bit:
+        return False
+    seen[word] |= bit
+    return True
+
+
+@numba.njit(inline="always")
 def _collect(starts, lens, order, q, seen, out, w):  # pragma: no cover - compiled
     """Append the ids of query ``q``'s bucket segments not yet in the bitset
-    ``seen`` (one bit per point) to ``out`` from position ``w`` on, marking
-    them; returns the new end."""
+    ``seen`` to ``out`` from position ``w`` on, marking them; returns the new
+    end."""
     for j in range(starts.shape[1]):
         a = starts[q, j]
         for e in range(a, a + lens[q, j]):
             p = order[e]
-            word = p >> 6
-            bit = np.uint64(1) << np.uint64(p & 63)
-            if not (seen[word] & bit):
-                seen[word] |= bit
+            if _first_sight(seen, p):
                 out[w] = p
                 w += 1
     return w
@@ -213,10 +221,7 @@ def _pool_top(starts, lens, order, rec, bucketed, n, gidx, qcodes, coslut,
                     a0 = starts[q, j]
                     for e in range(a0, a0 + lens[q, j]):
                         p = order[e]
-                        word = p >> 6
-                        bit = np.uint64(1) << np.uint64(p & 63)
-                        if not (seen[word] & bit):
-                            seen[word] |= bit
+                        if _first_sight(seen, p):
                             pool[m] = p
                             if one:
                                 cost[m] = _code_cost_one(rec, recu, e, o, two, qw0, qw1, qpos, a[0], bq, c[0], coslut)
