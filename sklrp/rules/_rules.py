@@ -64,8 +64,9 @@ def _unit_scaled(xp, x):
     if not bool(xp.any(((m < lo) & (m > 0)) | (m > hi))):
         return x
     _, e = xp.frexp(xp.where(m > 0, m, 1.0))  # m = f * 2**e, 0.5 <= f < 1
-    scale = xp.ldexp(xp.ones_like(m), -e).astype(x.dtype)  # 2**-e: exact
-    return x * scale.reshape((n,) + (1,) * (x.ndim - 1))
+    # x * 2**-e, exact; applied as an exponent shift, since 2**-e itself overflows for a subnormal maximum
+    # (e < -1021 in float64, e < -125 in float32)
+    return xp.ldexp(x, -e.reshape((n,) + (1,) * (x.ndim - 1)))
 
 
 def _nonnegative(op):

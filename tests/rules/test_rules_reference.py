@@ -269,7 +269,7 @@ def test_rules_keep_float32():
 
 
 @pytest.mark.parametrize("rule", [AlphaBeta(2.0, 1.0), AlphaBeta(1.0, 0.0), ZPlus()], ids=repr)
-@pytest.mark.parametrize("exponent", [-1020, -1000, -700, 700, 1000])
+@pytest.mark.parametrize("exponent", [-1060, -1020, -1000, -700, 700, 1000])
 def test_scale_free_rules_on_extreme_inputs(rule, exponent):
     """Alpha-beta and z+ without bias do not depend on the scale of x; for inputs near the float limits the ratio
     R / z overflowed (inf relevance, found by the fuzz suite at x = 2.2e-308) or underflowed (0). The rules rescale
@@ -287,3 +287,20 @@ def test_scale_free_rules_on_extreme_inputs(rule, exponent):
     # mixed: one sample of ordinary magnitude, one extreme: each keeps its own relevance
     mixed = np.vstack([x[:1], ldexp[1:]])
     assert_allclose(run_engine(rule, layer, mixed, R), ref, rtol=1e-9 if exponent > -1000 else 1e-3)
+
+
+@pytest.mark.parametrize("rule", [AlphaBeta(2.0, 1.0), ZPlus()], ids=repr)
+@pytest.mark.parametrize("exponent", [-140, -130, 100])
+def test_scale_free_rules_on_extreme_float32_inputs(rule, exponent):
+    """The same in float32, whose subnormal range starts at 2**-126: a subnormal maximum once made the scale
+    factor 2**-e overflow to inf (NaN relevance)."""
+    rng = np.random.RandomState(0)
+    layer = Dense(3, use_bias=False)
+    layer.build((4,), rng, np.float32)
+    x = rng.normal(size=(2, 4)).astype(np.float32)
+    R = rng.uniform(0.5, 1.5, size=(2, 3)).astype(np.float32)
+    ref = run_engine(rule, layer, x, R)
+    with np.errstate(under="ignore"):
+        got = run_engine(rule, layer, np.ldexp(x, exponent).astype(np.float32), R)
+    assert got.dtype == np.float32 and np.all(np.isfinite(got))
+    assert_allclose(got, ref, rtol=1e-2 if exponent < -126 else 1e-5, atol=0)
