@@ -41,7 +41,9 @@ class _ExplanationScorer:
             curve_kw.setdefault("random_state", 0)  # every candidate is scored on the same replacement values
             R = explain(estimator, X, **explain_kw)  # the predicted class, as perturbation_curve tracks by default
             return perturbation_curve(estimator, X, R, **curve_kw).aopc
-        curve = word_deletion_curve(estimator, X, y, **self.kwargs)
+        kwargs = dict(self.kwargs)
+        kwargs.setdefault("random_state", 0)  # method="random": every candidate is scored on the same orders
+        curve = word_deletion_curve(estimator, X, y, **kwargs)
         acc = curve.accuracy
         if curve.n_documents == 0 or acc.size < 2:
             return float("nan")
@@ -70,7 +72,9 @@ def make_explanation_scorer(name, **kwargs):
           ``mean_k (acc_k - acc_0)`` for ``subset="misclassified"``. It is
           the area *over* the deletion curve, so that greater is better
           as scikit-learn's model selection expects; NaN when the subset is
-          empty.
+          empty.  ``random_state`` defaults to 0, so that with
+          ``method="random"`` every candidate is scored on the same random
+          orders.
         - ``"aopc"`` (alias ``"pixel_flipping"``): the area over the MoRF
           perturbation curve (:func:`sklrp.metrics.aopc_score`) of the
           estimator's own explanation (``sklrp.explain(estimator, X)``, with
@@ -110,9 +114,10 @@ def make_explanation_scorer(name, **kwargs):
         raise ValueError("make_explanation_scorer('explanatory_power') needs embeddings=.")
     allowed = {"explanatory_power": explanatory_power_score, "word_deletion": word_deletion_curve,
                "aopc": perturbation_curve}[name]
-    params = set(inspect.signature(allowed).parameters) - {"estimator", "X", "y", "R", "target"}
+    params = set(inspect.signature(allowed).parameters) - {"estimator", "X", "y", "R"}
     if name == "aopc":
-        params |= set(_EXPLAIN_KWARGS)
+        # the explained and the tracked class are both the predicted one: no target to choose
+        params = (params - {"target"}) | set(_EXPLAIN_KWARGS)
     bad = sorted(set(kwargs) - params)
     if bad or "return_details" in kwargs:
         raise ValueError(f"Unexpected argument(s) {bad or ['return_details']} for the {name} scorer.")

@@ -226,7 +226,8 @@ def _dense(X):
 def _entries(R, rows, cols):
     """Values of R at (rows, cols) as a float array."""
     if sp.issparse(R):
-        return np.asarray(R.tocsr()[rows, cols], dtype=np.float64).ravel()
+        vals = R.tocsr()[rows, cols]  # a dense matrix, or a sparse (1, 0) one when nothing is selected
+        return np.asarray(vals.toarray() if sp.issparse(vals) else vals, dtype=np.float64).ravel()
     return np.asarray(R, dtype=np.float64)[rows, cols]
 
 

@@ -225,6 +225,41 @@ def test_make_explanation_scorer(toy):
         make_explanation_scorer("word_deletion", n_word=3)
 
 
+def test_explanation_scorers_take_the_metrics_target_and_are_seeded(toy):
+    """The text metrics' own ``target`` option reaches them through the scorer (it was refused for every
+    metric; only the AOPC scorer has none to choose), and the random word-deletion scorer gives one score per
+    model and data, as the AOPC scorer does (``random_state`` defaults to 0)."""
+    pipe, docs, y, emb = toy
+    y_flip = 1 - y  # the true labels differ from the predicted ones: the two targets give different vectors
+    epi = make_explanation_scorer("explanatory_power", embeddings=emb, n_splits=3, target="true")
+    assert epi(pipe, docs, y_flip) == explanatory_power_score(pipe, docs, y_flip, embeddings=emb, n_splits=3,
+                                                              target="true")
+    wd = make_explanation_scorer("word_deletion", n_words=3, target="predicted", subset="all")
+    curve = word_deletion_curve(pipe, docs, y, n_words=3, target="predicted", subset="all")
+    assert wd(pipe, docs, y) == pytest.approx(np.mean(curve.accuracy[0] - curve.accuracy[1:]))
+    with pytest.raises(ValueError, match="Unexpected argument.*'target'.*aopc"):
+        make_explanation_scorer("aopc", target=1)
+    rnd = make_explanation_scorer("word_deletion", method="random", n_words=3, n_repeats=1)
+    scores = {rnd(pipe, docs, y) for _ in range(4)}
+    assert len(scores) == 1
+    seeded = word_deletion_curve(pipe, docs, y, method="random", n_words=3, n_repeats=1, random_state=0)
+    assert scores.pop() == pytest.approx(np.mean(seeded.accuracy[0] - seeded.accuracy[1:]))
+
+
+def test_deletion_with_no_known_word_is_a_flat_curve(toy):
+    """Documents without a vocabulary word (empty posts, only unknown words) have nothing to delete: the curve
+    stays flat, also when every selected document is such (the sparse relevance's empty selection was a sparse
+    matrix and crashed with "setting an array element with a sequence")."""
+    pipe, docs, y, _ = toy
+    empty = ["", "zzz qqq"]
+    labels = pipe.predict(empty)
+    for kw in (dict(), dict(method="sensitivity"), dict(method="random"),
+               dict(relevance=sp.csr_matrix((2, len(pipe[0].vocabulary_))))):
+        curve = word_deletion_curve(pipe, empty, labels, n_words=2, **kw)
+        np.testing.assert_array_equal(curve.accuracy, [1.0, 1.0, 1.0])
+    assert make_explanation_scorer("word_deletion", n_words=2)(pipe, empty, labels) == 0.0
+
+
 def test_grid_search_with_explanation_scorers(news):
     pipe, docs, y = news
     from sklearn.base import clone
