@@ -20,6 +20,8 @@ def _to_images(A, input_shape, name):
     """
     A = to_host(A.toarray() if hasattr(A, "toarray") else A)
     A = np.asarray(A, dtype=np.float64)
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} contains NaN or infinity.")
     if A.ndim == 1:
         A = A[None, :]
     if A.ndim != 2:
@@ -144,9 +146,12 @@ class RelevanceHeatmapDisplay:
         Parameters
         ----------
         R : array of shape (n_samples, n_features) or (n_features,)
-            Relevance (NumPy, CuPy or sparse; moved to the host).
+            Relevance (NumPy, CuPy or sparse; moved to the host).  NaN or
+            infinity raises a ``ValueError``: the colour limits are the largest
+            absolute relevance.
         X : array of shape (n_samples, n_features), default=None
-            The explained inputs, shown under the heatmap when ``overlay``.
+            The explained inputs, shown under the heatmap when ``overlay``;
+            finite.
         input_shape : tuple of int, default=None
             ``(C, H, W)`` (channels summed), ``(C, L)``, ``(H, W)`` or
             ``(n_features,)``.  ``None`` uses a square ``(1, s, s)`` when
@@ -303,6 +308,8 @@ class RelevanceHeatmapDisplay:
         if colorbar_kw is not None and not isinstance(colorbar_kw, dict):
             raise ValueError(f"colorbar_kw must be a dict or None; got {type(colorbar_kw).__name__}.")
         rel = np.asarray(self.relevance, dtype=np.float64)
+        if not np.all(np.isfinite(rel)):  # the colour limits are the largest absolute relevance
+            raise ValueError("The relevance contains NaN or infinity.")
         if rel.ndim == 2:
             rel = rel[None]
         n = rel.shape[0]

@@ -113,6 +113,23 @@ def test_all_zero_relevance_falls_back_to_unit_limits():
     np.testing.assert_allclose(disp.vmax_, [1.0, 1.0])
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("scale", ["sample", "shared"])
+def test_non_finite_relevance_or_input_raises(R, bad, scale):
+    """The colour limits are the largest absolute relevance: a NaN made them silently 1.0 (for every panel with
+    ``scale="shared"``) and an infinity made them infinite."""
+    R = R.copy()
+    R[0, 3] = bad
+    with pytest.raises(ValueError, match=r"^R contains NaN or infinity\.$"):
+        RelevanceHeatmapDisplay.from_relevance(R, input_shape=(1, 4, 4), scale=scale)
+    with pytest.raises(ValueError, match=r"^The relevance contains NaN or infinity\.$"):
+        RelevanceHeatmapDisplay(R.reshape(4, 4, 4)).plot(scale=scale)
+    X = np.where(np.isfinite(R), R, 0.0)
+    X[1, 2] = bad
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity\.$"):
+        RelevanceHeatmapDisplay.from_relevance(np.zeros_like(X), X, input_shape=(1, 4, 4), overlay=True)
+
+
 def test_colorbar_false_and_colorbar_kw(R):
     disp = RelevanceHeatmapDisplay.from_relevance(R, input_shape=(1, 4, 4), scale="shared", colorbar=False)
     assert disp.colorbars_ == [] and disp.colorbar_ is None
