@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from .._validation import check_documents, check_relevance
 from ..base import explain as _explain
 from ._highlight import TokenRelevances
-from ._vocab import sequence_feature_map, text_feature_map
+from ._vocab import bow_input, sequence_feature_map, text_feature_map
 
 __all__ = ["TokenRelevances", "token_relevances"]
 
@@ -144,7 +144,9 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
         A fitted vectorizer to use instead of the Pipeline's first step. A
         ``TokenSequenceVectorizer`` makes the last step of ``estimator`` (or
         ``estimator`` itself, e.g. a bare word CNN) explain
-        ``vectorizer.transform(raw_documents)``.
+        ``vectorizer.transform(raw_documents)``; so does a bag-of-words
+        vectorizer given with a bare classifier (not a Pipeline) fitted on
+        its output.
     occurrences : {"split", "each"}, default="split"
         How a term's relevance ``R_f`` reaches its occurrences. ``"split"``:
         each of the ``n_f`` occurrences gets ``R_f / n_f``, so token relevances
@@ -180,8 +182,9 @@ def token_relevances(estimator, raw_documents, target=None, *, method=None, rele
     fmap = text_feature_map(estimator, vectorizer=vectorizer)
     labels = [None] * len(docs)
     if relevance is None:
-        R = _explain(estimator, docs, target=target, method=method)
-        labels = _target_labels(lambda: estimator.predict(docs), len(docs), target)
+        Xin = bow_input(estimator, docs, vectorizer)
+        R = _explain(estimator, Xin, target=target, method=method)
+        labels = _target_labels(lambda: estimator.predict(Xin), len(docs), target)
     else:
         R = check_relevance(relevance, "relevance")
     R = sp.csr_matrix(R) if not sp.issparse(R) else R.tocsr()

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from ..base import explain as _explain
 from ..base import final_estimator
 from .._validation import check_documents
-from ._vocab import sequence_feature_map, text_feature_map
+from ._vocab import bow_input, sequence_feature_map, text_feature_map
 
 __all__ = ["top_words_per_class"]
 
@@ -40,7 +40,10 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
         Sum of the relevances over the class's documents, or their mean
         (sum divided by the number of documents of that class).
     vectorizer : CountVectorizer, TfidfVectorizer or TokenSequenceVectorizer, default=None
-        Fitted vectorizer to use instead of the Pipeline's own.
+        Fitted vectorizer to use instead of the Pipeline's own; with a bare
+        classifier (not a Pipeline), the classifier reads
+        ``vectorizer.transform(raw_documents)``, as in
+        :func:`token_relevances`.
 
     Returns
     -------
@@ -55,14 +58,18 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
     docs = check_documents(raw_documents, "raw_documents")
     smap = sequence_feature_map(estimator, vectorizer=vectorizer)
     fmap = smap if smap is not None else text_feature_map(estimator, vectorizer=vectorizer)
-    labels = np.asarray(estimator.predict(docs) if target is None else target)
+    # what the explained classifier reads: token ids (sequence), the documents (a Pipeline), or the given
+    # vectorizer's output (a bare bag-of-words classifier)
+    Xin = smap.ids(smap.documents(docs)) if smap is not None else bow_input(estimator, docs, vectorizer)
+    predictor = smap.final if smap is not None else estimator
+    labels = np.asarray(predictor.predict(Xin) if target is None else target)
     if labels.ndim != 1 or labels.shape[0] != len(docs):
         raise ValueError("target must be None or one label per document.")
     if smap is not None:  # relevance per position, summed per vocabulary word (padding and OOV in no column)
         ids, R_pos = smap.explain(smap.documents(docs), target=labels, method=method)
         R = smap.term_matrix(ids, R_pos)
     else:
-        R = sp.csr_matrix(_explain(estimator, docs, target=labels, method=method))
+        R = sp.csr_matrix(_explain(estimator, Xin, target=labels, method=method))
     classes = final_estimator(estimator).classes_
     result = {}
     for c in np.asarray(classes).tolist():

@@ -149,6 +149,18 @@ def text_feature_map(estimator, vectorizer=None):
     return TextFeatureMap(vec, names, column_of_term)
 
 
+def bow_input(estimator, docs, vectorizer=None):
+    """What a bag-of-words ``estimator`` reads for raw documents.
+
+    A Pipeline reads the documents; a bare classifier given with a fitted
+    ``vectorizer=`` reads ``vectorizer.transform(docs)`` (the vectorizer's
+    output is then its input, as :func:`text_feature_map` maps it).
+    """
+    if vectorizer is None or isinstance(estimator, Pipeline):
+        return docs
+    return vectorizer.transform(docs)
+
+
 # ------------------------------------------------------------------ sequences
 
 

@@ -242,6 +242,22 @@ def test_steps_before_the_vectorizer_and_vectorizer_argument():
     for a, b in zip(bare, ref):
         assert a.tokens == b.tokens and a.label == b.label
         np.testing.assert_allclose(a.relevance, b.relevance)
+    # top_words_per_class takes the same call: its predicted classes come from the ids (it predicted on the raw
+    # documents, "could not convert string to float")
+    assert top_words_per_class(clf, DOCS, vectorizer=vec, k=3) == top_words_per_class(_seq(), DOCS, k=3)
+
+
+def test_bare_bag_of_words_classifier_with_its_vectorizer():
+    """A bare bag-of-words classifier given with its fitted vectorizer explains and predicts
+    ``vectorizer.transform(docs)``, as the Pipeline of the two does (it read the raw documents and failed with
+    "could not convert string to float")."""
+    vec = TfidfVectorizer().fit(DOCS)
+    clf = LinearRelevanceClassifier(LinearSVC()).fit(vec.transform(DOCS), Y)
+    pipe = make_pipeline(vec, clf)
+    for a, b in zip(token_relevances(clf, DOCS[:4], vectorizer=vec), token_relevances(pipe, DOCS[:4])):
+        assert a.tokens == b.tokens and a.spans == b.spans and a.label == b.label
+        np.testing.assert_allclose(a.relevance, b.relevance)
+    assert top_words_per_class(clf, DOCS, vectorizer=vec, k=3) == top_words_per_class(pipe, DOCS, k=3)
 
 
 # ------------------------------------------------------------- per-term weights
