@@ -8,6 +8,14 @@ from ._base import get_data_home as sklrp_data_home
 
 __all__ = ["load_20newsgroups"]
 
+#: the corpus's newsgroups, in scikit-learn's order of ``target_names``
+NEWSGROUPS = (
+    "alt.atheism", "comp.graphics", "comp.os.ms-windows.misc", "comp.sys.ibm.pc.hardware", "comp.sys.mac.hardware",
+    "comp.windows.x", "misc.forsale", "rec.autos", "rec.motorcycles", "rec.sport.baseball", "rec.sport.hockey",
+    "sci.crypt", "sci.electronics", "sci.med", "sci.space", "soc.religion.christian", "talk.politics.guns",
+    "talk.politics.mideast", "talk.politics.misc", "talk.religion.misc",
+)
+
 
 def _cache_folder(data_home=None):
     """scikit-learn's cache folder: ``data_home``, ``SCIKIT_LEARN_DATA``, the copy in sklrp's data home
@@ -20,7 +28,7 @@ def _cache_folder(data_home=None):
 
 
 def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=None,
-                      shuffle=True, random_state=42, download_if_missing=True,
+                      shuffle=True, random_state=42, download_if_missing=False,
                       return_X_y=False):
     """Load the 20 Newsgroups "bydate" corpus (raw text) via ``fetch_20newsgroups``.
 
@@ -35,7 +43,8 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
     subset : {"train", "test", "all"}, default="train"
         The bydate split: 11,314 training and 7,532 test documents.
     categories : list of str, default=None
-        Newsgroups to keep (all 20 when ``None``).
+        Newsgroups to keep (all 20 when ``None``); an unknown name raises a
+        ``ValueError`` listing the 20.
     remove : tuple of {"headers", "footers", "quotes"}, default=()
         Parts of each post to strip (scikit-learn's heuristics); removing
         all three gives the harder, less leaky task.
@@ -47,8 +56,10 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
     shuffle, random_state :
         As in ``fetch_20newsgroups`` (its defaults, so document order matches
         scikit-learn's documented examples).
-    download_if_missing : bool, default=True
-        Download when the cache is empty (needs network access).
+    download_if_missing : bool, default=False
+        Download when the cache is empty (needs network access).  Off by
+        default, as every sklrp loader: nothing is downloaded unless asked
+        for (scikit-learn's ``fetch_20newsgroups`` defaults to ``True``).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of the Bunch.
 
@@ -61,13 +72,20 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
     Raises
     ------
     OSError
-        When the data are neither cached nor downloadable; the message names
-        the folder searched and ``SCIKIT_LEARN_DATA``.
+        When the data are not cached (and, with ``download_if_missing=True``,
+        could not be downloaded); the message names the folder searched and
+        ``SCIKIT_LEARN_DATA``.
 
     References
     ----------
     .. [1] K. Lang, NewsWeeder: Learning to filter netnews. ICML 1995.
     """
+    if categories is not None:
+        if isinstance(categories, str):
+            raise ValueError(f"categories must be a list of newsgroup names; got the string {categories!r}.")
+        unknown = [c for c in categories if c not in NEWSGROUPS]
+        if unknown:
+            raise ValueError(f"Unknown newsgroup(s) {unknown}; choose among {list(NEWSGROUPS)}.")
     home = _cache_folder(data_home)
     try:
         return fetch_20newsgroups(
@@ -78,8 +96,10 @@ def load_20newsgroups(subset="train", *, categories=None, remove=(), data_home=N
     except OSError as exc:
         env = os.environ.get("SCIKIT_LEARN_DATA")
         raise OSError(
-            f"20 Newsgroups not found in {home!r} (SCIKIT_LEARN_DATA={env!r}) and it could not "
-            "be downloaded. Point SCIKIT_LEARN_DATA (or data_home=) at a folder holding "
+            f"20 Newsgroups not found in {home!r} (SCIKIT_LEARN_DATA={env!r})"
+            + (" and it could not be downloaded. " if download_if_missing
+               else "; nothing is downloaded unless download_if_missing=True. ")
+            + "Point SCIKIT_LEARN_DATA (or data_home=) at a folder holding "
             "scikit-learn's '20news-bydate_py3.pkz' cache, or put it in "
             "<SKLRP_DATA>/20newsgroups/sklearn_data_home."
         ) from exc

@@ -39,3 +39,23 @@ def test_missing_cache_gives_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))
     with pytest.raises(OSError, match="SCIKIT_LEARN_DATA"):
         load_20newsgroups("train", download_if_missing=False)
+
+
+def test_nothing_is_downloaded_by_default(tmp_path, monkeypatch):
+    """The docs promise that no loader downloads implicitly; the default made scikit-learn try the network."""
+    import sklearn.datasets._twenty_newsgroups as tng
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(tng, "_download_20newsgroups", no_network)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))
+    with pytest.raises(OSError, match=r"nothing is downloaded unless download_if_missing=True"):
+        load_20newsgroups("train")
+
+
+@pytest.mark.parametrize("categories", [["sci.space", "sci.spaec"], "sci.space"])
+def test_unknown_category_names_the_choices(categories):
+    with pytest.raises(ValueError, match=r"Unknown newsgroup\(s\) \['sci.spaec'\]; choose among \['alt.atheism'"
+                                         r"|categories must be a list of newsgroup names; got the string"):
+        load_20newsgroups("train", categories=categories)
