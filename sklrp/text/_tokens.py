@@ -1,5 +1,7 @@
 """Feature relevances back onto the token occurrences of raw text."""
 
+import unicodedata
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -12,12 +14,15 @@ __all__ = ["TokenRelevances", "token_relevances"]
 
 
 def _offset_map(preprocess, text, pre):
-    """Index in ``text`` of every character of ``pre``, or None when unknown."""
-    if len(pre) == len(text):
-        return None  # identity
-    pieces = [preprocess(ch) for ch in text]
+    """Index in ``text`` of every character of ``pre``: None for the identity (each character preprocessed to one
+    character), False when the preprocessor does not work character by character (``pre`` is not the join of the
+    characters' preprocessed pieces)."""
+    piece_of = {ch: preprocess(ch) for ch in set(text)}  # one call per distinct character
+    pieces = [piece_of[ch] for ch in text]
     if "".join(pieces) != pre:
         return False
+    if all(len(piece) == 1 for piece in piece_of.values()):
+        return None  # not merely the same length: a ligature that expands and an accent that vanishes cancel out
     offs = np.empty(len(pre) + 1, dtype=np.intp)
     k = 0
     for i, piece in enumerate(pieces):
@@ -51,7 +56,10 @@ def _locate(tokens, pre, text, offs):
         if offs is None:
             spans.append((p, e))
         else:
-            spans.append((int(offs[p]), int(offs[e - 1]) + 1))
+            end = int(offs[e - 1]) + 1
+            while end < len(text) and unicodedata.combining(text[end]):  # a mark the preprocessor removed
+                end += 1
+            spans.append((int(offs[p]), end))
     return spans
 
 

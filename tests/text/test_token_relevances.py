@@ -103,6 +103,16 @@ def test_preprocessor_changing_length_and_custom_tokenizer():
     assert doc[slice(*w.spans[k])] == "rocket"
     assert doc[slice(*w.spans[w.tokens.index("fine")])] == "\ufb01ne"
 
+    # a ligature that expands (+1) and a combining accent that vanishes (-1) leave the length unchanged: the
+    # spans must still follow the characters (they were taken as the identity and shifted by one)
+    doc = "\ufb01ne orbit cafe\u0301 rocket"
+    assert len(pipe[0].build_preprocessor()(doc)) == len(doc)
+    w = token_relevances(pipe, [doc])[0]
+    assert [doc[slice(*span)] for span in w.spans] == ["\ufb01ne", "orbit", "cafe\u0301", "rocket"]
+    seq = sklrp.text.TokenSequenceVectorizer(strip_accents="unicode", oov="map").fit(TRAIN)
+    spans = [t for t in seq.token_spans([doc])[0] if t is not None]  # None: padding
+    assert [doc[t.start:t.end] for t in spans] == ["\ufb01ne", "orbit", "cafe\u0301", "rocket"]
+
     def stem(text):
         return [t.rstrip("s") for t in text.split()]
 
