@@ -14,6 +14,7 @@ import contextlib
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
@@ -29,7 +30,27 @@ from ._backend import (
 from ._dask import dask_blocks
 from ._validation import check_documents, validate_array
 
-__all__ = ["ExplainMixin", "explain", "final_estimator", "transform_to_final", "resolve_target"]
+__all__ = ["ExplainMixin", "explain", "final_estimator", "transform_to_final", "resolve_target", "unfrozen"]
+
+
+def unfrozen(estimator):
+    """The estimator inside a :class:`sklearn.frozen.FrozenEstimator` (any depth), or ``estimator`` itself.
+
+    A frozen estimator keeps its fitted state through ``clone`` (so a fitted
+    text Pipeline can be wrapped by a step that is cross-validated or
+    grid-searched); sklrp reads the wrapped one.
+
+    Parameters
+    ----------
+    estimator : estimator
+
+    Returns
+    -------
+    estimator : estimator
+    """
+    while isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
+    return estimator
 
 
 def final_estimator(estimator):
@@ -43,8 +64,10 @@ def final_estimator(estimator):
     Returns
     -------
     final : estimator
-        ``estimator.steps[-1][1]`` for a Pipeline, otherwise ``estimator``.
+        ``estimator.steps[-1][1]`` for a Pipeline, otherwise ``estimator``
+        (a ``FrozenEstimator`` is read through, see :func:`unfrozen`).
     """
+    estimator = unfrozen(estimator)
     if isinstance(estimator, Pipeline):
         return estimator.steps[-1][1]
     return estimator
@@ -66,6 +89,7 @@ def transform_to_final(estimator, X):
         The input of the Pipeline's last step; ``X`` unchanged for a plain
         estimator or a one-step Pipeline.
     """
+    estimator = unfrozen(estimator)
     if isinstance(estimator, Pipeline):
         if len(estimator.steps) > 1:
             if hasattr(estimator.steps[0][1], "build_analyzer"):  # a text vectorizer: raw documents

@@ -7,6 +7,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
@@ -80,12 +81,15 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
     :meth:`fit` only validates the parameters and maps the vocabulary to the
     embedding table, and :meth:`transform` calls it on first use, so
     ``RelevanceDocumentVectorizer(pipe, embeddings=glove).transform(docs)``
-    works directly.
+    works directly.  As a step of a Pipeline that is cross-validated or
+    grid-searched (which clone their steps, and a clone is unfitted), give
+    ``FrozenEstimator(pipe)`` (:class:`sklearn.frozen.FrozenEstimator`),
+    which keeps the fitted Pipeline through ``clone``.
 
     Parameters
     ----------
-    estimator : Pipeline
-        A fitted text Pipeline: ``CountVectorizer`` / ``TfidfVectorizer``,
+    estimator : Pipeline or FrozenEstimator
+        A fitted text Pipeline (or one wrapped in ``FrozenEstimator``): ``CountVectorizer`` / ``TfidfVectorizer``,
         optional column-keeping or selecting steps, and an explainable last
         step (e.g. :class:`sklrp.LinearRelevanceClassifier`); or a sequence
         Pipeline (``TokenSequenceVectorizer`` and an explainable classifier
@@ -177,7 +181,14 @@ class RelevanceDocumentVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMi
         self._validate_params()
         if self.embeddings is None:
             raise ValueError("embeddings is required (a dict, a gensim KeyedVectors or a path).")
-        check_is_fitted(final_estimator(self.estimator))
+        try:
+            check_is_fitted(final_estimator(self.estimator))
+        except NotFittedError as exc:
+            raise NotFittedError(
+                f"{exc} RelevanceDocumentVectorizer uses its estimator as it is and never fits it. A clone of a "
+                "fitted estimator is unfitted (cross_val_score and GridSearchCV clone their steps): wrap the "
+                "fitted Pipeline in sklearn.frozen.FrozenEstimator to keep it fitted through clone."
+            ) from exc
         emb = load_embeddings(self.embeddings)
         smap = sequence_feature_map(self.estimator, vectorizer=self.vectorizer)
         if smap is None:

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_documents, check_relevance
 from ..base import explain as _explain
-from ..base import final_estimator
+from ..base import final_estimator, unfrozen
 
 __all__ = ["TextFeatureMap", "text_feature_map", "SequenceFeatureMap", "sequence_feature_map"]
 
@@ -78,6 +78,7 @@ def text_feature_map(estimator, vectorizer=None):
         character or callable analyzer, or a step that mixes columns (e.g.
         ``TruncatedSVD``).
     """
+    estimator = unfrozen(estimator)
     if vectorizer is not None:
         vec, middle = vectorizer, []
     elif isinstance(estimator, Pipeline) and len(estimator.steps) >= 2:
@@ -156,7 +157,7 @@ def bow_input(estimator, docs, vectorizer=None):
     ``vectorizer=`` reads ``vectorizer.transform(docs)`` (the vectorizer's
     output is then its input, as :func:`text_feature_map` maps it).
     """
-    if vectorizer is None or isinstance(estimator, Pipeline):
+    if vectorizer is None or isinstance(unfrozen(estimator), Pipeline):
         return docs
     return vectorizer.transform(docs)
 
@@ -315,6 +316,7 @@ def sequence_feature_map(estimator, vectorizer=None):
         (e.g. a bag-of-words Pipeline).
     """
     head = None
+    estimator = unfrozen(estimator)
     if vectorizer is not None:
         if not _is_sequence_vectorizer(vectorizer):
             return None

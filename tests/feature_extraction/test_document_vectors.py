@@ -54,6 +54,31 @@ def test_vectors_are_weighted_embedding_sums(pipe, weighting):
     np.testing.assert_allclose(np.abs(V1).sum(axis=1), 1.0)
 
 
+def test_frozen_pipeline_in_cross_validation_and_grid_search(pipe):
+    """cross_val_score and GridSearchCV clone their steps, and a clone of the fitted text Pipeline is unfitted:
+    ``FrozenEstimator`` keeps it fitted (it was refused), and without it the error says so."""
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    docs, y = TRAIN * 3, Y * 3
+    frozen = FrozenEstimator(pipe)
+    np.testing.assert_array_equal(sklrp.explain(frozen, docs).toarray(), sklrp.explain(pipe, docs).toarray())
+    np.testing.assert_allclose(RelevanceDocumentVectorizer(frozen, EMB).fit_transform(docs),
+                               RelevanceDocumentVectorizer(pipe, EMB).fit_transform(docs))
+    [a], [b] = sklrp.text.token_relevances(frozen, docs[:1]), sklrp.text.token_relevances(pipe, docs[:1])
+    assert a.tokens == b.tokens and np.array_equal(a.relevance, b.relevance)
+    model = make_pipeline(RelevanceDocumentVectorizer(frozen, EMB), KNeighborsClassifier(3))
+    scores = cross_val_score(model, docs, y, cv=3, error_score="raise")
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    search = GridSearchCV(model, {"relevancedocumentvectorizer__weighting": ["lrp", "uniform"]}, cv=3,
+                          error_score="raise").fit(docs, y)
+    assert search.best_params_["relevancedocumentvectorizer__weighting"] in ("lrp", "uniform")
+    unfrozen = make_pipeline(RelevanceDocumentVectorizer(pipe, EMB), KNeighborsClassifier(3))
+    with pytest.raises(NotFittedError, match="wrap the fitted Pipeline in sklearn.frozen.FrozenEstimator"):
+        cross_val_score(unfrozen, docs, y, cv=3, error_score="raise")
+
+
 def test_target_changes_lrp_vectors(pipe):
     docs = ["rocket orbit", "puck team"]
     vec = RelevanceDocumentVectorizer(pipe, EMB, normalize=None)
