@@ -228,7 +228,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
             self._trainer.run(
                 self.net_,
                 X,
-                self._encode(to_device(y_idx, device), X.dtype),
+                self._encode(to_device(y_idx, device), X.dtype, self.net_.output_shape[-1]),
                 y_idx,
                 loss=self._loss,
                 epochs=1 if incremental else self.max_iter,
@@ -252,11 +252,12 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         else:
             self.best_validation_score_ = trainer.best_validation_score
 
-    def _encode(self, y_idx, dtype):
-        """Class indices -> one-hot targets (a 0/1 column for two classes)."""
-        if len(self.classes_) == 2:
+    def _encode(self, y_idx, dtype, n_out):
+        """Class indices -> targets for the network's ``n_out`` outputs: a 0/1 column for one output (two classes),
+        else one-hot (also for two classes read by two outputs, as a loaded toolbox model's)."""
+        if n_out == 1:
             return y_idx.astype(dtype)[:, None]
-        return (y_idx[:, None] == get_namespace(y_idx).arange(len(self.classes_))).astype(dtype)
+        return (y_idx[:, None] == get_namespace(y_idx).arange(n_out)).astype(dtype)
 
     def _loss(self, z, Y):
         if z.shape[1] == 1:

@@ -107,6 +107,26 @@ def test_two_output_model_explains_each_class_score(tmp_path):
             np.testing.assert_allclose(G[:, j], fd, rtol=1e-5, atol=1e-8)
 
 
+def test_two_output_binary_model_trains_on_one_hot_targets(tmp_path):
+    """Further training of a two-output model (partial_fit, warm_start) uses the softmax loss of its two outputs on
+    one-hot targets; the 0/1 column of sklrp's one-output binary nets was broadcast against them (a wrong loss and
+    gradient, without an error)."""
+    from sklrp.nn import softmax_cross_entropy
+
+    rng = np.random.RandomState(0)
+    fmt = lambda a: " ".join(repr(float(v)) for v in np.ravel(a))  # noqa: E731
+    path = tmp_path / "two.txt"
+    path.write_text(f"Convolution 2 2 1 3 1 1\n{fmt(rng.normal(size=(2, 2, 1, 3)))}\n{fmt(rng.normal(size=3))}\n"
+                    f"Rect\nFlatten\nLinear 3 2\n{fmt(rng.normal(size=(3, 2)))}\n{fmt(rng.normal(size=2))}\n")
+    est = sklrp.load_lrp_toolbox_model(path, classes=["no", "yes"])
+    X = rng.normal(size=(40, 4))
+    y = np.where(X[:, 0] - X[:, 3] > 0, "yes", "no")
+    expected = softmax_cross_entropy(est.decision_function(X), np.eye(2)[(y == "yes").astype(int)])[0]
+    est.set_params(batch_size=40, shuffle=False)  # one batch: the epoch's loss is that of the weights before it
+    est.partial_fit(X, y)
+    assert est.loss_ == pytest.approx(expected, rel=1e-10)
+
+
 @pytest.mark.parametrize("text, message", [
     ("Convolution 2 2 1 2 1 1\n0.1 0.2\n0 0\n", r", line 2: expected 8 weights; found 2 numbers\."),
     ("Convolution 2 2 1 2 1 1\n", r": the file ends after line 1; expected a line of 8 weights\."),
