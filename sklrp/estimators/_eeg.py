@@ -272,8 +272,8 @@ random_state, verbose, warm_start, frozen_layers, device
         if ndim == 3:
             if X.shape[0] < 1:
                 raise ValueError(f"Found array with 0 trial(s) (shape={X.shape}) while a minimum of 1 is required.")
-            if self.input_shape is not None and -1 not in tuple(self.input_shape) and \
-                    tuple(X.shape[1:]) != tuple(self.input_shape):
+            if self.input_shape is not None and any(
+                    want not in (-1, got) for want, got in zip(tuple(self.input_shape), X.shape[1:])):
                 raise ValueError(
                     f"X has trials of shape {tuple(X.shape[1:])} but input_shape={tuple(self.input_shape)}."
                 )

@@ -1,6 +1,8 @@
 """EEGDNNClassifier: 3-D input and output, scikit-learn API on the flat form, conservation,
 gradients, transfer with frozen layers, bad input, and a synthetic power-change task."""
 
+import re
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -141,6 +143,11 @@ def test_bad_input_errors():
         small(input_shape=(C, 0)).fit(X.reshape(40, -1), y)
     with pytest.raises(ValueError, match="3-D .* or 2-D"):
         small().fit(X[..., None], y)
+    # 3-D trials against an input_shape with -1: the given entry is checked (it was ignored)
+    for shape in [(C - 1, -1), (-1, 47), (C - 1, 48)]:
+        with pytest.raises(ValueError, match=re.escape(f"X has trials of shape ({C}, 48) but input_shape={shape}.")):
+            small(input_shape=shape, max_iter=1).fit(X, y)
+    assert small(input_shape=(C, -1), max_iter=1).fit(X, y).input_shape_ == (C, 48)
     est = small(max_iter=3).fit(X, y)
     with pytest.raises(ValueError, match="trials of shape \\(5, 48\\).*fitted on \\(6, 48\\)"):
         est.predict(X[:, :5])
