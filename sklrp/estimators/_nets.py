@@ -177,7 +177,8 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         y : array-like of shape (n_samples,)
             Class labels.
         classes : array-like of shape (n_classes,), default=None
-            All class labels; required on the first call.
+            All class labels; required on the first call, and when given on
+            a later call, the same.
 
         Returns
         -------
@@ -186,6 +187,13 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
         """
         if classes is None and not hasattr(self, "net_"):
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None and hasattr(self, "net_"):
+            given = np.asarray(unique_labels(classes))
+            if not (given.shape == self.classes_.shape and np.all(given == self.classes_)):
+                raise ValueError(
+                    f"classes={given.tolist()!r} differs from the fitted classes_ {self.classes_.tolist()!r}, "
+                    "which the first fit or partial_fit fixed (they are the network's outputs)."
+                )
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _fit(self, X, y, incremental, classes=None):

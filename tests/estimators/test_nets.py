@@ -337,6 +337,13 @@ def test_partial_fit(data3):
     assert est.score(X, y) > 0.7
     with pytest.raises(ValueError, match="not in classes_"):
         est.partial_fit(X[:5], np.full(5, 7))
+    # later calls may repeat classes (in any order) but not change them (they were ignored)
+    est.partial_fit(X, y, classes=[2, 0, 1])
+    assert est.n_iter_ == 17
+    msg = "classes=[0, 1, 2, 3] differs from the fitted classes_ [0, 1, 2]"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        est.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert est.n_iter_ == 17 and est.classes_.tolist() == [0, 1, 2]
 
 
 def test_early_stopping_records_history(data3):
