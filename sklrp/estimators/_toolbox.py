@@ -47,7 +47,10 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
         Class labels of the outputs; default ``0 .. n_outputs - 1``.
     input_shape : tuple (C, H, W), default=None
         Input shape; by default the smallest square input on which the
-        layer stack builds (32x32 for the MNIST LeNet-5).
+        layer stack builds with the file's parameter shapes (a ``Linear m
+        n`` after ``Flatten`` fixes the flattened size; a ``Flatten`` that
+        no ``Linear`` follows must see a 1x1 map: 32x32 for the MNIST
+        LeNet-5).
     composite : str, Composite, Rule or dict, default="epsilon_plus_flat"
         Explanation composite of the returned estimator.
     **params : dict
@@ -93,7 +96,7 @@ def load_lrp_toolbox_model(path, classes=None, input_shape=None, composite="epsi
     # the file's problem when the input shape is inferred from it, the argument's when it is given
     error = ModelFileError if input_shape is None else ValueError
     if input_shape is None:
-        side = _infer_side(layers, shape, path)
+        side = _infer_side(layers, weights, shape, path)
         input_shape = (shape, side, side)
     input_shape = tuple(int(s) for s in input_shape)
     net = Sequential(layers)
@@ -179,25 +182,34 @@ def _template(layer):
     return layer_from_spec(layer_spec(layer))
 
 
-def _infer_side(layers, channels, path):
-    """Smallest square input side on which the stack builds (1x1 maps before Flatten).
+def _infer_side(layers, weights, channels, path):
+    """Smallest square input side on which the stack builds with the file's parameter shapes.
 
-    The layers are built for their shapes only (parameters of zero-byte items).
+    A ``Linear m n`` after ``Flatten`` fixes the flattened size ``m``; a
+    ``Flatten`` with no ``Linear`` after it must see a 1x1 map (the
+    toolbox's all-convolutional LeNet-5).  The layers are built for their
+    shapes only (parameters of zero-byte items).
     """
     rng = _io._ShapeOnlyRandomState()
+    file_shapes = {idx: {k: v.shape for k, v in p.items()} for idx, p in weights}
+    last_dense = max((i for i, layer in enumerate(layers) if isinstance(layer, Dense)), default=-1)
     for side in range(1, 513):
         shape = (channels, side, side)
         try:
-            for layer in layers:
-                if isinstance(layer, Flatten) and len(shape) == 3 and shape[1:] != (1, 1):
+            for i, layer in enumerate(layers):
+                if isinstance(layer, Flatten) and len(shape) == 3 and i > last_dense and shape[1:] != (1, 1):
                     raise ValueError("not a 1x1 map")
-                shape = _template(layer).build(shape, rng, _io._NO_DATA)
+                built = _template(layer)
+                shape = built.build(shape, rng, _io._NO_DATA)
+                if any(built.params[k].shape != v for k, v in file_shapes.get(i, {}).items()):
+                    raise ValueError("not the file's parameter shapes")
         except ValueError:
             continue
         return side
     raise ModelFileError(
-        f"{path}: could not infer the input size of the toolbox model (its layers build on no square input of "
-        "side 1 to 512 with 1x1 maps before Flatten); pass input_shape."
+        f"{path}: could not infer the input size of the toolbox model (its layers build with the file's parameter "
+        "shapes on no square input of side 1 to 512, with 1x1 maps before a Flatten that no Linear follows); "
+        "pass input_shape."
     )
 
 

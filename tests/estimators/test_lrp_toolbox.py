@@ -107,6 +107,21 @@ def test_two_output_model_explains_each_class_score(tmp_path):
             np.testing.assert_allclose(G[:, j], fd, rtol=1e-5, atol=1e-8)
 
 
+def test_input_size_inferred_from_the_linear_layer_after_flatten(tmp_path):
+    """A Linear layer after Flatten fixes the flattened size: a 2x2 convolution of 3 filters whose Flatten sees a
+    3x3 map (Linear 27 2) reads 4x4 inputs; the inference asked for a 1x1 map there and refused the file."""
+    rng = np.random.RandomState(0)
+    fmt = lambda a: " ".join(repr(float(v)) for v in np.ravel(a))  # noqa: E731
+    path = tmp_path / "dense_head.txt"
+    path.write_text(f"Convolution 2 2 1 3 1 1\n{fmt(rng.normal(size=(2, 2, 1, 3)))}\n{fmt(rng.normal(size=3))}\n"
+                    f"Rect\nFlatten\nLinear 27 2\n{fmt(rng.normal(size=(27, 2)))}\n{fmt(rng.normal(size=2))}\n")
+    inferred = sklrp.load_lrp_toolbox_model(path)
+    given = sklrp.load_lrp_toolbox_model(path, input_shape=(1, 4, 4))
+    assert tuple(inferred.input_shape_) == (1, 4, 4)
+    X = rng.normal(size=(5, 16))
+    np.testing.assert_array_equal(inferred.decision_function(X), given.decision_function(X))
+
+
 def test_two_output_binary_model_trains_on_one_hot_targets(tmp_path):
     """Further training of a two-output model (partial_fit, warm_start) uses the softmax loss of its two outputs on
     one-hot targets; the 0/1 column of sklrp's one-output binary nets was broadcast against them (a wrong loss and
@@ -166,9 +181,10 @@ TWO_OUTPUTS = "Convolution 2 2 1 2 1 1\n0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8\n0 0\nRe
                                                r"\(8796093022208 bytes as float64\), more than MAX_MODEL_BYTES=\d+ "
                                                r"allows\.$"),
     (TWO_OUTPUTS.replace("Flatten", "Flatten 2"), r", line 6: Flatten takes no arguments; got '2'\.$"),
-    (TWO_OUTPUTS + "Linear 3 2\n1 2 3 4 5 6\n0 0\n", r": parameter shape mismatch in layer 4 \(weight\): the file "
-                                                     r"holds \(3, 2\), the layer built on the input shape "
-                                                     r"\(1, 3, 3\) has \(2, 2\)\.$"),
+    # 2 channels flattened are never 3 values: no input size fits the Linear layer
+    (TWO_OUTPUTS + "Linear 3 2\n1 2 3 4 5 6\n0 0\n", r": could not infer the input size of the toolbox model \(its "
+                                                     r"layers build with the file's parameter shapes on no square "
+                                                     r"input .*; pass input_shape\.$"),
     ("Rect\nFlatten\n", r": only convolutional toolbox models are imported; found no Convolution layer\.$"),
     ("", r": only convolutional toolbox models are imported; found no Convolution layer\.$"),
     ("Convolution 4 4 1 1 1 1\n" + "1 " * 16 + "\n0\nFlatten\nSumPool 1048576 1 1 1\n",
