@@ -435,6 +435,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     hash_max_norm_ : ndarray of shape (n_groups,)
         Largest norm of each centred feature group (scale of the L2/IP
         hash blocks).
+    variant_ : str
+        The hashing variant of the fitted codes.  ``n_bits``, ``variant``,
+        ``feature_groups``, ``n_tables``, ``key_bits`` and ``random_state``
+        shape the index: changed by ``set_params`` after ``fit``, they take
+        effect at the next ``fit`` (queries and :meth:`save` keep the fitted
+        ones); the other parameters apply at query time.
     block_bits_ : ndarray of int
         Hash bits of each hashed block (one block for ``"sa"``,
         ``2 * n_groups`` otherwise).
@@ -539,6 +545,16 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Validate X on the host (sklearn) or on the GPU (same checks there)."""
         return validate_array(self, X, reset=reset)
 
+    #: parameters that shape the fitted index (codes, groups, tables); the others apply at query time
+    _STRUCTURE = ("n_bits", "variant", "feature_groups", "n_tables", "key_bits", "random_state")
+
+    def _structure_params(self):
+        """The current values of the :attr:`_STRUCTURE` parameters (feature groups copied as a list)."""
+        out = {key: getattr(self, key) for key in self._STRUCTURE}
+        if out["feature_groups"] is not None:
+            out["feature_groups"] = np.asarray(out["feature_groups"]).tolist()
+        return out
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Hash the data and build the index.
@@ -573,12 +589,15 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.groups_, self.group_index_ = np.unique(labels, return_inverse=True)
         self.group_index_ = self.group_index_.reshape(-1).astype(np.int64)
         self.n_groups_ = len(self.groups_)
+        # the parameters that shape the fitted index; set_params after fit changes them for the next fit only
+        self.variant_ = self.variant
+        self._fit_structure = self._structure_params()
         # defaults are validated here so that a bad constructor value fails early
         _parse_weights(self.weights)
         self._parse_group_weights(self.group_weights)
         self._norm_ranking()  # code_ranking="norms" with variant="sa" fails here
 
-        variant = self.variant
+        variant = self.variant_
         n_hashed = 1 if variant == "sa" else 2 * self.n_groups_
         if self.n_bits < n_hashed:
             raise ValueError(
@@ -722,13 +741,13 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         per_block = []
         for s in sizes:
             per_block += [s + 2, s]
-        if self.variant == "sa":
+        if self.variant_ == "sa":
             return [sum(per_block) + 1]
         return per_block
 
     def _data_vectors(self, X):
         blocks = H.data_blocks(X, self._group_cols, self.hash_max_norm_, self.center_)
-        if self.variant == "sa":
+        if self.variant_ == "sa":
             return [H.sa_vector(blocks)]
         return blocks
 
@@ -819,7 +838,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             lin_on = gw[g] > 0 and (alpha["l2"] > 0 or alpha["ip"] > 0)
             cos_on = gw[g] > 0 and alpha["cosine"] > 0
             active += [lin_on, cos_on]
-        if self.variant == "sa":
+        if self.variant_ == "sa":
             qblocks = [H.sa_query(qblocks)]
             active = [True]
         mags, projs = [], []
@@ -851,8 +870,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Whether candidates are ranked by cos-block codes plus exact norms."""
         mode = getattr(self, "code_ranking", "auto")
         if mode == "auto":
-            return self.variant != "sa"
-        if mode == "norms" and self.variant == "sa":
+            return self.variant_ != "sa"
+        if mode == "norms" and self.variant_ == "sa":
             raise ValueError(
                 "code_ranking='norms' needs per-group cosine codes, which variant='sa' "
                 "does not have; use code_ranking='auto' or 'blocks' with variant='sa', "
@@ -897,7 +916,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         nw = int((self.block_bits_[b] + 63) // 64)
         t = int(self.block_bits_[b])
         proj = state["cos_projs"][g]
-        if self.variant == "ca":
+        if self.variant_ == "ca":
             lut = state.setdefault(("cos_lut", g), self._byte_lut(proj, nw))
             acc = xp.zeros(qid.shape[0], dtype=lut.dtype)
             for j in range(8 * nw):
@@ -936,7 +955,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         on = [g for g in range(self.n_groups_) if gw[g] > 0]
         if (
             not exact
-            and self.variant == "cc"
+            and self.variant_ == "cc"
             and len(on) == 1
             and a_l2 == 0
             and a_ip == 0
@@ -1005,7 +1024,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             nw = int((self.block_bits_[b] + 63) // 64)
             t = int(self.block_bits_[b])
             proj = state["projs"][b]
-            if self.variant == "ca":
+            if self.variant_ == "ca":
                 # asymmetric: binary data codes against real query projections,
                 # one 256-entry lookup table per code byte
                 lut = state.setdefault(("lut", b), self._byte_lut(proj, nw))
@@ -1022,7 +1041,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ham = xp.zeros(qid.shape[0], dtype=xp.int64)
             for w in range(nw):
                 ham += H.popcount64(codes[cand, w0 + w] ^ qcode[qid, w]).astype(xp.int64)
-            if self.variant == "sa":
+            if self.variant_ == "sa":
                 score -= ham.astype(score.dtype)
             else:
                 est = xp.cos((math.pi / t) * ham.astype(score.dtype))
@@ -1205,7 +1224,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ranking other than the ``"cc"`` cosine codes plus exact norms)."""
         if not (
             state["xp"] is np and _kernels.enabled() and self.n_tables_ > 0
-            and self.variant == "cc" and "cos_projs" in state
+            and self.variant_ == "cc" and "cos_projs" in state
         ):
             return None
         alpha, gw = state["alpha"], state["gw"]
@@ -1982,6 +2001,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         params = self.get_params(deep=False)
+        params.update(self._fit_structure)  # those of the fitted index, whatever set_params changed since
         for key in ("feature_groups", "group_weights"):
             if params[key] is not None:
                 params[key] = np.asarray(params[key]).tolist()
@@ -2185,6 +2205,8 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             est._validate_params()
         except ValueError as exc:  # InvalidParameterError
             raise _BadFile(f"its parameters are invalid: {exc}") from None
+        est.variant_ = est.variant
+        est._fit_structure = est._structure_params()
         d = _config_int(config, "n_features_in", 1, None)
         if "X" not in headers:
             raise _BadFile("its array 'X' (the indexed points) is missing")

@@ -941,3 +941,31 @@ def test_every_tampered_index_either_loads_and_answers_or_is_refused(table_index
                 D, ind = other.kneighbors(Q, 2, weights=weights)
                 assert np.all(np.isfinite(D)) and np.all((ind >= 0) & (ind < 60))
     assert loaded < len(keys) * len(tampers) / 4  # most tampering is caught
+
+
+@pytest.mark.parametrize("change", [dict(variant="sa"), dict(variant="ca"), dict(n_bits=64),
+                                    dict(feature_groups=[0, 1, 1, 0, 1, 1]), dict(n_tables=1), dict(key_bits=5),
+                                    dict(random_state=7)])
+def test_structural_parameters_set_after_fit_apply_at_the_next_fit(tmp_path, change):
+    """The parameters that shape the index take effect at the next fit, as in scikit-learn: queries and save keep
+    the fitted ones.  A changed variant crashed kneighbors inside a matrix product; a changed n_bits, groups or
+    key bits made save write a file that load always refused."""
+    X = np.random.RandomState(2).normal(size=(3000, 6))
+    index = MultiPurposeLSH(n_bits=32, feature_groups=[0, 0, 0, 1, 1, 1], n_tables=2, key_bits=3,
+                            n_candidates=40, random_state=0).fit(X)
+    dist, ind = index.kneighbors(X[:20], 5)
+    index.set_params(**change)
+    assert index.variant_ == "cc"
+    dist2, ind2 = index.kneighbors(X[:20], 5)
+    np.testing.assert_array_equal(ind2, ind)
+    np.testing.assert_array_equal(dist2, dist)
+    loaded = MultiPurposeLSH.load(index.save(tmp_path / "idx.npz"))
+    np.testing.assert_array_equal(loaded.kneighbors(X[:20], 5)[1], ind)
+    assert {k: loaded.get_params()[k] for k in ("variant", "n_bits", "key_bits")} == {
+        "variant": "cc", "n_bits": 32, "key_bits": 3}
+    # the loaded index saves its own structure too, and the next fit takes the new parameters
+    loaded.set_params(**change)
+    np.testing.assert_array_equal(MultiPurposeLSH.load(loaded.save(tmp_path / "again.npz")).codes_, index.codes_)
+    refit = index.fit(X)
+    assert refit.variant_ == change.get("variant", "cc")
+    assert int(refit.block_bits_.sum()) == change.get("n_bits", 32)
