@@ -668,7 +668,9 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
             hmax = np.sqrt(to_host(xp.max(csq, axis=0)).astype(np.float64))
         max_norm, hmax = (np.where(np.isnan(a), np.inf, a) for a in (max_norm, hmax))
-        return sq, np.where(max_norm > 0, max_norm, 1.0), center, np.where(hmax > 0, hmax, 1.0)
+        # M_g of an all-zero group is 0 (its inner-product term M_g |q_g| - <q_g, x_g> is 0); the hashing scale
+        # of such a group is 1 (it divides)
+        return sq, max_norm, center, np.where(hmax > 0, hmax, 1.0)
 
     def _check_norms(self, dtype):
         """Refuse indexed points whose squared feature-group norms the hashing cannot represent."""
@@ -884,9 +886,18 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         rows in the dtype of the codes (a per-pair gather is then 1-D), and
         which groups hold an all-zero row; computed once at fit / load."""
         xp = get_namespace(self.sq_norms_)
-        zero = np.asarray(to_host(xp.any(self.sq_norms_ <= 0, axis=0))).reshape(-1)
         sq_t = xp.ascontiguousarray(self.sq_norms_.T.astype(self.X_.dtype, copy=False))
-        self._norms_cache = (sq_t, xp.sqrt(sq_t), zero)
+        xnorms = xp.sqrt(sq_t)
+        # a squared norm below the dtype's normal range has lost its precision or vanished (about 1e-154 and
+        # smaller norms in float64, 1e-19 in float32), although the norm is representable: such points looked
+        # like zero vectors (cosine 0 for every candidate, chance recall); their norms come from the rows scaled
+        # by powers of two
+        low = sq_t < np.finfo(sq_t.dtype).tiny
+        if bool(xp.any(low)):
+            e, sq = self._scaled_data()
+            xnorms = xp.where(low, xp.ldexp(xp.sqrt(sq), e).T.astype(sq_t.dtype), xnorms)
+        zero = np.asarray(to_host(xp.any(xnorms <= 0, axis=1))).reshape(-1)
+        self._norms_cache = (sq_t, xp.ascontiguousarray(xnorms), zero)
         self._records_cache = None
 
     def _norm_cache(self):
@@ -2326,6 +2337,7 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                            f"mean {mean[off[0]]:.6g})")
         sq, max_norm, _, hash_norm = self._data_norms(X, center=center)
         M, Hn = arrays["group_max_norm"], arrays["hash_max_norm"]
+        M = np.where((max_norm == 0) & (M == 1.0), 0.0, M)  # earlier files wrote 1.0 for an all-zero group
         if not np.all(np.abs(M - max_norm) <= 1e-6 * max_norm):
             raise _BadFile(
                 f"its group_max_norm {M.tolist()!r:.200} does not match the largest group norms of its data X "

@@ -969,3 +969,45 @@ def test_structural_parameters_set_after_fit_apply_at_the_next_fit(tmp_path, cha
     refit = index.fit(X)
     assert refit.variant_ == change.get("variant", "cc")
     assert int(refit.block_bits_.sum()) == change.get("n_bits", 32)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-180), (np.float32, 1e-30), (np.float32, 1e-21)])
+@pytest.mark.parametrize("numba", [True, False])
+def test_cosine_ranking_of_tiny_vectors(monkeypatch, dtype, scale, numba):
+    """Cosine does not depend on scale: the squared norms of tiny points underflowed in the ranking's norm cache,
+    every point looked like a zero vector (cosine estimate 0) and recall fell to chance (0.15)."""
+    monkeypatch.setenv("SKLRP_NUMBA", "1" if numba else "0")  # the compiled ranking or the NumPy one
+    rng = np.random.RandomState(0)
+    C = rng.normal(size=(30, 6)) * 3
+    X = C[rng.randint(0, 30, 6000)] + rng.normal(size=(6000, 6))
+    Q = C[rng.randint(0, 30, 40)] + rng.normal(size=(40, 6))
+    truth = np.argsort(cosine_distances(Q, X), axis=1)[:, :10]
+
+    def recall(s):
+        index = MultiPurposeLSH(random_state=0).fit((X * s).astype(dtype))
+        ind = index.kneighbors((Q * s).astype(dtype), 10, weights="cosine", return_distance=False)
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, truth)])
+
+    unit = recall(1.0)
+    assert unit > 0.9
+    assert recall(scale) >= unit - 0.02
+
+
+def test_all_zero_feature_group_has_no_inner_product_term(tmp_path):
+    """M_g of a group that is zero in every indexed point is 0: its inner-product term M_g |q_g| - <q_g, x_g> is
+    0 (it was 1.0, adding |q_g| to every distance).  Files that wrote 1.0 still load."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    X[:, 2:] = 0
+    Q = rng.normal(size=(5, 4))
+    groups = [0, 0, 1, 1]
+    index = MultiPurposeLSH(feature_groups=groups, n_candidates=300, random_state=0).fit(X)
+    assert index.group_max_norm_[1] == 0.0 and index.group_max_norm_[0] > 0
+    for weights in ("ip", {"ip": 1.0, "l2": 0.5}, {"ip": 2.0, "cosine": 1.0}):
+        for n_candidates in (300, 40):  # exhaustive, and ranked then re-ranked
+            D, I = index.kneighbors(Q, 4, weights=weights, n_candidates=n_candidates)
+            assert_valid_neighbours(D, I, reference(X, Q, weights, groups=groups), 4)
+    legacy = _tampered(index, tmp_path, group_max_norm=lambda M: np.where(M == 0, 1.0, M))
+    loaded = MultiPurposeLSH.load(legacy)
+    assert loaded.group_max_norm_[1] == 0.0
+    np.testing.assert_array_equal(loaded.kneighbors(Q, 4, weights="ip")[0], index.kneighbors(Q, 4, weights="ip")[0])
