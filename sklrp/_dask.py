@@ -14,6 +14,7 @@ Dask is imported only when a Dask array is given; sklrp does not depend on
 it.
 """
 
+import copy
 import functools
 
 import numpy as np
@@ -38,8 +39,11 @@ def _per_sample(value, n):
         return False
 
 
-def _apply(estimator, block, *sample_args, method_name, keys, kwargs):
-    """The method ``method_name`` of ``estimator`` on one block (run on a worker)."""
+def _apply(estimator, block, *sample_args, method_name, keys, kwargs, empty):
+    """The method ``method_name`` of ``estimator`` on one block (run on a worker); ``empty`` for a block of no
+    sample (a filtered array's), which the method itself refuses."""
+    if block.shape[0] == 0:
+        return empty
     per_sample = dict(zip(keys, sample_args))
     fn = getattr(type(estimator), method_name)
     return getattr(fn, "__wrapped__", fn)(estimator, block, **kwargs, **per_sample)
@@ -60,7 +64,13 @@ def _probe(method, estimator, X, kwargs, keys):
     probe_kwargs = dict(kwargs)
     for key in keys:  # the first sample's entry of each per-sample argument
         value = probe_kwargs[key]
-        probe_kwargs[key] = value[:1] if hasattr(value, "__getitem__") else list(value)[:1]
+        if is_dask_array(value):  # a stand-in of its shape and dtype: nothing is computed before compute()
+            if value.ndim == 1 and hasattr(estimator, "classes_"):
+                probe_kwargs[key] = np.asarray(estimator.classes_)[:1]
+            else:
+                probe_kwargs[key] = np.zeros((1,) + value.shape[1:], dtype=value.dtype)
+        else:
+            probe_kwargs[key] = value[:1] if hasattr(value, "__getitem__") else list(value)[:1]
     out = method(estimator, row, **probe_kwargs)
     if isinstance(out, tuple):
         raise TypeError(
@@ -111,7 +121,11 @@ def dask_blocks(method):
                 value = value.rechunk((X.chunks[0],) + tuple(-1 for _ in value.shape[1:]))
             sample_args.append(value)
         fixed = {k: v for k, v in kwargs.items() if k not in keys}
-        out = _probe(method, self, X, kwargs, keys)
+        # the graph holds a copy of the estimator as it is now: a later set_params, fit or partial_fit (which
+        # updates a network's weights in place) does not change the result of this call; an estimator whose
+        # fitted arrays are only ever replaced, never updated in place, says so with a cheaper _dask_snapshot
+        snapshot = self._dask_snapshot() if hasattr(self, "_dask_snapshot") else copy.deepcopy(self)
+        out = _probe(method, snapshot, X, kwargs, keys)
         trailing = tuple(out.shape[1:])
         dtype = out.dtype
         if dtype.kind in "USO" and hasattr(self, "classes_"):  # labels: the probe's may be shorter strings
@@ -123,11 +137,11 @@ def dask_blocks(method):
         sample_axes = "".join(chr(ord("a") + i) for i in range(X.ndim))
         out_axes = "a" + "".join(chr(ord("z") - i) for i in range(len(trailing)))
         # the estimator is one node of the graph, shipped once to each worker, not once per block
-        estimator = dask.delayed(self, pure=True)
+        estimator = dask.delayed(snapshot, pure=True)
         blockwise_args = [estimator, None, X, sample_axes]
         for value in sample_args:
             blockwise_args += [value, "a" + "".join(chr(ord("p") + i) for i in range(value.ndim - 1))]
-        apply = functools.partial(_apply, method_name=method.__name__, keys=tuple(keys), kwargs=fixed)
+        apply = functools.partial(_apply, method_name=method.__name__, keys=tuple(keys), kwargs=fixed, empty=meta)
         return da.blockwise(
             apply, out_axes, *blockwise_args,
             new_axes={ax: d for ax, d in zip(out_axes[1:], trailing)},

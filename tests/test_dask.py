@@ -79,6 +79,53 @@ def test_per_sample_targets_are_chunked_with_X(models, digits, name):
     _same(sklrp.explain(model, Xd, target=3).compute(), model.explain(X[:200], target=3))
 
 
+@pytest.mark.parametrize("name", ["dense", "linear"])
+def test_a_lazy_result_keeps_the_estimator_as_it_was_when_built(models, digits, name):
+    """The graph holds a copy of the estimator: a later set_params, fit or partial_fit (a network's weights are
+    updated in place) does not change a result built before (every lazy result took the state at compute time)."""
+    from sklearn.base import clone
+
+    X, y = digits
+    model = clone(models[name]).set_params(**({"composite": "epsilon"} if name == "dense" else {}))
+    _quiet_fit(model, X, y)
+    Xd = da.from_array(X[:100], chunks=40)
+    before = {"explain": model.explain(Xd), "proba": model.predict_proba(Xd)}
+    ref = {"explain": model.explain(X[:100]), "proba": model.predict_proba(X[:100])}
+    if name == "dense":
+        model.set_params(composite="flat")
+        assert not np.allclose(model.explain(X[:100]), ref["explain"])
+        model.partial_fit(X, y)
+    else:
+        model.set_params(bias="ignore")
+        _quiet_fit(model, X[::-1][:500], y[::-1][:500])
+    assert not np.allclose(model.predict_proba(X[:100]), ref["proba"])
+    for key, lazy in before.items():
+        _same(lazy.compute(scheduler="threads"), ref[key])
+
+
+def test_empty_blocks_and_lazy_targets(models, digits):
+    """A block of no sample (boolean filtering) gives an empty block of the result (the method refused it), and a
+    Dask target is not computed while the graph is built (its first block was read to probe the output)."""
+    X, y = digits
+    model = models["dense"]
+    Xd = da.from_array(X[:120], chunks=40)
+    kept = Xd[da.from_array(np.arange(120) >= 40, chunks=40)]
+    kept.compute_chunk_sizes()
+    assert 0 in kept.chunks[0]
+    for method in ("predict", "predict_proba", "explain"):
+        _same(getattr(model, method)(kept).compute(), getattr(model, method)(X[40:120]))
+    computed = []
+
+    def watched(block):
+        computed.append(len(block))
+        return block
+
+    target = da.from_array(y[:120], chunks=40).map_blocks(watched, dtype=y.dtype, meta=y[:0])
+    lazy = model.explain(Xd, target=target)
+    assert computed == []
+    _same(lazy.compute(), model.explain(X[:120], target=y[:120]))
+
+
 def test_eeg_trials_as_a_dask_array():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 4, 32)).astype(np.float32)
@@ -118,6 +165,12 @@ def test_neighbours_of_dask_queries():
     only = index.kneighbors(Qd, n_neighbors=4, weights="cosine", return_distance=False)
     _same(only.compute(), ind0)
     _same(index.transform(Qd).compute(), index.transform(Q))
+    # a refit after the graph is built does not reach it, and the indexed points are not copied into it
+    lazy = index.kneighbors(Qd, n_neighbors=4, weights="cosine", return_distance=False)
+    snapshot = index._dask_snapshot()
+    assert snapshot.X_ is index.X_ and snapshot.codes_ is index.codes_
+    index.set_params(n_bits=64).fit(X[::-1])
+    _same(lazy.compute(), ind0)
 
 
 def test_unknown_chunk_sizes_are_refused(models, digits):

@@ -5,6 +5,7 @@ Nakajima, "Sharing Hash Codes for Multiple Purposes", Japanese Journal of
 Statistics and Data Science (2018), arXiv:1609.03219.
 """
 
+import copy
 import json
 import math
 import os
@@ -1933,6 +1934,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return sparse.csr_matrix(
             (data, I.ravel(), indptr), shape=(nq, self.n_samples_fit_)
         )
+
+    def _dask_snapshot(self):
+        """The index as it is now, for a lazy Dask query: a shallow copy (fit and load replace the fitted arrays and
+        caches, never update them in place), not a copy of the indexed points."""
+        return copy.copy(self)
 
     @dask_blocks
     def _kneighbors_stacked(self, X, **kwargs):
