@@ -11,6 +11,7 @@ relevance of output ``j`` and ``R_i`` that of input ``i``.  Stabilisers use
 (the message is set to zero instead of producing inf/NaN).
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -450,11 +451,26 @@ class ZBox(Rule):
 
         return {"low": conv(self.low), "high": conv(self.high)}
 
+    def _bound(self, xp, value, x, name):
+        """``value`` broadcast to the layer input ``x``; one value per input feature in another layout (bounds
+        given in the network's input shape, the layer after a Flatten or Reshape) is reshaped to a sample's."""
+        v = xp.asarray(value, dtype=x.dtype)
+        if v.ndim and v.size == math.prod(x.shape[1:]) and v.shape != x.shape[1:]:
+            v = v.reshape(x.shape[1:])
+        try:
+            return xp.broadcast_to(v, x.shape)
+        except ValueError:
+            raise ValueError(
+                f"ZBox: the bound {name} of shape {tuple(v.shape)} does not fit the input of the layer it applies "
+                f"to, of shape {tuple(x.shape[1:])} per sample ({math.prod(x.shape[1:])} values); give a number or "
+                "one value per input feature (input_bounds of the estimators)."
+            ) from None
+
     def __call__(self, op, R):
         xp = op.xp
         x = op.x
-        low = xp.broadcast_to(xp.asarray(self.low, dtype=x.dtype), x.shape)
-        high = xp.broadcast_to(xp.asarray(self.high, dtype=x.dtype), x.shape)
+        low = self._bound(xp, self.low, x, "low")
+        high = self._bound(xp, self.high, x, "high")
         w = op.weight
         wp, wn = _pos(xp, w), _neg(xp, w)
         fwd, T = op.forward, op.transpose

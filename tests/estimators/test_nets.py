@@ -548,6 +548,32 @@ def test_input_bounds_per_feature_in_either_layout_and_bad_bounds(data3):
             est.set_params(input_bounds=bounds).explain(X[:2])
 
 
+@pytest.mark.parametrize("kw", [dict(filters=(), hidden_layer_sizes=(5,)),
+                                dict(layers=[Flatten(), Dense(5), ReLU()])], ids=["no-convolution", "layers"])
+@pytest.mark.parametrize("composite", ["epsilon_gamma_box", "deep_taylor"])
+def test_per_feature_input_bounds_reach_a_first_layer_after_flatten(data3, kw, composite):
+    """Bounds in the input shape reach a first rule layer that reads the flattened input (a ConvNet without
+    convolutions, a stack starting with Flatten): they crashed inside the z^B rule with a broadcast error."""
+    X, y = data3
+    est = ConvNetClassifier(input_shape=(1, 4, 4), composite=composite, **FAST, **kw).fit(X, y)
+    low, high = X.min(axis=0), X.max(axis=0)
+    flat = est.set_params(input_bounds=(low, high)).explain(X[:5])
+    shaped = est.set_params(input_bounds=(low.reshape(1, 4, 4), high.reshape(1, 4, 4))).explain(X[:5])
+    np.testing.assert_array_equal(flat, shaped)
+    assert np.all(np.isfinite(flat)) and flat.shape == (5, 16)
+    scalar = est.set_params(input_bounds=(float(low.min()), float(high.max()))).explain(X[:5])
+    assert not np.allclose(flat, scalar)
+
+
+def test_zbox_bounds_that_do_not_fit_the_layer_input_name_it():
+    from sklrp.rules import ZBox
+
+    with pytest.raises(ValueError, match=r"ZBox: the bound low of shape \(5,\) does not fit the input of the layer "
+                                         r"it applies to, of shape \(16,\) per sample"):
+        DenseNetClassifier((), composite=Composite({"default": ZBox(np.zeros(5), 1.0)}), **FAST).fit(
+            np.random.RandomState(0).rand(20, 16), np.arange(20) % 2).explain(np.zeros((2, 16)))
+
+
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_overflow_on_finite_input_is_an_error_not_nan(kind, data3):
     X, y = data3
