@@ -10,7 +10,16 @@ from .._validation import format_bytes as _human
 from .._validation import physical_memory as _physical_memory
 from ..rules import ActivationOp, TraversalContext, register_layer_kind
 
-__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES", "check_parameter_size"]
+__all__ = ["Layer", "LinearLayer", "LinearOp", "Activation", "LAYER_TYPES", "check_parameter_size", "whole_number"]
+
+
+def whole_number(name, value, minimum=1):
+    """``value`` as an int, checked to be an integer (not a bool) of at least ``minimum``: a layer's size, kernel,
+    stride or padding, refused when the layer is made rather than deep inside ``fit``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int of at least {minimum}"
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
+    return int(value)
 
 
 def check_parameter_size(layer, shape, dtype):

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .._backend import empty, get_namespace, to_host
-from ._base import Layer, check_parameter_size
+from ._base import Layer, check_parameter_size, whole_number
 
 __all__ = ["Embedding"]
 
@@ -140,8 +140,8 @@ class Embedding(Layer):
     def __init__(self, vocab_size, embedding_dim, padding_idx=0, trainable=True, relevance="token",
                  channels_first=False, blank_idx=None):
         super().__init__()
-        self.vocab_size = self._positive_int("vocab_size", vocab_size)
-        self.embedding_dim = self._positive_int("embedding_dim", embedding_dim)
+        self.vocab_size = whole_number("vocab_size", vocab_size)
+        self.embedding_dim = whole_number("embedding_dim", embedding_dim)
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) or not (
                 0 <= padding_idx < self.vocab_size
@@ -168,12 +168,6 @@ class Embedding(Layer):
         self.trainable = bool(trainable)
         self.channels_first = bool(channels_first)
         self._pretrained = None
-
-    @staticmethod
-    def _positive_int(name, value):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}.")
-        return int(value)
 
     @classmethod
     def from_pretrained(cls, weights, *, padding_idx=0, trainable=False, relevance="token",

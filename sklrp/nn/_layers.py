@@ -25,7 +25,7 @@ from .._backend import (
     to_device,
 )
 from .._threads import matmul
-from ._base import Activation, Layer, LinearLayer, check_parameter_size
+from ._base import Activation, Layer, LinearLayer, check_parameter_size, whole_number
 
 __all__ = [
     "Dense",
@@ -47,13 +47,17 @@ __all__ = [
 ]
 
 
-def _tuple(v, nd, name):
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * nd
-    v = tuple(int(a) for a in v)
-    if len(v) != nd:
+def _tuple(v, nd, name, minimum=1):
+    """``v`` as ``nd`` ints of at least ``minimum`` (one int is repeated)."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return (whole_number(name, v, minimum),) * nd
+    try:
+        values = tuple(v) if not isinstance(v, (str, bytes)) else None
+    except TypeError:
+        values = None
+    if values is None or len(values) != nd:
         raise ValueError(f"{name} must be an int or a tuple of {nd} ints; got {v!r}.")
-    return v
+    return tuple(whole_number(name, a, minimum) for a in values)
 
 
 def _col2im(dwin, padded_shape, window, strides):
@@ -92,7 +96,7 @@ class Dense(LinearLayer):
 
     def __init__(self, units, use_bias=True):
         super().__init__()
-        self.units = int(units)
+        self.units = whole_number("units", units)
         self.use_bias = bool(use_bias)
 
     def config(self):
@@ -145,7 +149,7 @@ class _ConvND(LinearLayer):
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True):
         super().__init__()
-        self.filters = int(filters)
+        self.filters = whole_number("filters", filters)
         self.kernel_size = _tuple(kernel_size, self.nd, "kernel_size")
         self.stride = _tuple(stride, self.nd, "stride")
         if isinstance(padding, str):
@@ -157,7 +161,7 @@ class _ConvND(LinearLayer):
                 raise ValueError("padding='same' needs stride 1; give explicit padding instead.")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, self.nd, "padding")
+            self.padding = _tuple(padding, self.nd, "padding", minimum=0)
         self.use_bias = bool(use_bias)
 
     def config(self):

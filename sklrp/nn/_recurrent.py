@@ -18,7 +18,7 @@ import numpy as np
 
 from .._backend import empty, get_namespace, to_host, zeros
 from ..rules import Epsilon, ProductRule, TraversalContext, sum_rule
-from ._base import Layer, LinearOp, check_parameter_size
+from ._base import Layer, LinearOp, check_parameter_size, whole_number
 
 __all__ = ["LSTM", "GRU"]
 
@@ -55,7 +55,7 @@ class _Recurrent(Layer, register=False):
             raise ValueError(f"units must be a positive int; got {units!r}.")
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise ValueError(f"bidirectional must be True or False; got {bidirectional!r}.")
-        self.units = int(units)
+        self.units = whole_number("units", units)
         self.bidirectional = bool(bidirectional)
 
     def config(self):
