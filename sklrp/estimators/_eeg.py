@@ -80,8 +80,10 @@ class EEGDNNClassifier(BaseNetClassifier):
         the trial), each labelled with its trial's class; a trial's class
         scores are the mean of its crops' scores, and its relevance the mean
         of the crops' relevance, each in its place in the trial (the mean is
-        linear, so LRP through it is exact).  ``None`` (or the trial's
-        length): whole trials.
+        linear, so LRP through it is exact).  With ``early_stopping``, the
+        validation set holds out whole trials (all crops of a trial on one
+        side), stratified by class.  ``None`` (or the trial's length): whole
+        trials.
     crop_stride : int or None, default=None
         Samples between crop starts; ``None``: ``crop_size // 4``.
     solver, learning_rate_init, momentum, weight_decay, batch_size, max_iter, \
@@ -328,12 +330,16 @@ random_state, verbose, warm_start, frozen_layers, device
         crops = self._crops(X2, (n_channels, n_times))
         y = np.repeat(np.asarray(y), len(starts))
         self._fit_trial_shape = (n_channels, self.crop_size_)  # the network's input, on a first fit
+        # early stopping holds out whole trials: overlapping crops of one trial on both sides of the split would
+        # score the network on near-copies of its training rows
+        self._fit_groups = np.repeat(np.arange(X2.shape[0]), len(starts))
         if not first:  # the network's view of its rows while it trains on crops
             self.n_features_in_ = n_channels * self.crop_size_
         try:
             return super()._fit(crops, y, incremental, classes=classes)
         finally:
             self.__dict__.pop("_fit_trial_shape", None)
+            self.__dict__.pop("_fit_groups", None)
             if hasattr(self, "net_"):
                 self.input_shape_, self.n_features_in_ = (n_channels, n_times), n_channels * n_times
 

@@ -244,6 +244,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
                 frozen=frozen,
                 name=type(self).__name__,
                 max_grad_norm=getattr(self, "max_grad_norm", None),
+                groups=self.__dict__.get("_fit_groups"),
                 **{name: getattr(self, name) for name in _TRAINING_PARAMS},
             )
         self._record_training()

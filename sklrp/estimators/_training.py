@@ -45,6 +45,24 @@ def _clip_gradients(grads, max_norm):
             layer_grads[k] = layer_grads[k] * scale
 
 
+def _validation_split(y_idx, groups, validation_fraction, rng):
+    """Training and validation row indices, stratified by class when every class has two or more units; with
+    ``groups``, whole groups are held out (a group's class is that of its first row)."""
+    if groups is None:
+        stratify = y_idx if np.min(np.bincount(y_idx)) >= 2 else None
+        return train_test_split(np.arange(len(y_idx)), test_size=validation_fraction, random_state=rng,
+                                stratify=stratify)
+    labels, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    group_class = y_idx[first]
+    stratify = group_class if np.min(np.bincount(group_class)) >= 2 else None
+    tr_g, va_g = train_test_split(np.arange(len(labels)), test_size=validation_fraction, random_state=rng,
+                                  stratify=stratify)
+    held = np.zeros(len(labels), dtype=bool)
+    held[va_g] = True
+    rows = held[inverse.reshape(-1)]
+    return np.flatnonzero(~rows), np.flatnonzero(rows)
+
+
 class Trainer:
     """Mini-batch training of a network, resumable between calls.
 
@@ -109,6 +127,7 @@ class Trainer:
         verbose=False,
         name="Trainer",
         max_grad_norm=None,
+        groups=None,
     ):
         """Train ``net`` for up to ``epochs`` epochs on ``X`` and ``Y``.
 
@@ -159,6 +178,9 @@ class Trainer:
             Gradient clipping: when the L2 norm of all parameter gradients
             of a mini-batch together exceeds it, they are scaled down to
             it (computed on the device, no synchronisation).
+        groups : ndarray of shape (n_samples,), default=None
+            Samples that must stay on one side of the validation split (the
+            crops of one trial): the split holds out whole groups.
 
         Returns
         -------
@@ -177,8 +199,7 @@ class Trainer:
         n = X.shape[0]
         rng = self.rng
         if early_stopping:
-            stratify = y_idx if np.min(np.bincount(y_idx)) >= 2 else None
-            tr, va = train_test_split(np.arange(n), test_size=validation_fraction, random_state=rng, stratify=stratify)
+            tr, va = _validation_split(y_idx, groups, validation_fraction, rng)
             tr_d, va_d = to_device(tr, device), to_device(va, device)
             X_val, Y_val, y_val = X[va_d], Y[va_d], to_device(y_idx[va], device)
             X, Y = X[tr_d], Y[tr_d]

@@ -217,6 +217,34 @@ def test_cropped_gradient_methods_are_maps_of_the_trial_gradient():
     assert_allclose(est.explain(x, target=np.array([[0.0, 1.0]]), method="gradient"), g, rtol=1e-12)
 
 
+def test_cropped_early_stopping_holds_out_whole_trials(monkeypatch):
+    """The validation split of cropped training holds out whole trials: it was drawn over crop rows, so that
+    overlapping crops of one trial were on both sides and early stopping scored near-copies of training rows."""
+    import sklrp.estimators._training as training
+
+    splits = []
+    split = training._validation_split
+
+    def spy(*args, **kwargs):
+        splits.append(split(*args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(training, "_validation_split", spy)
+    X, y = power_task(40)
+    est = small(crop_size=36, crop_stride=4, max_iter=3, early_stopping=True, validation_fraction=0.25).fit(X, y)
+    k = len(est.crop_starts_)  # crop rows are trial-major: trial i is rows i*k .. i*k + k - 1
+    (tr, va), = splits
+    assert len(tr) + len(va) == 40 * k and len(va) == 10 * k
+    tr_trials, va_trials = set((tr // k).tolist()), set((va // k).tolist())
+    assert not tr_trials & va_trials and len(va_trials) == 10
+    assert {int(y[t]) for t in va_trials} == {0, 1}  # stratified by the trials' classes
+    assert "_fit_groups" not in vars(est)
+    splits.clear()
+    small(max_iter=3, early_stopping=True, validation_fraction=0.25).fit(X, y)  # uncropped: samples are trials
+    (tr, va), = splits
+    assert len(tr) == 30 and len(va) == 10
+
+
 def test_cropped_warm_start_save_load_and_errors(tmp_path):
     X, y = power_task(40)
     est = small(max_iter=3, crop_size=24, crop_stride=8).fit(X, y)
