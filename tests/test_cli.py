@@ -330,6 +330,22 @@ def test_bad_arguments_are_one_line_usage_errors(capsys, argv, message):
     assert not any("Traceback" in line for line in err)
 
 
+def test_output_with_a_tilde_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    """The shell leaves --output=~/x as it is: the folder is $HOME/x, not a literal ./~ folder; an empty value is
+    refused when the arguments are read."""
+    from sklrp.experiments._common import output_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert output_folder("~/demo_out") == str(tmp_path / "home" / "demo_out")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--quick", "--output="])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "sklrp demo: error: argument --output/-o: the output folder must not be empty")
+    assert not (tmp_path / "~").exists()
+
+
 def test_output_that_is_a_file_is_refused(tmp_path, capsys):
     path = tmp_path / "a_file"
     path.write_text("")

@@ -7,6 +7,7 @@ own layout (``<root>/MNE-eegbci-data/files/eegmmidb/1.0.0/S001/S001R04.edf``),
 and a clear :class:`FileNotFoundError` is raised when they are absent.
 """
 
+import numbers
 import os
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def _eeg_root(path=None):
     if env:
         return Path(env).expanduser()
     return get_data_home() / "eegbci"
+
+
+def _root_hint(path=None):
+    """How the data root was chosen and how to choose another, for a missing-file message."""
+    if path is not None:
+        chosen = "the `path` argument"
+    elif os.environ.get("MNE_DATA"):
+        chosen = "MNE_DATA"
+    else:
+        env = os.environ.get("SKLRP_DATA")
+        chosen = f"the eegbci/ folder of sklrp's data home (SKLRP_DATA={env!r}, else ~/sklrp_data)"
+    return (f"That folder is {chosen}. Set `path` or MNE_DATA to the folder that holds 'MNE-eegbci-data', or "
+            "SKLRP_DATA to a data home whose eegbci/ folder holds it (read when MNE_DATA is unset); nothing is "
+            "downloaded.")
 
 
 def _subject_folder(root, subject):
@@ -188,6 +203,9 @@ def load_eegbci(subject, task="left_right", *, tmin=-1.0, tmax=4.0, l_freq=7.0, 
     if task not in _TASKS:
         raise ValueError(f"Unknown task {task!r}; choose one of {sorted(_TASKS)}.")
     subject = _check_subject(subject)
+    if resample is not None and (isinstance(resample, (bool, np.bool_)) or not isinstance(resample, numbers.Real)
+                                 or not 0 < resample < np.inf):
+        raise ValueError(f"resample must be a positive sampling frequency in Hz, or None; got {resample!r}.")
     runs, codes = _TASKS[task]
     root = _eeg_root(path)
     files = [_run_file(root, subject, r) for r in runs]
@@ -196,8 +214,7 @@ def load_eegbci(subject, task="left_right", *, tmin=-1.0, tmax=4.0, l_freq=7.0, 
         raise FileNotFoundError(
             f"No EEGBCI files for subject {subject} (S{subject:03d}), task {task!r} (runs "
             f"{', '.join(map(str, runs))}) in {_subject_folder(root, subject)}. Staged subjects for "
-            f"this task: {_staged_for(runs)}. Set `path` or MNE_DATA to the folder that holds "
-            "'MNE-eegbci-data' (nothing is downloaded)."
+            f"this task: {_staged_for(runs)}. {_root_hint(path)}"
         )
     mne = _import_mne()
     raw = _read_runs(mne, files, verbose)
@@ -213,7 +230,7 @@ def load_eegbci(subject, task="left_right", *, tmin=-1.0, tmax=4.0, l_freq=7.0, 
 
 
 # --------------------------------------------------------------------------- simulate_motor_imagery
-def _load_rest(root, sfreq, verbose=False):
+def _load_rest(root, sfreq, verbose=False, path=None):
     """S001's resting runs, band-passed to 1-40 Hz (and resampled): (list of arrays, info)."""
     files = [_run_file(root, 1, r) for r in _BASELINE_RUNS]
     missing = [f for f in files if not f.is_file()]
@@ -221,8 +238,7 @@ def _load_rest(root, sfreq, verbose=False):
         raise FileNotFoundError(
             f"simulate_motor_imagery needs the resting runs 1 and 2 of subject 1 (S001R01.edf, "
             f"S001R02.edf); not found: {', '.join(f.name for f in missing)} in {_subject_folder(root, 1)}. "
-            f"Staged subjects with these runs: {_staged_for(_BASELINE_RUNS)}. Set `path` or MNE_DATA to the "
-            "folder that holds 'MNE-eegbci-data' (nothing is downloaded)."
+            f"Staged subjects with these runs: {_staged_for(_BASELINE_RUNS)}. {_root_hint(path)}"
         )
     mne = _import_mne()
     data, info = [], None
@@ -380,7 +396,7 @@ def simulate_motor_imagery(n_trials=100, *, channels=("C3", "C4"), band=(8.0, 12
     if sfreq is not None and not sfreq > 0:
         raise ValueError(f"sfreq must be positive; got {sfreq!r}.")
 
-    data, info = _load_rest(_eeg_root(path), sfreq)
+    data, info = _load_rest(_eeg_root(path), sfreq, path=path)
     mne = _import_mne()
     fs = float(info["sfreq"])
     if hi >= fs / 2:

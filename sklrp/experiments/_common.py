@@ -85,21 +85,25 @@ def fraction(text):
 def output_folder(text):
     """A folder to write into: an existing writable folder, or one whose nearest existing parent is writable.
 
-    Nothing is created here; the command creates it when it writes.
+    Nothing is created here; the command creates it when it writes.  Returns the path with ``~`` expanded (the
+    shell leaves ``--output=~/x`` as it is: a literal ``./~`` folder was created).
     """
-    path = os.path.abspath(os.path.expanduser(text))
+    if not text:
+        raise argparse.ArgumentTypeError("the output folder must not be empty")
+    expanded = os.path.expanduser(text)
+    path = os.path.abspath(expanded)
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
         if not os.access(path, os.W_OK):
             raise argparse.ArgumentTypeError(f"the folder {text!r} is not writable")
-        return text
+        return expanded
     parent = os.path.dirname(path)
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot create {text!r}: {parent!r} is not a writable folder")
-    return text
+    return expanded
 
 
 # ------------------------------------------------------------ where a run's output goes

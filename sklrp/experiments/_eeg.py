@@ -317,7 +317,9 @@ def run(args):
 
 def add_arguments(parser):
     """Add the experiment's options to an ``argparse`` parser."""
-    parser.add_argument("--path", default=None, help="EEGBCI data root (default: MNE_DATA)")
+    parser.add_argument("--path", default=None,
+                        help="EEGBCI data root, the folder holding MNE-eegbci-data (default: MNE_DATA, else "
+                             "SKLRP_DATA/eegbci)")
     parser.add_argument("--tasks", nargs="+", default=["hands_feet", "left_right"], choices=sorted(TASK_SUBJECTS))
     parser.add_argument("--subjects", type=positive_int, nargs="+", default=None)
     parser.add_argument("--architecture", default="shallow", choices=["shallow", "dnn"])

@@ -113,6 +113,23 @@ def test_errors(tmp_path):
         load_eegbci(1, path=tmp_path)  # nothing there, and nothing is downloaded
     with pytest.raises(FileNotFoundError, match="S001R01"):
         simulate_motor_imagery(4, path=tmp_path)
+    for bad in (0, -5, np.inf, "160", True):  # after reading every file, MNE failed with unrelated errors
+        with pytest.raises(ValueError, match=r"^resample must be a positive sampling frequency in Hz, or None; got "):
+            load_eegbci(1, resample=bad, path=tmp_path)
+
+
+def test_missing_files_say_how_the_folder_was_chosen(tmp_path, monkeypatch):
+    """The loaders read SKLRP_DATA/eegbci when MNE_DATA is unset; the message said only "set path or MNE_DATA"."""
+    monkeypatch.delenv("MNE_DATA", raising=False)
+    monkeypatch.setenv("SKLRP_DATA", str(tmp_path / "home"))
+    with pytest.raises(FileNotFoundError, match=r"in .*home.eegbci.MNE-eegbci-data.* That folder is the eegbci/ "
+                                                r"folder of sklrp's data home \(SKLRP_DATA='.*home'"):
+        load_eegbci(1)
+    monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne"))
+    with pytest.raises(FileNotFoundError, match=r"That folder is MNE_DATA\. Set `path` or MNE_DATA"):
+        simulate_motor_imagery(4)
+    with pytest.raises(FileNotFoundError, match=r"That folder is the `path` argument\."):
+        load_eegbci(1, path=tmp_path)
 
 
 def test_staged_subjects_table():

@@ -143,6 +143,11 @@ def test_array_like_input(info, data):
         (lambda R, y: {"R": np.where(np.arange(R.size).reshape(R.shape) == 7, np.inf, R)}, "NaN or infinity"),
         (lambda R, y: {"R": R, "y": y[:-1]}, "labels but R has"),
         (lambda R, y: {"R": R, "y": y[:, None]}, "1-D"),
+        # a NaN label became a class of its own (an all-NaN evoked of nave=0)
+        (lambda R, y: {"R": R, "y": np.where(np.arange(len(y)) == 3, np.nan, np.arange(len(y)) % 2)},
+         r"^y contains NaN or infinity; give one class label per trial\.$"),
+        (lambda R, y: {"R": R, "y": np.array(["left"] * (len(y) - 1) + [np.nan], dtype=object)},
+         r"^y contains NaN or infinity"),
     ],
 )
 def test_errors(info, data, make, match):
