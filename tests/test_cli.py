@@ -299,6 +299,27 @@ def test_reproduce_eeg_runs_end_to_end_on_one_subject(capsys, tmp_path):
     assert {r["claim"][:12] for r in rows if r["figure"] == "claim"} >= {"hands vs fee", "simulated da"}
 
 
+def test_reproduce_eeg_runs_the_requested_subjects_or_names_the_missing_one(capsys, tmp_path):
+    """--subjects are run as given: subject 2 (one hands/feet run staged) was dropped silently, and the task
+    without subjects then failed with NaN claims and a ZeroDivisionError traceback."""
+    pytest.importorskip("mne")
+    from sklrp.eeg._datasets import _eeg_root, _run_file
+
+    if not _run_file(_eeg_root(), 2, 6).is_file():
+        pytest.skip("EEGBCI subject 2, run 6 not available (set MNE_DATA)")
+    out = tmp_path / "eeg"
+    assert main(["reproduce", "eeg", "--tasks", "hands_feet", "--subjects", "2", "--epochs", "1", "--n-splits", "2",
+                 "--n-simulated", "8", "--no-transfer", "-q", "-o", str(out)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["subject"] for r in rows if r["figure"] == "accuracy"] == [2]
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "eeg", "--tasks", "hands_feet", "--subjects", "14", "--epochs", "1", "-q",
+              "-o", str(tmp_path / "none")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sklrp reproduce eeg: error: No EEGBCI files for subject 14 (S014), task 'hands_feet'")
+
+
 # ------------------------------------------------------------------ user errors
 @pytest.mark.parametrize("argv, message", [
     (["demo", "--n-heatmaps", "0"], "sklrp demo: error: argument --n-heatmaps: expected a positive integer; got '0'"),

@@ -54,6 +54,7 @@ from ._common import (
 
 __all__ = ["add_arguments", "input_block_w2", "run"]
 
+#: the subjects run by default: those with all runs of the task staged in the shared data folder
 TASK_SUBJECTS = {
     "hands_feet": (1, 15, 42),
     "left_right": (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 42),
@@ -278,7 +279,9 @@ def run(args):
     """Run the experiment with the options of :func:`add_arguments`; prints JSON lines and writes figures."""
     emit(figure="settings", **{k: v for k, v in vars(args).items() if k not in ("path", "command", "name")})
     all_results = {}
-    tasks = {task: [s for s in TASK_SUBJECTS[task] if args.subjects is None or s in args.subjects]
+    # --subjects: exactly those, for every task (a subject without the task's files is a one-line error naming
+    # the folder; they were dropped silently when not in TASK_SUBJECTS, and an empty task then failed)
+    tasks = {task: list(TASK_SUBJECTS[task]) if args.subjects is None else list(dict.fromkeys(args.subjects))
              for task in ([] if args.only_simulated else args.tasks)}
     with Steps(2 * sum(len(s) for s in tasks.values()) + 1, "eeg") as steps:
         for task, subjects in tasks.items():
@@ -290,7 +293,7 @@ def run(args):
         with steps.step("simulated data"):
             shares, baseline = _simulated(args)
     claims = []
-    if "hands_feet" in all_results:
+    if all_results.get("hands_feet"):
         r = all_results["hands_feet"]
         dnn = float(np.mean([v["dnn"] for v in r.values()]))
         csp = float(np.mean([v["csp_lda"] for v in r.values()]))
