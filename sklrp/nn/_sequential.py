@@ -177,6 +177,34 @@ class Sequential:
             names.append(layer.name if layer.name is not None else f"{kind}_{k}")
         return names
 
+    def _rule_layers(self, prefix=""):
+        """``(position, negative position, name)`` of every layer that uses a rule, here and inside the branches of
+        a :class:`~sklrp.nn.Parallel` layer (positions within the branch, names ``"<outer>.<branch>.<inner>"``)."""
+        found = []
+        for i, (layer, name) in enumerate(zip(self.layers, self.layer_names())):
+            if getattr(layer, "uses_rules", False):
+                found.append((i, i - len(self.layers), prefix + name))
+            for b, branch in enumerate(getattr(layer, "branches", ())):
+                found += branch._rule_layers(f"{prefix}{name}.{b}.")
+        return found
+
+    def _check_layer_rules(self, composite):
+        """Refuse ``layer_rules`` keys that reach no rule-using layer (a misspelt name, a position beyond the
+        network or of an activation): they were ignored, and the other rules applied silently."""
+        keys = getattr(composite, "layer_rules", None)
+        if not keys:
+            return
+        layers = self._rule_layers()
+        valid = {k for entry in layers for k in entry}
+        bad = [k for k in keys if k not in valid]
+        if bad:
+            shown = ", ".join(f"{pos} {name!r}" for pos, _, name in layers)
+            raise ValueError(
+                f"Composite layer_rules key(s) {bad} match no layer that uses a rule; the network's are "
+                f"(position, name): {shown} (a negative position counts from the end; activations and pooling "
+                "use no rule)."
+            )
+
     def contexts(self, composite, nonnegative_input=False):
         """One :class:`~sklrp.rules.TraversalContext` per layer for ``composite``.
 
@@ -232,7 +260,9 @@ class Sequential:
         ``"relevance_rest"``) once the layer is done, so that the pass holds
         only the caches it still needs; the caches cannot be used again.
         """
-        ctxs = self.contexts(get_composite(composite))
+        composite = get_composite(composite)
+        self._check_layer_rules(composite)
+        ctxs = self.contexts(composite)
         for i in range(len(self.layers) - 1, -1, -1):
             R = self.layers[i].relevance(R, caches[i], ctxs[i])
             if release and isinstance(caches[i], dict):

@@ -102,6 +102,9 @@ class Composite:
         Rules for individual layers by position in the network's layer list
         (int; negative counts from the end) or by layer name (str, see
         :meth:`sklrp.nn.Sequential.layer_names`); these win over everything.
+        A key that reaches no layer using a rule (a misspelt name, a position
+        beyond the network or of an activation) raises a ``ValueError`` when
+        the network is explained.
     first_match : str, class, tuple of classes or callable, default=None
         Which layers count when looking for the *first* layer: ``None`` any
         rule-using layer; e.g. ``(Conv1D, Conv2D)`` gives zennit's "first

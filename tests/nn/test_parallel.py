@@ -162,3 +162,20 @@ def test_bad_branches_raise():
         Parallel([[Dense(2), "relu"]])
     with pytest.raises(ValueError, match="differ only in their first axis"):
         Parallel([[Conv1D(2, 2)], [Conv1D(2, 3)]]).build((1, 6), np.random.RandomState(0), np.float64)
+
+
+def test_layer_rules_that_reach_no_rule_layer_are_refused():
+    """A misspelt name, a position beyond the network or one of an activation was ignored (the other rules
+    applied silently); keys of layers inside the branches are accepted."""
+    net = Sequential([Parallel(branches((1, 2))), Dense(2)])
+    net.build((3, 6), np.random.RandomState(0), np.float64)
+    x = np.abs(np.random.RandomState(1).normal(size=(2, 3, 6)))
+    out, caches = net.forward(x)
+    R = out * (np.arange(2) == 0)
+    for key in ("dense_1", "Dense_0", 2, -4, "parallel_0.2.conv1d_0"):
+        with pytest.raises(ValueError, match=rf"^Composite layer_rules key\(s\) \[{key!r}\] match no layer that "
+                                             r"uses a rule; the network's are \(position, name\): 0 'parallel_0', "
+                                             r"0 'parallel_0\.0\.conv1d_0', .*1 'dense_0'"):
+            net.relevance(R, caches, Composite({"default": Epsilon(0.1)}, layer_rules={key: Flat()}))
+    for key in ("dense_0", 1, -1, "parallel_0.1.conv1d_0", 0):
+        net.relevance(R, caches, Composite({"default": Epsilon(0.1)}, layer_rules={key: Flat()}))
