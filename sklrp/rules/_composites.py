@@ -389,8 +389,9 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
     ----------
     composite : str, Composite, Rule or dict
         A preset name (see :data:`COMPOSITES`), a composite, a single rule
-        (applied to every linear layer) or a dict accepted by
-        :class:`Composite`.
+        (applied to every linear layer) or a dict of :class:`Composite`'s
+        rules, whose keys ``"first"``, ``"last"``, ``"layer_rules"`` and
+        ``"first_match"`` are its keyword arguments.
     epsilon, gamma, alpha, beta : float
         Parameters of the rules inside a named preset.  Recurrent layers
         (kind ``"recurrent"``) get the preset's dense-layer rule.
@@ -454,7 +455,8 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         first = rules.pop("first", None)
         last = rules.pop("last", None)
         layer_rules = rules.pop("layer_rules", None)
-        return Composite(rules, first=first, last=last, layer_rules=layer_rules)
+        first_match = rules.pop("first_match", None)
+        return Composite(rules, first=first, last=last, layer_rules=layer_rules, first_match=first_match)
     if isinstance(composite, str) and composite in COMPOSITES:
         params = dict(epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, input_bounds=input_bounds,
                       bias_factor=_check_real("bias_factor", bias_factor, low=0.0))
