@@ -260,8 +260,8 @@ def test_dict_and_rule_composites():
     assert isinstance(comp, Composite)
     run_both("conv-sumpool", comp, {0: WSquare(), 2: Flat(), 3: ZPlus(), 5: Flat(), 7: Zero()})
     # every keyword of Composite in the dict form, first_match too (it was taken for a layer kind and refused)
-    comp = get_composite({"default": "epsilon", "first": "w2", "first_match": "dense"})
-    assert comp.first_match == "dense" and "first_match" not in comp.rules
+    matched = get_composite({"default": "epsilon", "first": "w2", "first_match": "dense"})
+    assert matched.first_match == "dense" and "first_match" not in matched.rules
     assert comp.rules["dense"] == Epsilon(1e-6)
     comp = get_composite(Gamma(0.3))
     run_both("dense", comp, {0: Gamma(0.3), 2: Gamma(0.3), 4: Gamma(0.3)})
