@@ -153,7 +153,9 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         except AttributeError:  # pragma: no cover - very old third-party estimators
             return tags
         tags.input_tags.allow_nan = False
-        tags.classifier_tags.poor_score = inner.classifier_tags.poor_score
+        tags.input_tags.sparse = inner.input_tags.sparse  # what the wrapped estimator fits on
+        if inner.classifier_tags is not None:  # a regressor has none: fit refuses it with a clear error
+            tags.classifier_tags.poor_score = inner.classifier_tags.poor_score
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -184,6 +186,11 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         if sample_weight is not None:
             fit_params["sample_weight"] = sample_weight
         est.fit(X, y, **fit_params)
+        if not hasattr(est, "classes_"):
+            raise TypeError(
+                f"LinearRelevanceClassifier needs a linear classifier; {type(est).__name__} has no classes_ after "
+                "fitting (a regressor or an outlier detector)."
+            )
         coef = getattr(est, "coef_", None)
         intercept = getattr(est, "intercept_", None)
         if coef is None or intercept is None:
@@ -213,11 +220,35 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
                 f"{type(est).__name__}.coef_ has {coef.shape[0]} rows for "
                 f"{len(classes)} classes; expected one row per class (one for two classes)."
             )
+        self._check_scores_are_linear(est, X, coef, intercept)
+        self.__dict__.pop("_log_link", None)  # the probability link of an earlier fit
         self.estimator_ = est
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
         return self
+
+    @staticmethod
+    def _check_scores_are_linear(est, X, coef, intercept):
+        """Refuse an estimator whose decision scores are not ``X @ coef_.T + intercept_`` per class: ``SVC`` with a
+        linear kernel has one ``coef_`` row per pair of classes (one-vs-one), which with three classes looked
+        like one per class and was explained wrongly."""
+        if not hasattr(est, "decision_function"):
+            return
+        rows = X[: min(X.shape[0], 8)]
+        with np.errstate(all="ignore"):
+            scores = np.asarray(est.decision_function(rows), dtype=np.float64)
+            linear = np.asarray(rows @ coef.T, dtype=np.float64) + intercept
+        if scores.ndim == 1:
+            linear = linear[:, -1]  # binary: the score of the second class (one class: its only row)
+        scale = max(float(np.max(np.abs(linear), initial=0.0)), 1.0)
+        if scores.shape != linear.shape or not np.allclose(scores, linear, rtol=1e-4, atol=1e-6 * scale):
+            raise TypeError(
+                f"{type(est).__name__}'s decision scores are not X @ coef_.T + intercept_ with one coef_ row per "
+                "class; LinearRelevanceClassifier explains such linear classifiers only (SVC and NuSVC with a "
+                "linear kernel train one-vs-one, one row per pair of classes: use LinearSVC or "
+                "LogisticRegression)."
+            )
 
     # ------------------------------------------------------------- predict
     def _validate_input(self, X):
@@ -313,10 +344,36 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         # zero or subnormal probabilities: -inf, or a logarithm of a number with few significant bits left
         underflow = log_proba < np.log(np.finfo(np.float64).tiny)
         if underflow.any():
-            from_scores = _log_proba_from_scores(scores, self.estimator_.predict_proba(X))
-            if from_scores is not None:
-                log_proba = np.where(underflow, from_scores, log_proba)
+            link = self._log_proba_link()
+            if link is not None:
+                log_proba = np.where(underflow, _log_proba_candidates(scores)[link], log_proba)
         return log_proba
+
+    def _log_proba_link(self):
+        """Which of :func:`_log_proba_candidates` gives the wrapped estimator's probabilities (None: none does).
+
+        Found once, on points built to have moderate scores (where the links differ), not on the samples asked
+        for: the probabilities of a saturated sample fit several links, or none (scikit-learn's one-vs-rest
+        models return a uniform row where every sigmoid underflows), so a sample's result depended on its batch.
+        """
+        if "_log_link" in self.__dict__:
+            return self._log_link
+        link = None
+        if len(self.classes_) == 2:
+            link = 0
+        else:
+            rng = np.random.RandomState(0)
+            target = rng.uniform(-2.0, 2.0, size=(6, self.coef_.shape[0]))
+            points = np.linalg.lstsq(self.coef_, (target - self.intercept_).T, rcond=None)[0].T
+            with np.errstate(all="ignore"):
+                scores = np.asarray(self.estimator_.decision_function(points), dtype=np.float64)
+                proba = np.asarray(self.estimator_.predict_proba(points), dtype=np.float64)
+            for k, candidate in enumerate(_log_proba_candidates(scores)):
+                if candidate.shape == proba.shape and np.allclose(np.exp(candidate), proba, rtol=1e-6, atol=1e-9):
+                    link = k
+                    break
+        self._log_link = link
+        return link
 
     # ------------------------------------------------------------- explain
     @dask_blocks
@@ -419,23 +476,15 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         return R if sp.issparse(X) else R.toarray()
 
 
-def _log_proba_from_scores(scores, proba):
-    """Log probabilities computed in log space from decision ``scores``, or None when no known link gives ``proba``.
-
-    The links of scikit-learn's linear classifiers: a softmax of the 2-D
-    scores (multinomial), ``[sigmoid(-s), sigmoid(s)]`` of 1-D scores
-    (binary), and sigmoids normalised over the classes (one-vs-rest).  The
-    one whose probabilities reproduce ``proba`` is used.
-    """
+def _log_proba_candidates(scores):
+    """Log probabilities of decision ``scores`` under the links of scikit-learn's linear classifiers, computed in log
+    space: ``[sigmoid(-s), sigmoid(s)]`` of 1-D scores (binary); a softmax (multinomial) and sigmoids normalised
+    over the classes (one-vs-rest) of 2-D scores."""
     from scipy.special import log_expit, log_softmax, logsumexp
 
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:
-        candidates = [np.stack([log_expit(-scores), log_expit(scores)], axis=1)]
-    else:
-        ovr = log_expit(scores)
-        candidates = [log_softmax(scores, axis=1), ovr - logsumexp(ovr, axis=1, keepdims=True)]
-    for candidate in candidates:
-        if candidate.shape == proba.shape and np.allclose(np.exp(candidate), proba, rtol=1e-6, atol=1e-9):
-            return candidate
-    return None
+        return [np.stack([log_expit(-scores), log_expit(scores)], axis=1)]
+    ovr = log_expit(scores)
+    return [log_softmax(scores, axis=1), ovr - logsumexp(ovr, axis=1, keepdims=True)]
+

@@ -284,3 +284,48 @@ def test_predict_log_proba_in_log_space_where_probabilities_underflow(n_classes,
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
     normal = naive >= np.log(np.finfo(np.float64).tiny)  # neither zero nor subnormal probabilities
     np.testing.assert_array_equal(out[normal], naive[normal])
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("sklearn.svm", fromlist=["SVC"]).SVC(kernel="linear"),
+                                  lambda: __import__("sklearn.svm", fromlist=["NuSVC"]).NuSVC(kernel="linear")])
+def test_one_vs_one_linear_svc_is_refused(make):
+    """SVC with a linear kernel has one coef_ row per pair of classes: with three classes, three rows were taken
+    for one per class and explained silently wrong (the predicted class for 16 % of iris)."""
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(TypeError, match=r"decision scores are not X @ coef_\.T \+ intercept_ .* one-vs-one"):
+        LinearRelevanceClassifier(make()).fit(X, y)
+    binary = LinearRelevanceClassifier(make()).fit(X[y < 2], y[y < 2])  # two classes: one linear score
+    R = binary.explain(X[:5], target=1)
+    np.testing.assert_allclose(R.sum(axis=1), binary.decision_function(X[:5]), rtol=1e-8)
+
+
+def test_regressors_and_dense_only_models_get_clear_errors():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import LinearRegression
+    from sklearn.utils import get_tags
+
+    X, y = make_classification(40, 5, random_state=0)
+    for reg in (LinearRegression(), __import__("sklearn.linear_model", fromlist=["Ridge"]).Ridge()):
+        get_tags(LinearRelevanceClassifier(reg))  # failed inside the tags ('NoneType' has no 'poor_score')
+        with pytest.raises(TypeError, match=r"needs a linear classifier; \w+ has no classes_ after fitting"):
+            LinearRelevanceClassifier(reg).fit(X, y)
+    lda = LinearRelevanceClassifier(LinearDiscriminantAnalysis())
+    assert not get_tags(lda).input_tags.sparse and get_tags(LinearRelevanceClassifier()).input_tags.sparse
+    lda.fit(X, y)
+    np.testing.assert_allclose(lda.explain(X[:3]).sum(axis=1),
+                               lda.decision_function(X[:3]) * np.where(lda.predict(X[:3]) == 1, 1, -1), rtol=1e-8)
+
+
+def test_predict_log_proba_of_a_sample_does_not_depend_on_its_batch():
+    """One-vs-rest rows whose sigmoids all underflow come back uniform from scikit-learn; such a row in a batch
+    turned the log-space fallback off for every row (-inf for 43 of 60 rows that were finite one at a time)."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 3), rng.randint(3, size=60)
+    model = LinearRelevanceClassifier(SGDClassifier(loss="log_loss", random_state=0)).fit(X, y)
+    Xb = X * 1e4
+    batch = model.predict_log_proba(Xb)
+    alone = np.vstack([model.predict_log_proba(Xb[i:i + 1]) for i in range(len(Xb))])
+    assert np.all(np.isfinite(batch))
+    np.testing.assert_allclose(batch, alone, rtol=1e-12)  # the same link for every row (rounding aside)
