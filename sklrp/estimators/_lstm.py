@@ -8,6 +8,7 @@ the published model of Arras et al. (ArrasL/LRP_for_LSTM) into a fitted
 pipeline.
 """
 
+import contextlib
 import numbers
 import zipfile
 from pathlib import Path
@@ -54,7 +55,10 @@ class BiLSTMClassifier(BaseTokenNetClassifier):
     vocab_size : int, default=None
         Number of token ids, padding included (the vectorizer's
         ``vocab_size_``); ``None``: the rows of an ``embeddings`` array,
-        else the largest training id plus one.
+        else the largest training id plus one.  The blank word takes the
+        next id (``blank_id_``); with an inferred size a vectorizer may give
+        that id to a word the training rows lack, so ``X`` holding it is
+        refused (word deletion alone puts it in place of deleted words).
     embedding_dim : int, default=None
         Length of the word vectors; ``None``: the width of an
         ``embeddings`` array, else 100.
@@ -91,7 +95,8 @@ random_state, verbose, warm_start, frozen_layers, device
     composite : {"epsilon", "zero"}, Composite, Rule or dict, default="epsilon"
         LRP rules.  ``"epsilon"``: the epsilon rule with ``epsilon`` and
         ``bias_factor`` on every linear map (the LSTM's input and recurrent
-        maps, its cell sum, the output layer), the rule of Arras et al.
+        maps, its cell sum, the output layer), the rule of Arras et al.;
+        ``"zero"``: LRP-0 (the epsilon rule with 0), with ``bias_factor``.
         Composites address the LSTM as kind ``"recurrent"`` with the
         sub-operations ``"input"``, ``"recurrent"``, ``"cell"`` and ``"gate"``
         (see :class:`sklrp.nn.LSTM`).
@@ -328,6 +333,28 @@ random_state, verbose, warm_start, frozen_layers, device
     def _record_text_attributes(self):
         super()._record_text_attributes()
         self.blank_id_ = self.net_.layers[0].blank_idx
+
+    def _check_ids(self, X, vocab_size, inferred=False):
+        super()._check_ids(X, vocab_size, inferred=inferred)
+        # with an inferred vocabulary the blank id is the one after the largest training id, which a vectorizer
+        # gives to a word the training rows lack: such a word was read (and trained, by partial_fit) as a blank.
+        # Word deletion, which puts the blank in a deleted word's place, allows it (_blank_ids_allowed).
+        if (vocab_size is not None and vocab_size == getattr(self, "vocab_size_", None) and self._vocab_inferred()
+                and not self.__dict__.get("_allow_blank") and bool((X == self.blank_id_).any())):
+            raise ValueError(
+                f"{type(self).__name__}: X holds the id {self.blank_id_}, which no training document had; with "
+                f"vocab_size=None it is the model's blank word (blank_id_). Set vocab_size to the vectorizer's "
+                "vocab_size_ to train a model that knows every id the vectorizer gives."
+            )
+
+    @contextlib.contextmanager
+    def _blank_ids_allowed(self):
+        """Within the block, ``blank_id_`` in ``X`` is a deleted word (word deletion), not an unknown id."""
+        self.__dict__["_allow_blank"] = True
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_allow_blank", None)
 
     def _map_chunks(self, X, func, *per_sample, **kwargs):
         """Chunks of sentences of similar lengths (longest first), results in ``X``'s order.
@@ -591,6 +618,8 @@ def load_lrp_for_lstm(path, embeddings, *, max_length=100, dtype="float64"):
             )
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
+    if isinstance(max_length, (bool, np.bool_)) or not isinstance(max_length, numbers.Integral) or max_length < 1:
+        raise ValueError(f"max_length must be a positive int (the tokens read per sentence); got {max_length!r}.")
     try:
         arrays, d, e, C = _read_lstm_weights(npz)
         words = _read_vocabulary(vocab_file)

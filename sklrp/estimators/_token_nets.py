@@ -120,7 +120,7 @@ class BaseTokenNetClassifier(BaseNetClassifier):
             hint = ""
             if inferred:
                 hint = (
-                    f" vocab_size_={vocab_size} was inferred at fit as the largest training id + 1 "
+                    f" vocab_size_={vocab_size} was inferred at fit from the largest training id "
                     "(vocab_size=None); set vocab_size to the vectorizer's vocab_size_ to accept ids that "
                     "the training documents lack."
                 )
@@ -157,9 +157,12 @@ class BaseTokenNetClassifier(BaseNetClassifier):
         """``X`` validated for a fitted model, its ids checked once for the whole call."""
         check_is_fitted(self)
         X = validate_array(self, X, reset=False)
-        inferred = self.vocab_size is None and (self.embeddings is None or isinstance(self.embeddings, str))
-        self._check_ids(X, self.vocab_size_, inferred=inferred)
+        self._check_ids(X, self.vocab_size_, inferred=self._vocab_inferred())
         return X
+
+    def _vocab_inferred(self):
+        """Whether the number of ids was inferred from the training ids (``vocab_size=None``, no vector array)."""
+        return self.vocab_size is None and (self.embeddings is None or isinstance(self.embeddings, str))
 
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y, incremental, classes=None):

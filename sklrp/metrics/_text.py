@@ -1,5 +1,6 @@
 """Text explanation metrics: word deletion and explanatory power."""
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -202,10 +203,12 @@ def word_deletion_curve(estimator, X, y, *, method="lrp", relevance=None, n_word
         rank[perm] = np.arange(perm.shape[0]) - Xs.indptr[rows[perm]]
         acc = np.empty(n_words + 1)
         k_max = min(n_words, int(np.diff(Xs.indptr).max()))  # from there on every word is deleted
+        allow_blank = getattr(final, "_blank_ids_allowed", contextlib.nullcontext)
         for k in steps[: k_max + 1]:
             data = np.where(rank < k, blank, Xs.data)  # keeps the dtype (ids stay integers)
             Xk = sp.csr_matrix((data, Xs.indices, Xs.indptr), shape=Xs.shape)
-            acc[k] = np.mean(final.predict(as_input(Xk)) == ys)
+            with allow_blank():
+                acc[k] = np.mean(final.predict(as_input(Xk)) == ys)
         acc[k_max + 1 :] = acc[k_max]
         curves.append(acc)
     curves = np.asarray(curves)

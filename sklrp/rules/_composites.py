@@ -319,7 +319,8 @@ def _deep_taylor(p):
 
 #: Named presets: name -> (factory(params), description)
 COMPOSITES = {
-    "zero": (lambda p: Composite({"default": Zero()}), "LRP-0 on every linear layer"),
+    "zero": (lambda p: Composite({"default": Zero() if not p["bias_factor"] else Epsilon(0.0, p["bias_factor"])}),
+             "LRP-0 on every linear layer"),
     "epsilon": (lambda p: _by_kind(p, _eps, _eps), "LRP-epsilon on dense and conv layers"),
     "gamma": (lambda p: _by_kind(p, _gamma, _gamma), "LRP-gamma on dense and conv layers"),
     "epsilon_plus": (lambda p: _by_kind(p, _eps, _zplus), "z+ on conv layers, epsilon on dense layers"),
@@ -425,9 +426,10 @@ def get_composite(composite, *, epsilon=1e-6, gamma=0.25, alpha=2.0, beta=1.0, i
         ``epsilon_gamma_box``, ``"dense_or_conv"`` for ``epsilon_plus_flat``,
         ``"any"`` otherwise.
     bias_factor : float, default=0.0
-        ``bias_factor`` of the preset's :class:`Epsilon` rules: the share of
-        the bias and stabiliser spread over the inputs (1 conserves
-        relevance exactly; Arras et al. 2017 for LSTMs).
+        ``bias_factor`` of the preset's :class:`Epsilon` rules (LRP-0 of
+        ``"zero"`` included): the share of the bias and stabiliser spread
+        over the inputs (1 conserves relevance exactly; Arras et al. 2017
+        for LSTMs).
 
     Returns
     -------

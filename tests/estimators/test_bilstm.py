@@ -163,7 +163,10 @@ def test_explain_options_and_their_errors(data):
         est.set_params(composite="gamma").explain(X[:2])
     with pytest.raises(ValueError, match="epsilon-family rule"):
         est.set_params(composite=Composite({"default": "zplus"})).explain(X[:2])
-    R0 = est.set_params(composite="zero", product_rule="signal_take_all").explain(X[:4])
+    R0 = est.set_params(composite="zero", product_rule="signal_take_all").explain(X[:4])  # bias_factor=1 still
+    R1 = est.set_params(composite=Composite({"default": Epsilon(0.0, bias_factor=1.0)})).explain(X[:4])
+    assert_allclose(R0, R1, rtol=1e-12)
+    R0 = est.set_params(composite="zero", bias_factor=0.0).explain(X[:4])
     R1 = est.set_params(composite=Composite({"default": Epsilon(0.0)})).explain(X[:4])
     assert_allclose(R0, R1, rtol=1e-12)
 
@@ -452,3 +455,42 @@ def test_fit_with_given_or_trained_embeddings(embeddings, data):
     R = est.explain(X[:3])
     assert R.shape == X[:3].shape and np.all(np.isfinite(R))
     assert np.all(R[X[:3] == 0] == 0)
+
+
+def test_an_unseen_id_is_not_read_as_the_blank_of_an_inferred_vocabulary():
+    """With vocab_size=None the blank id follows the largest training id, which a vectorizer gives to a word the
+    training rows lack: such a word was read (and trained by partial_fit) as a blank.  Word deletion still puts
+    the blank in a deleted word's place."""
+    docs = ["good film", "bad film", "good acting", "bad acting film zebra"] * 5  # 'zebra' cut by max_length
+    y = np.array([1, 0, 1, 0] * 5)
+    vec = TokenSequenceVectorizer(max_length=3).fit(docs)
+    est = BiLSTMClassifier(embedding_dim=4, hidden_size=4, max_iter=2, random_state=0).fit(vec.transform(docs), y)
+    unseen = vec.transform(["zebra good film"])
+    assert unseen[0, 0] == est.blank_id_
+    message = rf"X holds the id {est.blank_id_}, which no training document had; with vocab_size=None"
+    for call in (est.predict, est.explain, lambda X: est.partial_fit(X, [1])):
+        with pytest.raises(ValueError, match=message):
+            call(unseen)
+    pipe = make_pipeline(vec, est)
+    curve = sklrp.metrics.word_deletion_curve(pipe, docs, y, n_words=1, subset="all")
+    assert curve.accuracy.shape == (2,) and np.all(np.isfinite(curve.accuracy))
+    assert "_allow_blank" not in vars(est)
+    known = vec.transform(["good film"])
+    np.testing.assert_array_equal(est.predict(known), pipe.predict(["good film"]))
+
+
+def test_zero_composite_honours_bias_factor(data):
+    """bias_factor=1 conserves the score with the "zero" composite too (LRP-0's bias absorbed its share)."""
+    X, y = data
+    est = small(composite="zero", bias_factor=1.0).fit(X, y)
+    scores = est.decision_function(X[:4])
+    R, rest = est.explain(X[:4], target=est.classes_[0], return_rest=True)
+    assert_allclose(R.sum(axis=1) + rest, scores[:, 0] if scores.ndim == 2 else -scores, rtol=1e-9, atol=1e-12)
+    assert np.any(rest != 0)
+
+
+def test_loader_refuses_a_bad_max_length(tmp_path):
+    _, E = _reference_folder(tmp_path)
+    for bad in (None, 0, 2.5, True):
+        with pytest.raises(ValueError, match=r"^max_length must be a positive int"):
+            sklrp.load_lrp_for_lstm(tmp_path, embeddings=E, max_length=bad)
