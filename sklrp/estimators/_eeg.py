@@ -335,6 +335,9 @@ random_state, verbose, warm_start, frozen_layers, device
         self._fit_groups = np.repeat(np.arange(X2.shape[0]), len(starts))
         if not first:  # the network's view of its rows while it trains on crops
             self.n_features_in_ = n_channels * self.crop_size_
+        # the trials' column names (a DataFrame's), checked above: the crops have none, and the network's own
+        # validation of them would drop the names (or warn that they are missing)
+        names = self.__dict__.pop("feature_names_in_", None)
         try:
             return super()._fit(crops, y, incremental, classes=classes)
         finally:
@@ -342,6 +345,8 @@ random_state, verbose, warm_start, frozen_layers, device
             self.__dict__.pop("_fit_groups", None)
             if hasattr(self, "net_"):
                 self.input_shape_, self.n_features_in_ = (n_channels, n_times), n_channels * n_times
+                if names is not None:
+                    self.feature_names_in_ = names
 
     # ---------------------------------------------------------------- crops
     def _crop_plan(self, n_times):

@@ -277,3 +277,26 @@ def test_cupy_cropped_network_matches_numpy():
         assert isinstance(R, cp.ndarray) and R.shape == (6, C, T)
         assert_allclose(cp.asnumpy(R), est.explain(X[:6], method=method), rtol=1e-9, atol=1e-12)
     assert_allclose(cp.asnumpy(est.decision_function(cp.asarray(X))), est.decision_function(X), rtol=1e-9)
+
+
+def test_cropped_fit_keeps_the_column_names_of_a_dataframe():
+    """The crops have no column names: the network's validation of them dropped feature_names_in_, so predict on
+    the training DataFrame warned and reordered columns were accepted silently."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    pd = pytest.importorskip("pandas")
+    X, y = power_task(24)
+    df = pd.DataFrame(X[:, :2].reshape(24, -1), columns=[f"c{i}" for i in range(2 * T)])
+    est = small(input_shape=(2, T), crop_size=36, crop_stride=6, max_iter=2).fit(df, y)
+    assert list(est.feature_names_in_) == list(df.columns) and est.n_features_in_ == 2 * T
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.predict(df)
+        est.set_params(warm_start=True).fit(df, y)  # crops of a warm start: no warning about names either
+        est.partial_fit(df, y)
+    assert list(est.feature_names_in_) == list(df.columns)
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        est.predict(df[df.columns[::-1]])
