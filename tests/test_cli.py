@@ -406,3 +406,27 @@ def test_missing_glove_is_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("sklrp reproduce newsgroups: error: The GloVe vectors not found: "), err
     assert str(tmp_path / "glove") in err[-1] and "SKLRP_DATA" in err[-1]
+
+
+def test_reproduce_eeg_localisation_with_no_correct_test_trial(capsys, tmp_path, monkeypatch):
+    """The simulated data's relevance shares are taken on the correctly classified test trials; with none (a tiny
+    --n-simulated) they are taken on all test trials, not on an empty set (which the networks refuse)."""
+    pytest.importorskip("mne")
+    from sklrp.eeg._datasets import _eeg_root, _run_file
+    from sklrp.experiments import _eeg
+
+    if not _run_file(_eeg_root(), 1, 1).is_file():
+        pytest.skip("EEGBCI subject 1 resting runs not available (set MNE_DATA)")
+    fit = _eeg.fit_quietly
+
+    def wrong(model, X, y):
+        model = fit(model, X, y)
+        model.predict = lambda X: np.full(len(X), -1)  # no test trial classified correctly
+        return model
+
+    monkeypatch.setattr(_eeg, "fit_quietly", wrong)
+    assert main(["reproduce", "eeg", "--only-simulated", "--n-simulated", "8", "--epochs", "1", "-q",
+                 "-o", str(tmp_path / "eeg")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    loc = [r for r in rows if r["figure"] == "localisation"]
+    assert loc and loc[0]["accuracy"] == 0.0 and 0.0 <= loc[0]["lrp_share"] <= 1.0
