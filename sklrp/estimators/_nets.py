@@ -245,6 +245,7 @@ class BaseNetClassifier(PersistenceMixin, ExplainMixin, ClassifierMixin, BaseEst
                 name=type(self).__name__,
                 max_grad_norm=getattr(self, "max_grad_norm", None),
                 groups=self.__dict__.get("_fit_groups"),
+                incremental=incremental,
                 **{name: getattr(self, name) for name in _TRAINING_PARAMS},
             )
         self._record_training()
@@ -641,7 +642,9 @@ class DenseNetClassifier(BaseNetClassifier):
         ``early_stopping``) that counts as progress.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its accuracy
-        stops improving and keep the best weights.
+        stops improving by more than ``tol`` and keep the weights of its best
+        accuracy.  The split is stratified by class when every class has two
+        or more samples and both sides can hold every class.
     validation_fraction : float, default=0.1
         Fraction of the training data held out with ``early_stopping``.
     n_iter_no_change : int, default=10
@@ -654,7 +657,10 @@ class DenseNetClassifier(BaseNetClassifier):
     verbose : bool, default=False
         Show a tqdm progress bar over epochs.
     warm_start : bool, default=False
-        Continue from the current weights on the next ``fit``.
+        Continue from the current weights on the next ``fit``.  As in
+        scikit-learn's ``MLPClassifier``, every ``fit`` makes a new optimiser
+        from ``solver``, ``learning_rate_init`` and ``momentum`` (so changed
+        settings apply); ``partial_fit`` keeps the optimiser's state.
     frozen_layers : list of str or int, default=None
         Layers of ``net_`` whose parameters ``fit`` and ``partial_fit``
         leave unchanged: names from ``net_.layer_names()`` (e.g.

@@ -8,6 +8,7 @@ history) between calls, which is what ``warm_start`` and ``partial_fit``
 continue from.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -45,16 +46,27 @@ def _clip_gradients(grads, max_norm):
             layer_grads[k] = layer_grads[k] * scale
 
 
+def _stratify(classes, validation_fraction):
+    """``classes`` when a split stratified by them is possible: every class has two or more units, and both sides
+    can hold every class; else None (a plain split; a stratified one raised about a test_size nobody set)."""
+    counts = np.bincount(classes)
+    counts = counts[counts > 0]
+    n, k = len(classes), len(counts)
+    n_val = math.ceil(validation_fraction * n)
+    if counts.min() >= 2 and k <= n_val <= n - k:
+        return classes
+    return None
+
+
 def _validation_split(y_idx, groups, validation_fraction, rng):
-    """Training and validation row indices, stratified by class when every class has two or more units; with
+    """Training and validation row indices, stratified by class when possible (see :func:`_stratify`); with
     ``groups``, whole groups are held out (a group's class is that of its first row)."""
     if groups is None:
-        stratify = y_idx if np.min(np.bincount(y_idx)) >= 2 else None
         return train_test_split(np.arange(len(y_idx)), test_size=validation_fraction, random_state=rng,
-                                stratify=stratify)
+                                stratify=_stratify(y_idx, validation_fraction))
     labels, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
     group_class = y_idx[first]
-    stratify = group_class if np.min(np.bincount(group_class)) >= 2 else None
+    stratify = _stratify(group_class, validation_fraction)
     tr_g, va_g = train_test_split(np.arange(len(labels)), test_size=validation_fraction, random_state=rng,
                                   stratify=stratify)
     held = np.zeros(len(labels), dtype=bool)
@@ -128,6 +140,7 @@ class Trainer:
         name="Trainer",
         max_grad_norm=None,
         groups=None,
+        incremental=False,
     ):
         """Train ``net`` for up to ``epochs`` epochs on ``X`` and ``Y``.
 
@@ -181,6 +194,12 @@ class Trainer:
         groups : ndarray of shape (n_samples,), default=None
             Samples that must stay on one side of the validation split (the
             crops of one trial): the split holds out whole groups.
+        incremental : bool, default=False
+            A ``partial_fit`` step: the optimiser keeps its state and no
+            ``ConvergenceWarning`` is raised.  Otherwise (``fit``, also with
+            ``warm_start``) a new optimiser is made from ``solver``,
+            ``learning_rate_init`` and ``momentum``, as scikit-learn's
+            ``MLPClassifier`` does.
 
         Returns
         -------
@@ -188,7 +207,7 @@ class Trainer:
             Whether the run stopped before ``epochs`` for lack of progress.
         """
         device = array_device(X)
-        if self.optimizer is None or device != self.device:
+        if self.optimizer is None or device != self.device or not incremental:
             if solver == "sgd":
                 self.optimizer = OPTIMIZERS["sgd"](learning_rate_init, momentum=momentum)
             else:
@@ -198,7 +217,10 @@ class Trainer:
         trainable = [i for i in range(len(layers)) if i not in frozen]
         n = X.shape[0]
         rng = self.rng
+        history = self.history
         if early_stopping:
+            for key in ("val_loss", "val_score"):  # epochs of earlier runs without a validation set: NaN
+                history[key].extend([float("nan")] * (len(history["loss"]) - len(history[key])))
             tr, va = _validation_split(y_idx, groups, validation_fraction, rng)
             tr_d, va_d = to_device(tr, device), to_device(va, device)
             X_val, Y_val, y_val = X[va_d], Y[va_d], to_device(y_idx[va], device)
@@ -247,12 +269,16 @@ class Trainer:
                 self.history["val_loss"].append(float(val_loss))
                 self.history["val_score"].append(score)
                 post["val_acc"] = f"{score:.4f}"
-                if score > best_score + tol:
-                    best_score, self._no_improve = score, 0
+                # patience counts epochs without a gain above tol, but the best weights are those of the best
+                # score (a smaller gain was not kept, and the weights of a worse epoch were restored)
+                self._no_improve = 0 if score > best_score + tol else self._no_improve + 1
+                if score > best_score:
+                    best_score = score
                     best_params = {i: {k: v.copy() for k, v in layers[i].params.items()} for i in trainable}
-                else:
-                    self._no_improve += 1
             else:
+                if history["val_loss"]:  # the lists stay aligned with "loss", epoch by epoch
+                    history["val_loss"].append(float("nan"))
+                    history["val_score"].append(float("nan"))
                 self._no_improve = self._no_improve + 1 if epoch_loss > self._best_loss - tol else 0
                 self._best_loss = min(self._best_loss, epoch_loss)
             if bar is not None:
@@ -266,7 +292,9 @@ class Trainer:
             for i, params in best_params.items():
                 layers[i].params.update(params)
             self.best_validation_score = best_score
-        if not converged and epochs > 1:
+        elif not early_stopping:
+            self.best_validation_score = None  # that of an earlier run describes weights trained since
+        if not converged and not incremental:
             warnings.warn(
                 f"{name}: maximum iterations ({epochs}) reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,

@@ -135,3 +135,60 @@ def test_appended_output_layer_draws_the_same_initial_weights(data):
     explicit = ConvNetClassifier(input_shape=(1, 4, 4), layers=[Conv2D(3, 2), ReLU(), Flatten(), Dense(3)], **FAST)
     assert snapshot(implicit.fit(X, y)) == snapshot(explicit.fit(X, y))
     assert_allclose(implicit.explain(X[:5]), explicit.explain(X[:5]))
+
+
+def test_early_stopping_keeps_the_best_epoch_and_patience_uses_tol(data):
+    """The weights of the best validation score are kept even when its gain is below tol (a smaller gain was not
+    kept, and the weights of a worse epoch were restored); tol only decides the patience."""
+    import numpy as np
+
+    X, y = data
+    est = make("dense", max_iter=30, tol=0.5, n_iter_no_change=30, early_stopping=True,
+               validation_fraction=0.3).fit(X, y)
+    scores = est.history_["val_score"]
+    assert len(scores) == est.n_iter_ == 30 and max(scores) > scores[0]  # no gain above tol: no early stop
+    assert est.best_validation_score_ == max(scores)
+    # the restored weights are those of the best epoch: refit on the same seed, stopping right after it
+    best_epoch = int(np.argmax(scores)) + 1
+    again = make("dense", max_iter=best_epoch, tol=0.5, n_iter_no_change=30, early_stopping=True,
+                 validation_fraction=0.3).fit(X, y)
+    assert snapshot(again) == snapshot(est)
+
+
+def test_a_warm_started_fit_takes_the_solver_settings_and_clears_stale_scores(data):
+    """As scikit-learn's MLPClassifier, every fit (warm started too) makes its optimiser from solver,
+    learning_rate_init and momentum (changed settings were ignored), and partial_fit keeps its state;
+    best_validation_score_ and the validation history describe the weights they were measured on."""
+    import numpy as np
+
+    X, y = data
+    est = make("dense", max_iter=3, early_stopping=True, validation_fraction=0.2).fit(X, y)
+    assert est.best_validation_score_ is not None
+    est.set_params(warm_start=True, early_stopping=False, solver="sgd", learning_rate_init=0.5, momentum=0.0)
+    est.fit(X, y)
+    optimizer = est._trainer.optimizer
+    assert type(optimizer).__name__.lower().startswith("sgd") and optimizer.learning_rate == 0.5
+    assert not hasattr(est, "best_validation_score_")
+    assert len(est.history_["loss"]) == len(est.history_["val_score"]) == len(est.history_["val_loss"]) == 6
+    assert np.all(np.isnan(est.history_["val_score"][3:]))
+    est.partial_fit(X, y)
+    assert est._trainer.optimizer is optimizer and len(est.history_["val_score"]) == 7
+
+
+def test_early_stopping_on_few_samples_and_the_warning_of_one_epoch():
+    """A validation set too small to hold every class is drawn unstratified (the stratified split failed about a
+    test_size nobody set); fit with max_iter=1 warns as any fit that stops at max_iter, partial_fit does not."""
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = make_classification(20, 5, n_informative=3, n_classes=3, random_state=0)
+    est = DenseNetClassifier((4,), max_iter=3, early_stopping=True, random_state=0).fit(X, y)
+    assert len(est.history_["val_score"]) == 3
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(1\) reached"):
+        DenseNetClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.partial_fit(X, y)
+    assert np.isfinite(est.loss_)
