@@ -64,12 +64,14 @@ def final_estimator(estimator):
     Returns
     -------
     final : estimator
-        ``estimator.steps[-1][1]`` for a Pipeline, otherwise ``estimator``
-        (a ``FrozenEstimator`` is read through, see :func:`unfrozen`).
+        ``estimator.steps[-1][1]`` for a Pipeline (the last step of a
+        Pipeline that is itself the last step, at any depth), otherwise
+        ``estimator`` (a ``FrozenEstimator`` is read through, see
+        :func:`unfrozen`).
     """
     estimator = unfrozen(estimator)
-    if isinstance(estimator, Pipeline):
-        return estimator.steps[-1][1]
+    while isinstance(estimator, Pipeline):
+        estimator = unfrozen(estimator.steps[-1][1])
     return estimator
 
 
@@ -90,11 +92,12 @@ def transform_to_final(estimator, X):
         estimator or a one-step Pipeline.
     """
     estimator = unfrozen(estimator)
-    if isinstance(estimator, Pipeline):
+    while isinstance(estimator, Pipeline):  # a nested Pipeline as the last step: its steps too
         if len(estimator.steps) > 1:
             if hasattr(estimator.steps[0][1], "build_analyzer"):  # a text vectorizer: raw documents
                 X = check_documents(X, "X")
-            return estimator[:-1].transform(X)
+            X = estimator[:-1].transform(X)
+        estimator = unfrozen(estimator.steps[-1][1])
     return X
 
 
@@ -141,6 +144,11 @@ def explain(estimator, X, target=None, **kwargs):
     (1, 5)
     """
     final = final_estimator(estimator)
+    if final is None or isinstance(final, str):  # a Pipeline's last step "passthrough" or None
+        raise TypeError(
+            f"The Pipeline's last step is {final!r}, which has no explain method; end it with an explainable "
+            "estimator (e.g. sklrp.LinearRelevanceClassifier or one of sklrp's networks)."
+        )
     if not hasattr(final, "explain"):
         raise TypeError(
             f"{type(final).__name__} has no explain method; wrap it in an explainable "

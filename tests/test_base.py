@@ -134,6 +134,25 @@ def test_module_level_explain_and_pipeline_helpers(toy):
         explain(est, 3.0)
 
 
+def test_nested_pipelines_and_a_last_step_without_explain(toy):
+    """A Pipeline whose last step is a Pipeline is explained through both (it was refused, advising to wrap an
+    already explainable model); a last step "passthrough" or None is named in the error."""
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    est, X = toy
+    y = est.classes_[np.arange(10) % 2]
+    nested = make_pipeline(FunctionTransformer(lambda A: 2 * A),
+                           make_pipeline(FunctionTransformer(lambda A: A + 1), _Toy())).fit(X, y)
+    assert final_estimator(nested) is nested[-1][-1]
+    np.testing.assert_array_equal(transform_to_final(nested, X), 2 * X + 1)
+    np.testing.assert_array_equal(explain(nested, X, target="u"), nested[-1][-1].explain(2 * X + 1, target="u"))
+    for last in ("passthrough", None):
+        pipe = Pipeline([("double", FunctionTransformer(lambda A: 2 * A)), ("last", last)]).fit(X, y)
+        with pytest.raises(TypeError, match=rf"^The Pipeline's last step is {last!r}, which has no explain method"):
+            explain(pipe, X)
+
+
 def test_sklrp_base_is_a_lazy_submodule():
     code = "import sys, sklrp; assert 'sklrp.base' not in dir() and 'base' in dir(sklrp); print(sklrp.base.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
