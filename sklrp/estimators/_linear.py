@@ -359,19 +359,16 @@ class LinearRelevanceClassifier(ExplainMixin, MetaEstimatorMixin, ClassifierMixi
         if "_log_link" in self.__dict__:
             return self._log_link
         link = None
-        if len(self.classes_) == 2:
-            link = 0
-        else:
-            rng = np.random.RandomState(0)
-            target = rng.uniform(-2.0, 2.0, size=(6, self.coef_.shape[0]))
-            points = np.linalg.lstsq(self.coef_, (target - self.intercept_).T, rcond=None)[0].T
-            with np.errstate(all="ignore"):
-                scores = np.asarray(self.estimator_.decision_function(points), dtype=np.float64)
-                proba = np.asarray(self.estimator_.predict_proba(points), dtype=np.float64)
-            for k, candidate in enumerate(_log_proba_candidates(scores)):
-                if candidate.shape == proba.shape and np.allclose(np.exp(candidate), proba, rtol=1e-6, atol=1e-9):
-                    link = k
-                    break
+        rng = np.random.RandomState(0)
+        target = rng.uniform(-2.0, 2.0, size=(6, self.coef_.shape[0]))
+        points = np.linalg.lstsq(self.coef_, (target - self.intercept_).T, rcond=None)[0].T
+        with np.errstate(all="ignore"):
+            scores = np.asarray(self.estimator_.decision_function(points), dtype=np.float64)
+            proba = np.asarray(self.estimator_.predict_proba(points), dtype=np.float64)
+        for k, candidate in enumerate(_log_proba_candidates(scores)):
+            if candidate.shape == proba.shape and np.allclose(np.exp(candidate), proba, rtol=1e-6, atol=1e-9):
+                link = k
+                break
         self._log_link = link
         return link
 

@@ -329,3 +329,18 @@ def test_predict_log_proba_of_a_sample_does_not_depend_on_its_batch():
     alone = np.vstack([model.predict_log_proba(Xb[i:i + 1]) for i in range(len(Xb))])
     assert np.all(np.isfinite(batch))
     np.testing.assert_allclose(batch, alone, rtol=1e-12)  # the same link for every row (rounding aside)
+
+
+def test_log_proba_keeps_an_estimators_own_link():
+    """The log-space fallback is used only where the wrapped probabilities are the scores' sigmoid or softmax:
+    modified Huber's probabilities reach exactly 0 and keep their -inf (a binary model was assumed to be a
+    sigmoid)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = (X[:, 0] > 0).astype(int)
+    huber = LinearRelevanceClassifier(SGDClassifier(loss="modified_huber", random_state=0)).fit(X, y)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(huber.predict_log_proba(X * 1e4),
+                                      np.log(huber.estimator_.predict_proba(X * 1e4)))
+    logistic = LinearRelevanceClassifier(LogisticRegression()).fit(X, y)
+    assert np.all(np.isfinite(logistic.predict_log_proba(X * 1e4)))
