@@ -10,6 +10,8 @@ before anything is allocated.
 
 import io
 import math
+import os
+import stat
 import zipfile
 import zlib
 
@@ -35,6 +37,19 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OS
 
 
 # ------------------------------------------------------------------ archive members
+#: the most dimensions of a saved array (NumPy's own limit is 64)
+_MAX_NDIM = 8
+
+
+def regular_file(path):
+    """Whether ``path`` (symbolic links followed) is a regular file: not a directory, a device (``/dev/zero`` reads
+    forever) or a pipe (reading blocks); False when it does not exist."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _member_header(zf, info, path, *, where=None, error=ModelFileError):
     """The checked ``.npy`` header of the zip member ``info``: ``(shape, dtype, nbytes)``.
 
@@ -83,6 +98,10 @@ def _member_header(zf, info, path, *, where=None, error=ModelFileError):
         raise error(
             f"{where} holds Python objects (dtype {dtype}), which are never unpickled."
         )
+    if dtype.itemsize == 0:  # zero bytes whatever the shape: no size bound would hold, and reading allocates
+        raise error(f"{where} has the dtype {dtype}, of zero bytes per element; no saved array has one.")
+    if len(shape) > _MAX_NDIM:
+        raise error(f"{where} declares {len(shape)} dimensions; saved arrays have at most {_MAX_NDIM}.")
     if any(d < 0 for d in shape):
         raise error(f"{where} declares the shape {shape}, with a negative dimension.")
     nbytes = math.prod(shape) * dtype.itemsize

@@ -66,6 +66,7 @@ from .._archive import (
     _archive_members,
     _member_header,
     _read_member,
+    regular_file,
 )
 
 __all__ = ["MAX_CONFIG_CHARS", "MAX_LABEL_BYTES", "MAX_MODEL_BYTES", "PersistenceMixin", "load_model", "save_model"]
@@ -963,6 +964,9 @@ def load_model(path):
 
 
 def _load_model(path):
+    if os.path.exists(path) and not regular_file(path):  # a directory, a device or a pipe
+        raise ModelFileError(f"{path} is not an sklrp model file: it is not a regular file (a directory, a device "
+                             "or a pipe).")
     try:
         zf = zipfile.ZipFile(os.fspath(path))
     except FileNotFoundError:

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._backend import get_namespace, is_gpu_array, resolve_device, to_device, to_host
 from .._validation import format_bytes as _human_bytes
 from .._validation import physical_memory as _physical_memory
-from .._archive import _MAX_NPY_HEADER, _member_header
+from .._archive import _MAX_NPY_HEADER, _member_header, regular_file
 from .._dask import dask_blocks, is_dask_array
 from .._validation import validate_array
 from ..exceptions import ModelFileError
@@ -2106,6 +2106,10 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             :class:`ValueError`.
         ValueError
             If ``device`` is not one of None, ``"cpu"`` or ``"cuda"``.
+        ImportError
+            If the index goes to the GPU (``device="cuda"``, or ``None`` with
+            a saved ``device`` parameter of ``"cuda"``) and CuPy is not
+            installed; ``device="cpu"`` loads it on the host.
         """
         if device not in (None, "cpu", "cuda"):
             raise ValueError(f"device must be one of None, 'cpu' or 'cuda'; got {device!r}.")
@@ -2123,6 +2127,11 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"looked for {' and '.join(repr(p) for p in names)}."
                 )
             name = os.fsdecode(os.fspath(found[0]))
+            if not regular_file(found[0]):  # a directory, a device (read forever) or a pipe (blocks)
+                raise ModelFileError(
+                    f"{_LOAD_ERROR_PREFIX} {name!r} is not a readable {cls.__name__} index file: it is not a "
+                    "regular file (a directory, a device or a pipe)"
+                )
             fh = open(found[0], "rb")  # noqa: SIM115 - closed below; OS errors (permissions) stay as they are
         reason = None
         try:
@@ -2179,6 +2188,17 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"its configuration has {dtype.itemsize // 4} characters; at most {_MAX_CONFIG_CHARS} are read"
                 )
             config = _parse_config(str(_read_npy(zf, members["config"])))
+            # the sizes the headers declare, before anything of their size is made (the configuration's
+            # n_features_in sizes the feature-group arrays that the checks below build)
+            declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+            d = config.get("n_features_in")
+            per_feature = 48 * d if isinstance(d, int) and not isinstance(d, bool) else 0
+            limit = _physical_memory()
+            if limit is not None and declared + per_feature > limit:
+                raise _BadFile(
+                    f"its arrays and features declare {_human_bytes(declared + per_feature)}, more than this "
+                    f"machine's {_human_bytes(limit)} of memory"
+                )
             est, expected = cls._expected_arrays(config, headers)
             for key in expected:
                 if key not in members:

@@ -505,7 +505,8 @@ def test_unsound_arrays_and_members_are_refused(edit, match, files, tmp_path):
 def test_a_missing_file_is_file_not_found_and_a_folder_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.npz")
-    _refused(tmp_path, rf"^{re.escape(str(tmp_path))}: the archive cannot be read: IsADirectoryError")
+    _refused(tmp_path, rf"^{re.escape(str(tmp_path))} is not an sklrp model file: it is not a regular file \(a "
+                       r"directory, a device or a pipe\)\.$")
 
 
 def test_load_of_another_class_is_a_model_file_error(files, tmp_path):
@@ -534,3 +535,53 @@ def test_every_layer_type_of_sklrp_has_a_schema():
     for name, cls in ours.items():
         params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         assert set(params) == set(_io._LAYER_CONFIGS[name]), name
+
+
+def _npy_member(dtype, shape):
+    """The bytes of a .npy member holding a header only (no data), as a crafted file would."""
+    buf = io.BytesIO()
+    from numpy.lib import format as npy_format
+
+    npy_format.write_array_header_1_0(buf, {"descr": npy_format.dtype_to_descr(np.dtype(dtype)),
+                                            "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("dtype, shape, message", [
+    ("<U0", (10**12,), r"has the dtype <U0, of zero bytes per element; no saved array has one\."),
+    ("S0", (4000, 4000), r"has the dtype \|S0, of zero bytes per element"),
+    ("<f8", (1,) * 9, r"declares 9 dimensions; saved arrays have at most 8\."),
+])
+def test_member_headers_without_a_size_bound_are_refused(tmp_path, dtype, shape, message):
+    """A dtype of zero bytes per element declares 0 bytes for any shape: every size limit passed and reading
+    allocated one element per declared entry (GiBs from a 7 KB file); more than 8 dimensions failed later."""
+    from sklrp._archive import _member_header
+
+    path = tmp_path / "crafted.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("state.classes_.npy", _npy_member(dtype, shape))
+    with zipfile.ZipFile(path) as zf, pytest.raises(ModelFileError, match=message):
+        _member_header(zf, zf.getinfo("state.classes_.npy"), path)
+
+
+def test_paths_that_are_not_regular_files_are_refused_at_once(tmp_path):
+    """A directory, a device (read forever) or a pipe (reading blocks) is refused before it is opened."""
+    from sklrp.neighbors import MultiPurposeLSH
+
+    folder = tmp_path / "model.npz"
+    folder.mkdir()
+    targets = [folder]
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "fifo.npz"
+        os.mkfifo(fifo)
+        targets.append(fifo)
+    if os.path.exists("/dev/zero"):
+        link = tmp_path / "zero.npz"
+        link.symlink_to("/dev/zero")
+        targets.append(link)
+    for target in targets:
+        with pytest.raises(ModelFileError, match=r"is not a regular file \(a directory, a device or a pipe\)"):
+            load_model(target)
+        with pytest.raises(ModelFileError, match=r"is not a readable MultiPurposeLSH index file: it is not a "
+                                                 r"regular file"):
+            MultiPurposeLSH.load(target)

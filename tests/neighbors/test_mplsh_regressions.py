@@ -773,6 +773,9 @@ def test_load_refuses_arrays_of_the_wrong_dtype(table_index, tmp_path, key, dtyp
     ({"n_tables": 10**12}, r"its configuration has n_tables=1000000000000; expected an integer in \[0, 1024\]$"),
     ({"key_bits": 4}, r"its configuration has key_bits=4, but fit uses 3 for key_bits=3$"),
     ({"n_features_in": 0}, r"its configuration has n_features_in=0; expected an integer >= 1$"),
+    # a number of features that sizes arrays beyond the machine is refused before they are made (a 14 KB file
+    # allocated GiBs for the feature-group checks)
+    ({"n_features_in": 10**12}, r"its arrays and features declare .* more than this machine's .* of memory$"),
     ({"format_version": True}, r"unsupported format_version True; expected 1$"),
     ({"extra": 1}, r"its configuration has unknown keys \['extra'\]$"),
 ])
