@@ -144,6 +144,9 @@ random_state, verbose, warm_start, frozen_layers, device
     (3, 8, 64)
     """
 
+    #: a fitted state may hold crops (``crop_starts_``, ``trial_times_``); the model files check it
+    _fits_crops = True
+
     _parameter_constraints = {
         **BaseNetClassifier._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],

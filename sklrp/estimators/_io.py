@@ -64,6 +64,7 @@ from .._archive import (
     MAX_LABEL_BYTES,
     MAX_MODEL_BYTES,
     _archive_members,
+    _MAX_NDIM,
     _member_header,
     _read_member,
     regular_file,
@@ -243,6 +244,8 @@ _TOP_KEYS = {
 #: (``best_validation_score_``: only after a fit with early stopping)
 _STATE_KEYS = _VERSION_1_STATE
 _OPTIONAL_STATE_KEYS = ("best_validation_score_", "crop_starts_", "trial_times_")
+#: the most layers a saved network may list (checking each spec costs time: 65,000 took 7 s)
+MAX_LAYERS = 4096
 #: the lists of the training history
 _HISTORY_KEYS = ("loss", "val_loss", "val_score")
 #: the arrays of a network's state other than its parameters (``net_.*``)
@@ -359,9 +362,9 @@ _SPEC, _BRANCHES = "a layer spec", "a non-empty list of non-empty lists of layer
 
 
 def _sizes(n=None):
-    if n is None:
-        return (lambda v: type(v) is list and len(v) >= 1 and all(_POSITIVE[0](d) for d in v),
-                "a non-empty list of positive integers")
+    if n is None:  # at most _MAX_NDIM sizes: a shape of more dimensions failed in NumPy at the first prediction
+        return (lambda v: type(v) is list and 1 <= len(v) <= _MAX_NDIM and all(_POSITIVE[0](d) for d in v),
+                f"a non-empty list of at most {_MAX_NDIM} positive integers")
     return (lambda v: type(v) is list and len(v) == n and all(_POSITIVE[0](d) for d in v),
             f"a list of {n} positive integer{'s' if n > 1 else ''}")
 
@@ -701,15 +704,16 @@ def _check_state(config, state, path):
                 f"network does not have (its keys: {list(_STATE_KEYS + _OPTIONAL_STATE_KEYS)})."
             )
     layers = state["layers"]
-    if type(layers) is not list or not layers:
-        raise _bad_value(path, prefix + ("layers",), "a non-empty list of layer specs", layers)
+    if type(layers) is not list or not layers or len(layers) > MAX_LAYERS:
+        raise _bad_value(path, prefix + ("layers",), f"a non-empty list of at most MAX_LAYERS={MAX_LAYERS} layer "
+                         "specs", layers)
     for i, spec in enumerate(layers):
         _check_layer_spec(spec, prefix + ("layers", i), path)
     input_shape = state["input_shape_"]
     if not _sizes()[0](input_shape):
         raise ModelFileError(
-            f"{path}: the configuration's input_shape_ should be a list of positive sizes (at most "
-            f"MAX_MODEL_BYTES={MAX_MODEL_BYTES}); got {_got(input_shape)}."
+            f"{path}: the configuration's input_shape_ should be a list of positive sizes (at most {_MAX_NDIM} of "
+            f"them, each at most MAX_MODEL_BYTES={MAX_MODEL_BYTES}); got {_got(input_shape)}."
         )
     bounds = state["input_bounds_"]
     if type(bounds) is not list or len(bounds) != 2 or not all(_is_number(b) for b in bounds) or bounds[0] > bounds[1]:
@@ -759,7 +763,13 @@ def _check_crops(state, input_shape, prefix, path):
 
 def _check_class_state(cls, state, path):
     """The invariants a class states for the layers of its networks (``_saved_layers_problem``, e.g. the token
-    networks read ids padded with 0)."""
+    networks read ids padded with 0), and the state keys of one class only (the crops of EEGDNNClassifier)."""
+    crops = [key for key in ("crop_starts_", "trial_times_") if key in state]
+    if crops and not getattr(cls, "_fits_crops", False):
+        raise ModelFileError(
+            f"{path}: the fitted state has {crops}, which only an EEGDNNClassifier fitted on crops has, not a "
+            f"{cls.__name__}."
+        )
     hook = getattr(cls, "_saved_layers_problem", None)
     problem = hook(state["layers"], describe=_got) if hook is not None else None
     if problem is not None:
@@ -908,6 +918,10 @@ def _check_values(arrays, names, path):
         if key == "classes_":
             if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
                 raise ModelFileError(f"{path}: member {member!r} holds non-finite class labels.")
+            if arr.dtype.kind == "U" and arr.size and int(
+                    np.frombuffer(np.ascontiguousarray(arr).tobytes(), dtype="<u4" if arr.dtype.byteorder != ">"
+                                  else ">u4").max(initial=0)) > 0x10FFFF:
+                raise ModelFileError(f"{path}: member {member!r} holds characters beyond Unicode (above U+10FFFF).")
             if len(np.unique(arr)) != len(arr):
                 raise ModelFileError(f"{path}: member {member!r} lists a class more than once: {arr.tolist()!r:.200}.")
 

@@ -585,3 +585,25 @@ def test_paths_that_are_not_regular_files_are_refused_at_once(tmp_path):
         with pytest.raises(ModelFileError, match=r"is not a readable MultiPurposeLSH index file: it is not a "
                                                  r"regular file"):
             MultiPurposeLSH.load(target)
+
+
+def test_states_that_fail_after_loading_are_refused_at_load(files, tmp_path):
+    """Each loaded and failed later: classes beyond Unicode (SystemError on the first predict), a shape of more
+    than 8 dimensions (NumPy's limit at the first predict), crop state in a network that fits no crops (silently
+    dropped), and a list of tens of thousands of layers (seconds of checks from a tiny file)."""
+    config, arrays = _arrays(files["dense"])
+    bad = dict(arrays)
+    bad["state.classes_"] = np.frombuffer(np.array([0x41, 0x42, 0x110000], dtype="<u4").tobytes(), dtype="<U1")
+    _refused(_write(tmp_path / "chars.npz", config, bad), r"holds characters beyond Unicode \(above U\+10FFFF\)\.$")
+    for edit, match in [
+        (lambda c: c["state"].__setitem__("input_shape_", [6] + [1] * 9),
+         r"input_shape_ should be a list of positive sizes \(at most 8 of them"),
+        (lambda c: c["state"].update(crop_starts_=[0], trial_times_=7),
+         r"the fitted state has \['crop_starts_', 'trial_times_'\], which only an EEGDNNClassifier fitted on crops "
+         r"has, not a DenseNetClassifier\.$"),
+        (lambda c: c["state"].__setitem__("layers", [{"type": "ReLU", "config": {}}] * 5000),
+         r"state\.layers should be a non-empty list of at most MAX_LAYERS=4096 layer specs"),
+    ]:
+        edited = json.loads(json.dumps(config))
+        edit(edited)
+        _refused(_write(tmp_path / "edited.npz", edited, arrays), match)
