@@ -101,9 +101,7 @@ def _check_y(y, n_trials, name="y"):
         raise ValueError(f"{name} must be 1-D (one label per trial); got shape {y.shape}.")
     if y.shape[0] != n_trials:
         raise ValueError(f"{name} has {y.shape[0]} labels but R has {n_trials} trials.")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or infinity; give one class label per trial.")
-    if y.dtype.kind == "O" and any(isinstance(v, float) and not np.isfinite(v) for v in y.tolist()):
+    if y.dtype.kind in "fO" and any(isinstance(v, float) and not np.isfinite(v) for v in y.tolist()):
         raise ValueError(f"{name} contains NaN or infinity; give one class label per trial.")
     return y
 

@@ -2210,19 +2210,12 @@ class MultiPurposeLSH(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     )
             if "feature_names_in" in members:
                 expected["feature_names_in"] = ((est.n_features_in_,), "str")
-            total = 0
-            for key, (shape, spec) in expected.items():
+            for key, (shape, spec) in expected.items():  # their sizes were bounded with all declared above
                 got_shape, got_dtype = headers[key]
                 if not _dtype_ok(got_dtype, spec):
                     raise _BadFile(f"its array {key!r} has dtype {got_dtype}; expected {_DTYPE_SPECS[spec][1]}")
                 if got_shape != shape:
                     raise _BadFile(f"its array {key!r} has shape {got_shape}; expected {shape}")
-                total += math.prod(got_shape) * got_dtype.itemsize
-            limit = _physical_memory()
-            if limit is not None and total > limit:
-                raise _BadFile(
-                    f"its arrays hold {_human_bytes(total)}, more than this machine's {_human_bytes(limit)} of memory"
-                )
             arrays = {}
             for key in expected:
                 a = _read_npy(zf, members[key])

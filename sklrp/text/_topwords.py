@@ -66,8 +66,7 @@ def top_words_per_class(estimator, raw_documents, target=None, *, k=10, method=N
     if labels.ndim != 1 or labels.shape[0] != len(docs):
         raise ValueError("target must be None or one label per document.")
     if smap is not None:  # relevance per position, summed per vocabulary word (padding and OOV in no column)
-        ids, R_pos = smap.explain(smap.documents(docs), target=labels, method=method)
-        R = smap.term_matrix(ids, R_pos)
+        R = smap.term_matrix(Xin, smap.explain_ids(Xin, target=labels, method=method))
     else:
         R = sp.csr_matrix(_explain(estimator, Xin, target=labels, method=method))
     classes = final_estimator(estimator).classes_

@@ -251,8 +251,12 @@ class SequenceFeatureMap:
             When ``explain`` does not return one value per position.
         """
         ids = self.ids(docs)
+        return ids, self.explain_ids(ids, target=target, method=method)
+
+    def explain_ids(self, ids, target=None, method=None):
+        """Per-position relevance of an id matrix given by :meth:`ids`: float64, shaped like ``ids``."""
         R = _explain(self.final, ids, target=target, method=method)
-        return ids, self.position_relevance(R, ids.shape, name="the relevance returned by explain")
+        return self.position_relevance(R, ids.shape, name="the relevance returned by explain")
 
     def position_relevance(self, R, shape, name="relevance"):
         """``R`` as a float64 ``(n_documents, max_length_)`` array.
